@@ -1,0 +1,11 @@
+"""Gradient descent, momentum, weight decay and Adam as Keras 3 optimizers.
+
+Drop-in twins of `keras.optimizers.SGD`, `Adam` and `AdamW`, written as small
+pure update functions (`custom_optimizers.tweaks`) wired into thin classes.
+"""
+
+from custom_optimizers.adam import Adam, AdamW
+from custom_optimizers.registry import RECIPES, available, get
+from custom_optimizers.sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "RECIPES", "available", "get"]
