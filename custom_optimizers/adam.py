@@ -116,9 +116,10 @@ class Adam(WeightDecayOptimizer):
 
         m = self._momentums[index]
         v = self._velocities[index]
-        self.assign(m, tweaks.exponential_moving_average(m, gradient, beta_1))
-        self.assign(
-            v, tweaks.exponential_moving_average(v, ops.square(gradient), beta_2)
+        self.assign_add(m, tweaks.exponential_moving_average_change(m, gradient, beta_1))
+        self.assign_add(
+            v,
+            tweaks.exponential_moving_average_change(v, ops.square(gradient), beta_2),
         )
         if self.amsgrad:
             v_max = self._velocity_hats[index]

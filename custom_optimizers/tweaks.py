@@ -50,11 +50,13 @@ def momentum_velocity(velocity, step, momentum):
     return ops.add(ops.multiply(velocity, momentum), step)
 
 
-def exponential_moving_average(average, value, decay):
-    """β·a + (1 − β)·x: Adam's m ← β1·m + (1−β1)·g and v ← β2·v + (1−β2)·g²."""
-    return ops.add(
-        ops.multiply(average, decay), ops.multiply(value, ops.subtract(1.0, decay))
-    )
+def exponential_moving_average_change(average, value, decay):
+    """(1 − β)·(x − a): how much a ← β·a + (1 − β)·x changes a.
+
+    Adam's m ← β1·m + (1−β1)·g and v ← β2·v + (1−β2)·g² add this to m and
+    v in place, two whole-tensor operations instead of three.
+    """
+    return ops.multiply(ops.subtract(value, average), ops.subtract(1.0, decay))
 
 
 def bias_correction(decay, step):

@@ -1,0 +1,1 @@
+"""Experiments on the custom optimizers: sweeps, reports, benchmarks, 2-D trajectories."""

@@ -1,0 +1,49 @@
+"""The small models every sweep trains, chosen by name."""
+
+import keras
+
+
+def mlp(input_shape=(28, 28, 1), classes=10):
+    """784-256-128-10 with ReLU: a small cousin of DeepOBS's mnist_mlp."""
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(256, activation="relu", name="dense_1"),
+            keras.layers.Dense(128, activation="relu", name="dense_2"),
+            keras.layers.Dense(classes, name="logits"),
+        ],
+        name="mlp",
+    )
+
+
+def cnn(input_shape=(28, 28, 1), classes=10):
+    """DeepOBS's 2c2d shape (conv-pool, conv-pool, dense, dense), narrowed for a CPU."""
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Conv2D(16, 5, padding="same", activation="relu", name="conv_1"),
+            keras.layers.MaxPooling2D(2, name="pool_1"),
+            keras.layers.Conv2D(32, 5, padding="same", activation="relu", name="conv_2"),
+            keras.layers.MaxPooling2D(2, name="pool_2"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(128, activation="relu", name="dense"),
+            keras.layers.Dense(classes, name="logits"),
+        ],
+        name="cnn",
+    )
+
+
+MODELS = {"mlp": mlp, "cnn": cnn}
+
+
+def build(name, seed, input_shape=(28, 28, 1), classes=10):
+    """The model `name` with initial weights fixed by `seed` alone.
+
+    The same seed gives the same weights whichever optimizer trains it, so
+    differences between runs come from the optimizer.
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; known: {', '.join(MODELS)}.")
+    keras.utils.set_random_seed(seed)
+    return MODELS[name](input_shape, classes)
