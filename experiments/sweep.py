@@ -1,0 +1,315 @@
+"""Train every optimizer × learning rate × model and compare the runs.
+
+    python -m experiments.sweep                   # the default comparison
+    python -m experiments.sweep --quick           # a minute-scale version
+    python -m experiments.sweep --config experiments/configs/quick.toml \
+        --optimizers adam,momentum --learning-rates 1e-3,1e-2 --models mlp \
+        --epochs 3 --dataset mnist --logdir logs --seed 0
+    tensorboard --logdir logs/<sweep-name>
+
+Each run lands in logs/<sweep-name>/<model>/<optimizer>/lr=<value>/ with
+its TensorBoard logs, its resolved config (run.json) and, once finished,
+result.json. Re-running skips finished runs and redoes unfinished ones;
+--force reruns everything. The report (summary.csv, summary.md, plots) is
+rebuilt at the end; `python -m experiments.report` rebuilds it alone.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+CONFIGS = Path(__file__).parent / "configs"
+
+
+class UsageError(Exception):
+    """Bad input from the command line or a config file: exit status 2."""
+
+
+@dataclass
+class SweepConfig:
+    name: str = "default"
+    dataset: str = "mnist"
+    models: list = field(default_factory=lambda: ["mlp", "cnn"])
+    learning_rates: list = field(default_factory=lambda: [1e-3, 1e-2, 1e-1])
+    # Optimizer short name → hyperparameters that override its registry defaults.
+    optimizers: dict = field(default_factory=lambda: {"sgd": {}, "adam": {}})
+    epochs: int = 5
+    batch_size: int = 128
+    seed: int = 0
+    validation_fraction: float = 0.1
+    max_train_samples: int = 0  # 0: all of them
+    divergence_loss: float = 1e3
+
+    def runs(self):
+        from experiments.training import RunSpec
+
+        return [
+            RunSpec(
+                model=model,
+                optimizer=optimizer,
+                learning_rate=learning_rate,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                seed=self.seed,
+                dataset=self.dataset,
+                optimizer_settings=settings,
+                divergence_loss=self.divergence_loss,
+            )
+            for model in self.models
+            for optimizer, settings in self.optimizers.items()
+            for learning_rate in self.learning_rates
+        ]
+
+
+def read_config(path):
+    """A `SweepConfig` from a TOML file; unknown keys and wrong types are errors."""
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        known = ", ".join(p.name for p in sorted(CONFIGS.glob("*.toml")))
+        raise UsageError(f"config file {path} not found (shipped: {known})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"config file {path} is not valid TOML: {error}") from None
+    known = {f.name: f for f in fields(SweepConfig)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(known)}"
+        )
+    defaults = SweepConfig()
+    for key, value in raw.items():
+        expected = type(getattr(defaults, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            raw[key] = float(value)
+        elif not isinstance(value, expected) or isinstance(value, bool):
+            raise UsageError(
+                f"{path}: {key} must be a {expected.__name__}, got {value!r}"
+            )
+    if not all(isinstance(v, dict) for v in raw.get("optimizers", {}).values()):
+        raise UsageError(f"{path}: each [optimizers.<name>] must be a table of settings")
+    return replace(defaults, **raw)
+
+
+def comma_list(text):
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.sweep",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", help="a sweep TOML file (default: configs/default.toml)")
+    source.add_argument("--quick", action="store_true", help="use configs/quick.toml")
+    parser.add_argument("--name", help="sweep folder name under --logdir (default: the config's)")
+    parser.add_argument("--optimizers", type=comma_list, help="comma-separated short names")
+    parser.add_argument("--learning-rates", type=comma_list, help="comma-separated, e.g. 1e-3,1e-2")
+    parser.add_argument("--models", type=comma_list, help="comma-separated: mlp,cnn")
+    parser.add_argument("--dataset", help="mnist or fashion_mnist")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--max-train-samples", type=int, help="use only this many training samples")
+    parser.add_argument("--data-dir", help="read idx(.gz) or .npz files from this folder")
+    parser.add_argument("--offline", action="store_true", help="never try Keras's download")
+    parser.add_argument("--logdir", default="logs", help="root folder for sweeps (default: logs)")
+    parser.add_argument("--force", action="store_true", help="rerun finished runs too")
+    parser.add_argument("--verbose", action="store_true", help="show Keras's progress bar")
+    return parser.parse_args(argv)
+
+
+def resolve(args):
+    """The config file with the command line's overrides, checked in full."""
+    import custom_optimizers
+    from experiments import data, models
+
+    path = CONFIGS / "quick.toml" if args.quick else args.config or CONFIGS / "default.toml"
+    config = read_config(path)
+    if args.optimizers is not None:
+        config.optimizers = {n: config.optimizers.get(n, {}) for n in args.optimizers}
+    if args.learning_rates is not None:
+        config.learning_rates = [_learning_rate(text) for text in args.learning_rates]
+    for key in ("models", "dataset", "epochs", "batch_size", "seed", "max_train_samples", "name"):
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
+
+    _check_names("optimizer", config.optimizers, custom_optimizers.available())
+    _check_names("model", config.models, models.MODELS)
+    _check_names("dataset", [config.dataset], data.DATASETS)
+    for value in config.learning_rates:
+        _learning_rate(value)
+    for key in ("epochs", "batch_size"):
+        if not isinstance(getattr(config, key), int) or getattr(config, key) < 1:
+            raise UsageError(f"{key} must be a positive integer, got {getattr(config, key)!r}")
+    if not config.divergence_loss > 0:
+        raise UsageError(f"divergence_loss must be positive, got {config.divergence_loss}")
+    if not 0 < config.validation_fraction < 1:
+        raise UsageError(f"validation_fraction must be in (0, 1), got {config.validation_fraction}")
+    if not config.name or "/" in config.name or config.name.startswith("."):
+        raise UsageError(f"sweep name must be a plain folder name, got {config.name!r}")
+    for spec in config.runs():
+        try:
+            spec.build_optimizer()
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"optimizer {spec.optimizer}: {error}") from None
+    return config
+
+
+def _learning_rate(value):
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if isinstance(value, bool) or not math.isfinite(rate) or rate <= 0:
+        raise UsageError(f"learning rate must be a positive number, got {value!r}")
+    return rate
+
+
+def _check_names(kind, names, allowed):
+    if not names:
+        raise UsageError(f"no {kind} given; allowed: {', '.join(allowed)}")
+    for name in names:
+        if name not in allowed:
+            raise UsageError(f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}")
+
+
+def check_writable(folder):
+    """Fails unless `folder` exists as a writable folder or could be created."""
+    path = Path(folder).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"log folder {folder} cannot be written ({existing} is not a writable folder)")
+
+
+def plan(config, sweep_dir, force):
+    """Splits the runs into those to train and those already finished.
+
+    A finished run whose saved settings differ from the new ones is an
+    error: it belongs to another sweep and must not be overwritten.
+    """
+    from experiments.training import CONFIG_FILE, RESULT_FILE
+
+    todo, done = [], []
+    for spec in config.runs():
+        run_dir = sweep_dir / spec.folder
+        if (run_dir / RESULT_FILE).exists() and not force:
+            saved = json.loads((run_dir / CONFIG_FILE).read_text())["run"]
+            if saved != json.loads(json.dumps(asdict(spec))):
+                changed = [k for k in saved if saved[k] != asdict(spec).get(k)]
+                raise UsageError(
+                    f"{run_dir} holds a finished run with other settings "
+                    f"({', '.join(changed)}); use --name for a new sweep or --force to replace it"
+                )
+            done.append(spec)
+        else:
+            todo.append(spec)
+    return todo, done
+
+
+def write_hparams_config(sweep_dir):
+    """Configures TensorBoard's HParams dashboard once per sweep folder."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    from experiments.training import HYPERPARAMETERS
+
+    marker = sweep_dir / ".hparams_config"
+    if marker.exists():
+        return
+    hparams = [hp.HParam(n) for n in ("model", "optimizer", "learning_rate", "seed", *HYPERPARAMETERS)]
+    metrics = [
+        hp.Metric(tag, group="final", display_name=tag)
+        for tag in ("val_accuracy", "val_loss", "train_loss", "test_accuracy", "diverged")
+    ]
+    with tf.summary.create_file_writer(str(sweep_dir)).as_default():
+        hp.hparams_config(hparams=hparams, metrics=metrics)
+    marker.touch()
+
+
+def _clock(seconds):
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}m{seconds:02d}s"
+
+
+def run_sweep(config, logdir, *, force=False, verbose=False, data_dir=None, download=True):
+    import tensorflow as tf
+
+    from experiments import data, report, training
+
+    tf.config.experimental.enable_op_determinism()
+    sweep_dir = Path(logdir) / config.name
+    todo, done = plan(config, sweep_dir, force)
+    dataset = data.load(
+        config.dataset,
+        data_dir=data_dir,
+        validation_fraction=config.validation_fraction,
+        max_train_samples=config.max_train_samples,
+        seed=config.seed,
+        download=download,
+    )
+    print(f"{dataset.describe()}")
+    print(f"sweep {sweep_dir}: {len(todo)} runs to train, {len(done)} already finished")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "sweep.json").write_text(json.dumps(asdict(config), indent=2))
+    write_hparams_config(sweep_dir)
+    started = time.perf_counter()
+    for index, spec in enumerate(todo, 1):
+        run_dir = sweep_dir / spec.folder
+        if run_dir.exists():  # unfinished, or --force: start it over
+            shutil.rmtree(run_dir)
+        result = training.train(spec, dataset, run_dir, verbose=verbose)
+        elapsed = time.perf_counter() - started
+        outcome = (
+            f"DIVERGED in epoch {result['epochs_run']}"
+            if result["diverged"]
+            else f"val acc {result['val_accuracy']:.4f}, train loss {result['train_loss']:.4f}"
+        )
+        print(
+            f"[{index}/{len(todo)}] {spec.model} {spec.optimizer} lr={spec.learning_rate:g}: "
+            f"{outcome} ({result['seconds']:.1f}s) | elapsed {_clock(elapsed)}, "
+            f"~{_clock(elapsed / index * (len(todo) - index))} left",
+            flush=True,
+        )
+    report.write_report(sweep_dir)
+    print(f"report: {sweep_dir / 'summary.md'}; view with: tensorboard --logdir {sweep_dir}")
+    return sweep_dir
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        config = resolve(args)
+        check_writable(args.logdir)
+        from experiments.data import DataError
+
+        try:
+            run_sweep(
+                config,
+                args.logdir,
+                force=args.force,
+                verbose=args.verbose,
+                data_dir=args.data_dir,
+                download=not args.offline,
+            )
+        except DataError as error:
+            raise UsageError(f"data: {error}") from None
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
