@@ -197,13 +197,15 @@ def read_idx(path):
 
 
 def _read_npz(path):
+    keys = ("x_train", "y_train", "x_test", "y_test")
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except KeyError as error:
-        raise DataError(
-            f"{path}: missing array {error}; expected x_train, y_train, x_test, y_test"
-        ) from None
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise DataError(
+                    f"{path}: missing array {missing[0]!r}; expected {', '.join(keys)}"
+                )
+            arrays = {k: f[k] for k in keys}
     except (OSError, ValueError) as error:
         raise DataError(f"{path}: not a readable .npz file ({error})") from None
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])

