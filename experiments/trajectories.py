@@ -1,0 +1,265 @@
+"""Animate the optimizers on 2-D problems at several learning rates.
+
+    python -m experiments.trajectories
+    python -m experiments.trajectories --problems ravine,rosenbrock \
+        --optimizers sgd,momentum,adam --learning-rates 0.01,0.1 --steps 200 \
+        --out logs/trajectories
+
+For each problem and learning rate it writes <problem>_lr=<η>.gif (every
+optimizer's path over the contour plot, beside its loss per iteration),
+<problem>_lr=<η>.png (the last frame) and <problem>_lr=<η>.csv (positions
+and losses per step). The paths come from the real custom_optimizers
+classes, applied to a 2-element Keras variable with autodiff gradients.
+"""
+
+import argparse
+import csv
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+DEFAULT_OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam"]
+DEFAULT_LEARNING_RATES = [0.01, 0.1, 0.3]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """f(θ) on the plane, written in keras.ops so autodiff gives ∇f."""
+
+    name: str
+    function: object  # (x, y) -> loss
+    start: tuple
+    minima: tuple  # known minima (or the saddle point), marked on the plot
+    extent: tuple  # (x_min, x_max, y_min, y_max) of the plot
+    gradient_noise: float = 0.0  # std of noise added to ∇f, as mini-batches give
+
+    @property
+    def lowest(self):
+        """f at the best marked point: the loss plot shows f − lowest, on a log axis."""
+        return min(float(self.function(x, y)) for x, y in self.minima)
+
+
+def _ravine(x, y):
+    return 0.5 * (x**2 + RAVINE_CURVATURE * y**2)
+
+
+def _rosenbrock(x, y):
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+def _beale(x, y):
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+
+
+def _saddle(x, y):
+    return x**2 + y**4 / 4 - y**2 / 2  # saddle at (0, 0), minima at (0, ±1)
+
+
+RAVINE_CURVATURE = 15.0  # L, the largest curvature: gradient descent diverges for η > 2/L
+PROBLEMS = {
+    p.name: p
+    for p in [
+        Problem("ravine", _ravine, (-4.0, 1.0), ((0.0, 0.0),), (-5, 5, -2, 2)),
+        Problem("rosenbrock", _rosenbrock, (-1.5, 2.0), ((1.0, 1.0),), (-2, 2, -1, 3)),
+        Problem("beale", _beale, (1.0, 1.4), ((3.0, 0.5),), (-1, 4, -1.5, 2)),
+        Problem("saddle", _saddle, (-1.5, 1e-3), ((0.0, 1.0), (0.0, -1.0), (0.0, 0.0)),
+                (-2, 2, -1.6, 1.6)),
+        Problem("noisy_ravine", _ravine, (-4.0, 1.0), ((0.0, 0.0),), (-5, 5, -2, 2),
+                gradient_noise=2.0),
+    ]
+}
+
+
+def trajectory(problem, optimizer, steps, start=None, seed=0):
+    """Positions (steps+1, 2) and losses (steps+1,) of `optimizer` on `problem`.
+
+    The path ends early, marked by fewer rows, once the position or loss is
+    not finite or the position is far off the plot.
+    """
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    theta = keras.Variable(np.asarray(start or problem.start, "float32"))
+    x_min, x_max, y_min, y_max = problem.extent
+    limit = 10 * max(x_max - x_min, y_max - y_min)
+    positions, losses = [], []
+    for step in range(steps + 1):
+        with tf.GradientTape() as tape:
+            loss = problem.function(theta[0], theta[1])
+        position, loss_value = theta.numpy().copy(), float(loss)
+        if not (np.all(np.isfinite(position)) and math.isfinite(loss_value)) or np.abs(position).max() > limit:
+            break
+        positions.append(position)
+        losses.append(loss_value)
+        if step == steps:
+            break
+        gradient = tape.gradient(loss, theta)
+        if problem.gradient_noise:
+            gradient += rng.normal(0, problem.gradient_noise, 2).astype("float32")
+        optimizer.apply_gradients([(gradient, theta)])
+    return np.array(positions).reshape(-1, 2), np.array(losses)
+
+
+def frame_indices(steps, max_frames):
+    """Which steps become GIF frames: evenly spaced, always the last."""
+    stride = max(1, math.ceil((steps + 1) / max_frames))
+    return sorted(set(range(0, steps + 1, stride)) | {steps})
+
+
+def run(problem, optimizer_names, learning_rate, steps, start=None):
+    import custom_optimizers
+
+    return {
+        name: trajectory(problem, custom_optimizers.get(name, learning_rate=learning_rate), steps, start)
+        for name in optimizer_names
+    }
+
+
+def write_csv(paths, path):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["optimizer", "step", "x", "y", "loss"])
+        for name, (positions, losses) in paths.items():
+            for step, ((x, y), loss) in enumerate(zip(positions, losses)):
+                writer.writerow([name, step, repr(float(x)), repr(float(y)), repr(float(loss))])
+
+
+def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames=60):
+    """Writes the GIF (Pillow, no ffmpeg) and its last frame as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    x_min, x_max, y_min, y_max = problem.extent
+    grid_x, grid_y = np.meshgrid(np.linspace(x_min, x_max, 200), np.linspace(y_min, y_max, 200))
+    surface = problem.function(grid_x, grid_y)
+    fig, (plane, curve) = plt.subplots(1, 2, figsize=(11, 4.5))
+    plane.contour(grid_x, grid_y, np.log1p(surface - surface.min()), levels=25, cmap="Greys", alpha=0.6)
+    for mx, my in problem.minima:
+        plane.plot(mx, my, "*", color="gold", ms=16, mec="k", zorder=5)
+    plane.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xlabel="θ₁", ylabel="θ₂",
+              title=f"{problem.name}, η = {learning_rate:g} (★ known minimum)")
+    curve.set(yscale="log", xlim=(0, steps), xlabel="iteration",
+              ylabel="loss − minimum (log)", title="loss per iteration")
+    curve.grid(alpha=0.3)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    artists = {}
+    for i, (name, (positions, losses)) in enumerate(paths.items()):
+        losses = np.maximum(losses - problem.lowest, 1e-16)
+        color = colors[i % len(colors)]
+        line, = plane.plot([], [], "-", color=color, lw=1.5, label=name)
+        head, = plane.plot([], [], "o", color=color, ms=6)
+        loss_line, = curve.plot([], [], "-", color=color, label=name)
+        end, = plane.plot([], [], "X", color=color, ms=12, mec="k")
+        artists[name] = (line, head, loss_line, end, positions, losses)
+    floor = min((losses[losses > 0].min() for *_, losses in artists.values() if (losses > 0).any()), default=1e-12)
+    ceiling = max((losses.max() for *_, losses in artists.values() if len(losses)), default=1.0)
+    curve.set_ylim(max(floor, 1e-12) / 2, ceiling * 2)
+    plane.legend(loc="upper right", fontsize=8, title="X: diverged", title_fontsize=8)
+    step_text = plane.text(0.02, 0.95, "", transform=plane.transAxes, fontsize=10)
+
+    def draw(step):
+        for line, head, loss_line, end, positions, losses in artists.values():
+            shown = positions[: step + 1]
+            line.set_data(shown[:, 0], shown[:, 1])
+            head.set_data(shown[-1:, 0], shown[-1:, 1]) if len(shown) else head.set_data([], [])
+            loss_line.set_data(np.arange(min(step + 1, len(losses))), losses[: step + 1])
+            diverged = len(positions) < steps + 1 and step >= len(positions)
+            end.set_data(shown[-1:, 0], shown[-1:, 1]) if diverged and len(shown) else end.set_data([], [])
+        step_text.set_text(f"step {step}")
+
+    frames = frame_indices(steps, max_frames)
+    fig.tight_layout()
+    FuncAnimation(fig, draw, frames=frames).save(gif_path, writer=PillowWriter(fps=12))
+    draw(steps)
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+def check_writable(folder):
+    path = Path(folder).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {folder} cannot be written ({existing} is not a writable folder)")
+
+
+def _names(text, allowed, kind):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"no {kind} given; allowed: {', '.join(allowed)}")
+    for name in names:
+        if name not in allowed:
+            raise ValueError(f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}")
+    return names
+
+
+def _positive(text, kind):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{kind} must be a positive number, got {text!r}")
+    return value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.trajectories",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
+    parser.add_argument("--problems", default=",".join(PROBLEMS), help=f"comma-separated: {', '.join(PROBLEMS)}")
+    parser.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS), help="custom_optimizers short names")
+    parser.add_argument("--learning-rates", default=",".join(map(str, DEFAULT_LEARNING_RATES)))
+    parser.add_argument("--steps", default="150", help="optimizer steps per path")
+    parser.add_argument("--start", help="start point x,y for every problem (default: each problem's own)")
+    parser.add_argument("--frames", default="60", help="at most this many GIF frames")
+    parser.add_argument("--out", default="logs/trajectories", help="output folder")
+    args = parser.parse_args(argv)
+    try:
+        import custom_optimizers
+
+        problems = _names(args.problems, PROBLEMS, "problem")
+        optimizers = _names(args.optimizers, custom_optimizers.available(), "optimizer")
+        rates = [_positive(t, "learning rate") for t in args.learning_rates.split(",")]
+        steps, frames = (int(_positive(args.steps, "steps")), int(_positive(args.frames, "frames")))
+        if str(steps) != args.steps.strip():
+            raise ValueError(f"steps must be a positive integer, got {args.steps!r}")
+        start = None
+        if args.start:
+            start = tuple(float(v) for v in args.start.split(","))
+            if len(start) != 2 or not all(map(math.isfinite, start)):
+                raise ValueError(f"start must be two numbers x,y, got {args.start!r}")
+        check_writable(args.out)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for problem_name in problems:
+        problem = PROBLEMS[problem_name]
+        for rate in rates:
+            stem = f"{out}/{problem_name}_lr={rate:g}"  # not Path.with_suffix: η has a dot
+            paths = run(problem, optimizers, rate, steps, start)
+            write_csv(paths, f"{stem}.csv")
+            animate(problem, paths, rate, steps, f"{stem}.gif", f"{stem}.png", frames)
+            finals = ", ".join(
+                f"{name} {'diverged' if len(l) < steps + 1 else f'{l[-1]:.3g}'}" for name, (_, l) in paths.items()
+            )
+            print(f"{stem}.gif: final loss {finals}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

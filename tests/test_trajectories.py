@@ -1,0 +1,105 @@
+"""The text's claims, checked in numbers on the 2-D problems."""
+
+import csv
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import custom_optimizers as co
+from experiments import trajectories as tr
+from tests.reference import ReferenceAdam
+
+RAVINE = tr.PROBLEMS["ravine"]
+L = tr.RAVINE_CURVATURE
+
+
+def losses(name, learning_rate, steps, problem=RAVINE):
+    return tr.trajectory(problem, co.get(name, learning_rate=learning_rate), steps)[1]
+
+
+def test_gradient_descent_diverges_above_two_over_l_and_converges_below():
+    assert len(losses("sgd", 2.2 / L, 300)) < 301  # stopped: left the plot
+    converging = losses("sgd", 1.8 / L, 300)
+    assert len(converging) == 301 and converging[-1] < 1e-3 * converging[0]
+
+
+def test_small_learning_rate_is_slow():
+    slow, good = losses("sgd", 0.01 / L, 100), losses("sgd", 1.0 / L, 100)
+    assert slow[-1] > 0.5 * slow[0]
+    assert good[-1] < 1e-3 * good[0]
+
+
+def steps_to_reach(curve, tolerance):
+    return int(np.argmax(curve < tolerance)) if (curve < tolerance).any() else len(curve)
+
+
+def test_momentum_reaches_the_tolerance_in_fewer_steps_than_gradient_descent():
+    eta = 0.01
+    gd = steps_to_reach(losses("sgd", eta, 600), 1e-3)
+    momentum = steps_to_reach(losses("momentum", eta, 600), 1e-3)
+    assert momentum < gd / 2, (momentum, gd)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_adams_first_step_is_eta_per_coordinate_whatever_the_scale(scale):
+    eta = 0.1
+    theta = keras.Variable(np.zeros(2, "float32"))
+    gradient = np.array([scale, -scale * 7], "float32")
+    co.Adam(eta).apply_gradients([(gradient, theta)])
+    np.testing.assert_allclose(np.abs(theta.numpy()), [eta, eta], rtol=1e-4)
+    # Without bias correction the same step is (1−β1)/√(1−β2) ≈ 3.16 times larger.
+    unbiased = ReferenceAdam(eta, bias_correction=False).step([np.zeros(2, "float32")], [gradient])[0]
+    np.testing.assert_allclose(np.abs(unbiased), 0.1 / np.sqrt(0.001) * eta, rtol=1e-3)
+
+
+def test_outputs_frames_and_csv_match_the_optimizers_own_updates(tmp_path):
+    steps = 12
+    assert tr.main(["--problems", "ravine", "--optimizers", "sgd,adam", "--learning-rates", "0.1",
+                    "--steps", str(steps), "--frames", "5", "--out", str(tmp_path)]) == 0
+    with Image.open(tmp_path / "ravine_lr=0.1.gif") as gif:
+        assert gif.n_frames == len(tr.frame_indices(steps, 5)) == 5
+    with Image.open(tmp_path / "ravine_lr=0.1.png") as png:
+        assert png.format == "PNG"
+    with open(tmp_path / "ravine_lr=0.1.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["optimizer"] == "adam"]
+    theta = keras.Variable(np.array(RAVINE.start, "float32"))
+    optimizer = co.Adam(0.1)
+    for row in rows:
+        np.testing.assert_allclose([float(row["x"]), float(row["y"])], theta.numpy(), rtol=1e-6)
+        x, y = theta.numpy()
+        gradient = np.array([x, L * y], "float32")  # ∇ of 0.5(x² + L·y²)
+        optimizer.apply_gradients([(gradient, theta)])
+    assert len(rows) == steps + 1
+
+
+def test_diverging_path_ends_while_others_go_on():
+    paths = tr.run(tr.PROBLEMS["rosenbrock"], ["sgd", "adam"], 0.1, 30)
+    assert len(paths["sgd"][0]) < 31
+    assert len(paths["adam"][0]) == 31
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--problems", "himmelblau"], "unknown problem 'himmelblau'; allowed: ravine"),
+        (["--optimizers", "adagrad"], "unknown optimizer 'adagrad'; allowed: sgd"),
+        (["--learning-rates", "0.1,-1"], "learning rate must be a positive number, got '-1'"),
+        (["--steps", "0"], "steps must be a positive number, got '0'"),
+        (["--steps", "2.5"], "steps must be a positive integer, got '2.5'"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert tr.main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_unwritable_output_folder_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert tr.main(["--out", str(blocker / "out")]) == 2
+    assert "cannot be written" in capsys.readouterr().err
