@@ -46,7 +46,7 @@ class Problem:
 
 
 def _ravine(x, y):
-    return 0.5 * (x**2 + RAVINE_CURVATURE * y**2)
+    return 0.5 * (RAVINE_SLOW_CURVATURE * x**2 + RAVINE_CURVATURE * y**2)
 
 
 def _rosenbrock(x, y):
@@ -61,7 +61,8 @@ def _saddle(x, y):
     return x**2 + y**4 / 4 - y**2 / 2  # saddle at (0, 0), minima at (0, ±1)
 
 
-RAVINE_CURVATURE = 15.0  # L, the largest curvature: gradient descent diverges for η > 2/L
+RAVINE_CURVATURE = 10.0  # L, the largest curvature: gradient descent diverges for η > 2/L
+RAVINE_SLOW_CURVATURE = 0.1  # along the ravine's floor; L / 0.1 = 100 is its condition number
 PROBLEMS = {
     p.name: p
     for p in [
