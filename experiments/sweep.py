@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 CONFIGS = Path(__file__).parent / "configs"
 
 
-class UsageError(Exception):
+class UsageError(ValueError):
     """Bad input from the command line or a config file: exit status 2."""
 
 
@@ -187,12 +187,12 @@ def _check_names(kind, names, allowed):
             raise UsageError(f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}")
 
 
-def check_writable(folder):
+def check_writable(folder, kind="log"):
     """Fails unless `folder` exists as a writable folder or could be created."""
     path = Path(folder).absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"log folder {folder} cannot be written ({existing} is not a writable folder)")
+        raise UsageError(f"{kind} folder {folder} cannot be written ({existing} is not a writable folder)")
 
 
 def plan(config, sweep_dir, force):

@@ -186,13 +186,6 @@ def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames
     plt.close(fig)
 
 
-def check_writable(folder):
-    path = Path(folder).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"output folder {folder} cannot be written ({existing} is not a writable folder)")
-
-
 def _names(text, allowed, kind):
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -230,6 +223,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         import custom_optimizers
+        from experiments.sweep import check_writable
 
         problems = _names(args.problems, PROBLEMS, "problem")
         optimizers = _names(args.optimizers, custom_optimizers.available(), "optimizer")
@@ -242,7 +236,7 @@ def main(argv=None):
             start = tuple(float(v) for v in args.start.split(","))
             if len(start) != 2 or not all(map(math.isfinite, start)):
                 raise ValueError(f"start must be two numbers x,y, got {args.start!r}")
-        check_writable(args.out)
+        check_writable(args.out, kind="output")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
