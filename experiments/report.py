@@ -1,33 +1,54 @@
-"""Summarise a sweep: summary.csv, summary.md and plots, from its run folders.
+"""Summarise a sweep: summary.csv, runs.csv, summary.md and plots, from its run folders.
 
     python -m experiments.report logs/<sweep-name>
 
 Also runs at the end of every sweep. Reads each finished run's run.json and
-result.json; unfinished runs are left out.
+result.json (unfinished runs are left out). A *setting* is a model,
+optimizer, learning rate and weight decay; its runs over several seeds are
+aggregated as mean and sample standard deviation.
 """
 
 import argparse
 import csv
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
-from experiments.training import CONFIG_FILE, HYPERPARAMETERS, RESULT_FILE
+import numpy as np
 
-COLUMNS = (
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from experiments.training import CONFIG_FILE, HYPERPARAMETERS, RESULT_FILE  # noqa: E402
+
+METRICS = ("train_loss", "val_loss", "val_accuracy", "test_accuracy")
+RUN_COLUMNS = (
+    "model",
+    "optimizer",
+    "learning_rate",
+    "seed",
+    "epochs_run",
+    *METRICS,
+    "diverged",
+    "seconds",
+    *HYPERPARAMETERS,
+    "dataset",
+    "data_source",
+    "train_samples",
+)
+SETTING_COLUMNS = (
     "model",
     "optimizer",
     "learning_rate",
     "epochs_run",
-    "train_loss",
-    "val_loss",
-    "val_accuracy",
-    "test_accuracy",
+    *[column for metric in METRICS for column in (metric, f"{metric}_std")],
     "diverged",
+    "diverged_seeds",
+    "n_seeds",
+    "seeds",
     "seconds",
     *HYPERPARAMETERS,
-    "seed",
     "dataset",
     "data_source",
     "train_samples",
@@ -36,79 +57,152 @@ FORGIVING_MARGIN = 0.01  # "within 1 point of the best accuracy"
 
 
 def load_runs(sweep_dir):
-    """One dict per finished run (the summary columns plus its `history`)."""
+    """One dict per finished run (the run columns plus its `history`)."""
     runs = []
-    for result_path in sorted(Path(sweep_dir).glob(f"*/*/lr=*/{RESULT_FILE}")):
+    for result_path in sorted(Path(sweep_dir).rglob(RESULT_FILE)):
         config = json.loads((result_path.parent / CONFIG_FILE).read_text())
         result = json.loads(result_path.read_text())
         spec = config["run"]
         runs.append(
             {
                 **{k: spec[k] for k in ("model", "optimizer", "learning_rate", "seed", "dataset")},
-                **{k: result[k] for k in COLUMNS if k in result},
+                **{k: result[k] for k in RUN_COLUMNS if k in result},
                 **config["hyperparameters"],
                 "data_source": config["data"]["source"],
                 "train_samples": config["data"]["train"],
                 "history": result["history"],
+                "in_decay_grid": spec.get("weight_decay") is not None,
             }
         )
-    runs.sort(key=lambda r: (r["model"], r["optimizer"], r["learning_rate"]))
+    runs.sort(key=lambda r: (r["model"], r["optimizer"], r["learning_rate"],
+                             r.get("weight_decay") or 0.0, r["seed"]))
     return runs
+
+
+def _mean_std(values):
+    """Mean and sample standard deviation (NaN when undefined) of the finite values."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return math.nan, math.nan
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+
+
+def _whole(number):
+    return int(number) if float(number).is_integer() else number
+
+
+def aggregate(runs):
+    """One dict per setting: metric means and standard deviations over its seeds.
+
+    Means use the seeds that did not diverge; `diverged` is true when any
+    seed diverged, and `history` holds per-epoch means (`history_std` the
+    deviations) over the seeds that ran every epoch.
+    """
+    groups = {}
+    for run in runs:
+        key = (run["model"], run["optimizer"], run["learning_rate"], run.get("weight_decay"))
+        groups.setdefault(key, []).append(run)
+    settings = []
+    for group in groups.values():
+        trained = [r for r in group if not r["diverged"]]
+        setting = {k: v for k, v in group[0].items() if k not in ("seed", "history")}
+        for metric in METRICS:
+            setting[metric], setting[f"{metric}_std"] = _mean_std([r[metric] for r in trained])
+        setting.update(
+            epochs_run=_whole(np.mean([r["epochs_run"] for r in group])),
+            diverged=len(trained) < len(group),
+            diverged_seeds=len(group) - len(trained),
+            n_seeds=len(group),
+            seeds=" ".join(str(r["seed"]) for r in group),
+            seconds=float(np.mean([r["seconds"] for r in group])),
+        )
+        setting["history"], setting["history_std"] = _history(trained or group)
+        settings.append(setting)
+    return settings
+
+
+def _history(runs):
+    length = min(len(r["history"]["loss"]) for r in runs)
+    mean, std = {}, {}
+    for key in runs[0]["history"]:
+        values = np.array([r["history"][key][:length] for r in runs], dtype=float)
+        mean[key] = values.mean(axis=0).tolist()
+        std[key] = (values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(length)).tolist()
+    return mean, std
 
 
 def usable(value):
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def best_runs(runs):
-    """{(model, optimizer): (best run, forgiving learning rates)} by validation accuracy."""
+def best_settings(settings):
+    """{(model, optimizer): (best setting, forgiving learning rates)} by mean validation accuracy.
+
+    A setting where any seed diverged is not eligible.
+    """
     groups = {}
-    for run in runs:
-        groups.setdefault((run["model"], run["optimizer"]), []).append(run)
+    for setting in settings:
+        groups.setdefault((setting["model"], setting["optimizer"]), []).append(setting)
     best = {}
     for key, group in groups.items():
-        trained = [r for r in group if not r["diverged"] and usable(r["val_accuracy"])]
+        trained = [s for s in group if not s["diverged"] and usable(s["val_accuracy"])]
         if not trained:
             best[key] = (None, [])
             continue
-        top = max(trained, key=lambda r: r["val_accuracy"])
-        near = [
-            r["learning_rate"]
-            for r in trained
-            if r["val_accuracy"] >= top["val_accuracy"] - FORGIVING_MARGIN
-        ]
+        top = max(trained, key=lambda s: s["val_accuracy"])
+        near = {
+            s["learning_rate"]
+            for s in trained
+            if s["val_accuracy"] >= top["val_accuracy"] - FORGIVING_MARGIN
+        }
         best[key] = (top, sorted(near))
     return best
 
 
-def write_csv(runs, path):
+def overlap(a, b):
+    """Whether two settings' mean ± one standard deviation intervals overlap (needs ≥ 2 seeds each)."""
+    if a["n_seeds"] < 2 or b["n_seeds"] < 2:
+        return False
+    low_a, high_a = a["val_accuracy"] - a["val_accuracy_std"], a["val_accuracy"] + a["val_accuracy_std"]
+    low_b, high_b = b["val_accuracy"] - b["val_accuracy_std"], b["val_accuracy"] + b["val_accuracy_std"]
+    return low_a <= high_b and low_b <= high_a
+
+
+def write_csv(rows, columns, path):
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        for run in runs:
-            writer.writerow({k: run.get(k, "") for k in COLUMNS})
+        for row in rows:
+            writer.writerow({k: row.get(k, "") for k in columns})
 
 
-def _percent(value):
-    return f"{100 * value:.2f}%" if usable(value) else "n/a"
+def _percent(value, std=math.nan, n=1):
+    if not usable(value):
+        return "n/a"
+    if n > 1 and usable(std):
+        return f"{100 * value:.2f}% ± {100 * std:.2f} ({n} seeds)"
+    return f"{100 * value:.2f}%"
 
 
-def write_markdown(runs, path, sweep_name):
-    best = best_runs(runs)
-    first = runs[0]
+def write_markdown(settings, path, sweep_name):
+    best = best_settings(settings)
+    first = settings[0]
+    runs = sum(s["n_seeds"] for s in settings)
+    has_grid = any(s["in_decay_grid"] for s in settings)
     lines = [
         f"# Sweep `{sweep_name}`",
         "",
         f"{first['dataset']} from {first['data_source']}, {first['train_samples']} "
-        f"training samples; {len(runs)} runs, "
-        f"{sum(r['diverged'] for r in runs)} diverged; "
-        f"{sum(r['seconds'] for r in runs) / 60:.1f} minutes of training.",
+        f"training samples; {runs} runs of {len(settings)} settings, "
+        f"{sum(s['diverged_seeds'] for s in settings)} diverged; "
+        f"{sum(s['seconds'] * s['n_seeds'] for s in settings) / 60:.1f} minutes of training.",
         "",
-        "Each optimizer's best learning rate by validation accuracy (the test "
-        "set is only reported). *Forgiving range*: the learning rates whose "
-        f"accuracy is within {100 * FORGIVING_MARGIN:g} point of that optimizer's best.",
+        "Each optimizer's best setting by validation accuracy (the test set is "
+        "only reported), as mean ± sample standard deviation where it ran on "
+        "several seeds. *Forgiving range*: the learning rates whose accuracy is "
+        f"within {100 * FORGIVING_MARGIN:g} point of that optimizer's best.",
     ]
-    for model in sorted({r["model"] for r in runs}):
+    for model in sorted({s["model"] for s in settings}):
         ranked = sorted(
             ((opt, *best[(m, opt)]) for m, opt in best if m == model),
             key=lambda row: -(row[1]["val_accuracy"] if row[1] else -1),
@@ -117,24 +211,42 @@ def write_markdown(runs, path, sweep_name):
             "",
             f"## {model}",
             "",
-            "| rank | optimizer | best lr | val accuracy | test accuracy "
-            "| forgiving range (lrs) | diverged at lr |",
-            "|---:|---|---:|---:|---:|---|---|",
+            "| rank | optimizer | best lr | " + ("weight decay | " if has_grid else "")
+            + "val accuracy | test accuracy | forgiving range (lrs) | diverged at lr |",
+            "|---:|---|---:|" + ("---:|" if has_grid else "") + "---:|---:|---|---|",
         ]
+        notes = []
         for rank, (optimizer, top, near) in enumerate(ranked, 1):
-            diverged = [
-                f"{r['learning_rate']:g}"
-                for r in runs
-                if r["model"] == model and r["optimizer"] == optimizer and r["diverged"]
-            ]
+            diverged = sorted(
+                {
+                    f"{s['learning_rate']:g}"
+                    for s in settings
+                    if s["model"] == model and s["optimizer"] == optimizer and s["diverged"]
+                },
+                key=float,
+            )
             if top is None:
-                lines.append(f"| {rank} | {optimizer} | – | – | – | – | {', '.join(diverged)} |")
+                cells = ["–"] * (5 if has_grid else 4)
+                lines.append(f"| {rank} | {optimizer} | {' | '.join(cells)} | {', '.join(diverged)} |")
                 continue
+            tied = [o for o, other, _ in ranked if other and o != optimizer and overlap(top, other)]
+            if tied:
+                notes.append(f"{optimizer} overlaps {', '.join(tied)}")
+            decay = f"{top.get('weight_decay') or 0:g} | " if has_grid else ""
             lines.append(
-                f"| {rank} | {optimizer} | {top['learning_rate']:g} "
-                f"| {_percent(top['val_accuracy'])} | {_percent(top['test_accuracy'])} "
+                f"| {rank}{' ≈' if tied else ''} | {optimizer} | {top['learning_rate']:g} | {decay}"
+                f"{_percent(top['val_accuracy'], top['val_accuracy_std'], top['n_seeds'])} "
+                f"| {_percent(top['test_accuracy'], top['test_accuracy_std'], top['n_seeds'])} "
                 f"| {near[0]:g} – {near[-1]:g} ({len(near)}) | {', '.join(diverged) or '–'} |"
             )
+        if notes:
+            lines += [
+                "",
+                "≈: within one standard deviation of another optimizer's result "
+                "(mean ± std intervals overlap), so these seeds do not tell them "
+                "apart and the ranking between them means nothing: "
+                + "; ".join(notes) + ".",
+            ]
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -153,30 +265,45 @@ def _colors(names):
     return {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
 
 
-def plot_sensitivity(runs, path):
-    """Final validation accuracy and training loss against learning rate."""
+def _best_per_learning_rate(settings):
+    """For each (model, optimizer, lr), its best weight decay's setting (the only one without a grid)."""
+    best = {}
+    for s in settings:
+        key = (s["model"], s["optimizer"], s["learning_rate"])
+        score = -1.0 if s["diverged"] or not usable(s["val_accuracy"]) else s["val_accuracy"]
+        if key not in best or score > best[key][0]:
+            best[key] = (score, s)
+    return [s for _, s in best.values()]
+
+
+def plot_sensitivity(settings, path):
+    """Final validation accuracy and training loss against learning rate, ± one std."""
     plt = _pyplot()
-    model_names = sorted({r["model"] for r in runs})
-    optimizers = list(dict.fromkeys(r["optimizer"] for r in runs))
+    settings = _best_per_learning_rate(settings)
+    model_names = sorted({s["model"] for s in settings})
+    optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
     colors = _colors(optimizers)
-    fig, axes = plt.subplots(
-        2, len(model_names), figsize=(5.5 * len(model_names), 8), squeeze=False
-    )
+    fig, axes = plt.subplots(2, len(model_names), figsize=(5.5 * len(model_names), 8), squeeze=False)
     for column, model in enumerate(model_names):
         accuracy_axis, loss_axis = axes[0][column], axes[1][column]
         for optimizer in optimizers:
-            group = [r for r in runs if r["model"] == model and r["optimizer"] == optimizer]
-            ok = [r for r in group if not r["diverged"]]
-            bad = [r for r in group if r["diverged"]]
-            lr = [r["learning_rate"] for r in ok]
-            accuracy_axis.plot(lr, [r["val_accuracy"] for r in ok], "o-", color=colors[optimizer], label=optimizer)
-            loss_axis.plot(lr, [r["train_loss"] for r in ok], "o-", color=colors[optimizer], label=optimizer)
+            group = sorted(
+                (s for s in settings if s["model"] == model and s["optimizer"] == optimizer),
+                key=lambda s: s["learning_rate"],
+            )
+            ok = [s for s in group if not s["diverged"]]
+            bad = [s["learning_rate"] for s in group if s["diverged"]]
+            lr = [s["learning_rate"] for s in ok]
+            for axis, metric in ((accuracy_axis, "val_accuracy"), (loss_axis, "train_loss")):
+                std = [s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0 for s in ok]
+                axis.errorbar(lr, [s[metric] for s in ok], yerr=std, fmt="o-", capsize=3,
+                              color=colors[optimizer], label=optimizer)
             if bad:
-                bad_lr = [r["learning_rate"] for r in bad]
-                accuracy_axis.plot(bad_lr, [0.0] * len(bad), "x", color=colors[optimizer], ms=10, mew=2)
-                loss_axis.plot(bad_lr, [1.0] * len(bad), "x", color=colors[optimizer], ms=10, mew=2,
+                accuracy_axis.plot(bad, [0.0] * len(bad), "x", color=colors[optimizer], ms=10, mew=2)
+                loss_axis.plot(bad, [1.0] * len(bad), "x", color=colors[optimizer], ms=10, mew=2,
                                transform=loss_axis.get_xaxis_transform())
-        accuracy_axis.set(title=f"{model}: validation accuracy", ylabel="final validation accuracy", ylim=(-0.03, 1.0))
+        accuracy_axis.set(title=f"{model}: validation accuracy", ylabel="final validation accuracy",
+                          ylim=(-0.03, 1.0))
         loss_axis.set(title=f"{model}: training loss", ylabel="final training loss (log)", yscale="log")
         for axis in (accuracy_axis, loss_axis):
             axis.set_xscale("log")
@@ -185,31 +312,36 @@ def plot_sensitivity(runs, path):
     handles, labels = axes[0][0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], ls="", marker="x", color="k", ms=10, mew=2))
     labels.append("diverged")
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
-    fig.suptitle("Learning-rate sensitivity: each optimizer across the grid")
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False)
+    multi = max(s["n_seeds"] for s in settings) > 1
+    fig.suptitle("Learning-rate sensitivity: each optimizer across the grid"
+                 + (" (bars: ± one std over seeds)" if multi else ""))
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def _plot_curves(axes_pair, run, color, label):
-    history = run["history"]
-    epochs = range(1, len(history["loss"]) + 1)
-    loss_axis, accuracy_axis = axes_pair
-    loss_axis.plot(epochs, history["loss"], "-o", ms=3, color=color, label=label)
-    accuracy_axis.plot(epochs, history["val_accuracy"], "-o", ms=3, color=color, label=label)
-    if run["diverged"]:
-        loss_axis.plot([len(history["loss"])], [1.0], "x", color=color, ms=10, mew=2,
-                       transform=loss_axis.get_xaxis_transform())
+def _plot_curves(axes_pair, setting, color, label):
+    history, spread = setting["history"], setting["history_std"]
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for axis, key in zip(axes_pair, ("loss", "val_accuracy")):
+        mean, std = np.array(history[key]), np.array(spread[key])
+        axis.plot(epochs, mean, "-o", ms=3, color=color, label=label)
+        if setting["n_seeds"] > 1:
+            axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+    if setting["diverged"]:
+        axes_pair[0].plot([len(epochs)], [1.0], "x", color=color, ms=10, mew=2,
+                          transform=axes_pair[0].get_xaxis_transform())
 
 
-def _curve_figure(runs_by_model, colors, labeler, title, path):
+def _curve_figure(settings_by_model, colors, labeler, title, path):
     plt = _pyplot()
-    fig, axes = plt.subplots(2, len(runs_by_model), figsize=(5.5 * len(runs_by_model), 8), squeeze=False)
-    for column, (model, runs) in enumerate(runs_by_model.items()):
+    fig, axes = plt.subplots(2, len(settings_by_model), figsize=(5.5 * len(settings_by_model), 8),
+                             squeeze=False)
+    for column, (model, settings) in enumerate(settings_by_model.items()):
         pair = (axes[0][column], axes[1][column])
-        for run in runs:
-            _plot_curves(pair, run, colors(run), labeler(run))
+        for setting in settings:
+            _plot_curves(pair, setting, colors(setting), labeler(setting))
         pair[0].set(title=f"{model}: training loss", ylabel="training loss (log)", yscale="log")
         pair[1].set(title=f"{model}: validation accuracy", ylabel="validation accuracy")
         for axis in pair:
@@ -223,57 +355,134 @@ def _curve_figure(runs_by_model, colors, labeler, title, path):
     plt.close(fig)
 
 
-def plot_best_curves(runs, path):
-    """Training curves of every optimizer at its best learning rate."""
-    best = best_runs(runs)
-    colors = _colors(list(dict.fromkeys(r["optimizer"] for r in runs)))
+def plot_best_curves(settings, path):
+    """Training curves of every optimizer at its best setting (± one std band over seeds)."""
+    best = best_settings(settings)
+    colors = _colors(list(dict.fromkeys(s["optimizer"] for s in settings)))
     by_model = {}
     for (model, _), (top, _) in sorted(best.items()):
         if top is not None:
             by_model.setdefault(model, []).append(top)
     _curve_figure(
         by_model,
-        lambda r: colors[r["optimizer"]],
-        lambda r: f"{r['optimizer']} (η={r['learning_rate']:g})",
+        lambda s: colors[s["optimizer"]],
+        lambda s: f"{s['optimizer']} (η={s['learning_rate']:g}"
+        + (f", {s['n_seeds']} seeds)" if s["n_seeds"] > 1 else ")"),
         "Each optimizer at its best learning rate",
         path,
     )
 
 
-def plot_learning_rate_curves(runs, optimizer, path):
+def plot_learning_rate_curves(settings, optimizer, path):
     """One optimizer's curves across learning rates: too small is slow, too large diverges."""
     plt = _pyplot()
-    chosen = [r for r in runs if r["optimizer"] == optimizer]
-    rates = sorted({r["learning_rate"] for r in chosen})
+    chosen = sorted(
+        (s for s in _best_per_learning_rate(settings) if s["optimizer"] == optimizer),
+        key=lambda s: s["learning_rate"],
+    )
+    rates = sorted({s["learning_rate"] for s in chosen})
     cmap = plt.get_cmap("viridis")
     shade = {lr: cmap(i / max(len(rates) - 1, 1)) for i, lr in enumerate(rates)}
     by_model = {}
-    for run in chosen:
-        by_model.setdefault(run["model"], []).append(run)
+    for setting in chosen:
+        by_model.setdefault(setting["model"], []).append(setting)
     _curve_figure(
         by_model,
-        lambda r: shade[r["learning_rate"]],
-        lambda r: f"η={r['learning_rate']:g}" + (" (diverged)" if r["diverged"] else ""),
+        lambda s: shade[s["learning_rate"]],
+        lambda s: f"η={s['learning_rate']:g}" + (" (diverged)" if s["diverged"] else ""),
         f"{optimizer} across learning rates",
         path,
     )
 
 
+def plot_weight_decay_heatmaps(settings, model, path):
+    """Validation accuracy and training loss over learning rate × weight decay, per optimizer.
+
+    One column per optimizer (coupled and decoupled forms side by side), all
+    on one colour scale per row; the best cell is boxed, diverged cells are
+    grey with an X.
+    """
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm
+
+    chosen = [s for s in settings if s["model"] == model and s["in_decay_grid"]]
+    optimizers = list(dict.fromkeys(s["optimizer"] for s in chosen))
+    rates = sorted({s["learning_rate"] for s in chosen})
+    decays = sorted({s["weight_decay"] for s in chosen})
+    grids = {}
+    for optimizer in optimizers:
+        accuracy, loss = np.full((len(decays), len(rates)), np.nan), np.full((len(decays), len(rates)), np.nan)
+        diverged = np.zeros_like(accuracy, bool)
+        for s in chosen:
+            if s["optimizer"] != optimizer:
+                continue
+            cell = decays.index(s["weight_decay"]), rates.index(s["learning_rate"])
+            diverged[cell] = s["diverged"]
+            if not s["diverged"]:
+                accuracy[cell], loss[cell] = s["val_accuracy"], s["train_loss"]
+        grids[optimizer] = (accuracy, loss, diverged)
+    all_accuracy = np.concatenate([g[0].ravel() for g in grids.values()])
+    all_loss = np.concatenate([g[1].ravel() for g in grids.values()])
+    finite_loss = all_loss[np.isfinite(all_loss) & (all_loss > 0)]
+    scales = [
+        dict(cmap="viridis", vmin=np.nanmin(all_accuracy), vmax=np.nanmax(all_accuracy)),
+        dict(cmap="magma_r", norm=LogNorm(finite_loss.min(), finite_loss.max()) if finite_loss.size else None),
+    ]
+    forms = {s["optimizer"]: "decoupled" if s.get("decoupled_weight_decay") else "coupled" for s in chosen}
+    fig, axes = plt.subplots(2, len(optimizers), figsize=(4.2 * len(optimizers) + 1.5, 8.5),
+                             squeeze=False, layout="constrained")
+    for column, optimizer in enumerate(optimizers):
+        accuracy, loss, diverged = grids[optimizer]
+        for row, (values, scale, label) in enumerate(
+            ((accuracy, scales[0], "validation accuracy"), (loss, scales[1], "training loss"))
+        ):
+            axis = axes[row][column]
+            cmap = plt.get_cmap(scale["cmap"]).with_extremes(bad="lightgrey")
+            image = axis.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto", cmap=cmap,
+                                **{k: v for k, v in scale.items() if k != "cmap"})
+            for (i, j), bad in np.ndenumerate(diverged):
+                if bad:
+                    axis.text(j, i, "X", ha="center", va="center", color="black", fontsize=11)
+                elif row == 0 and np.isfinite(values[i, j]):
+                    axis.text(j, i, f"{100 * values[i, j]:.0f}", ha="center", va="center",
+                              color="white", fontsize=8)
+            if np.isfinite(accuracy).any():
+                best = np.unravel_index(np.nanargmax(accuracy), accuracy.shape)
+                axis.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False,
+                                             edgecolor="red", lw=2.5))
+            axis.set_xticks(range(len(rates)), [f"{r:g}" for r in rates], rotation=45, fontsize=8)
+            axis.set_yticks(range(len(decays)), [f"{d:g}" for d in decays], fontsize=8)
+            axis.set(xlabel="learning rate η", ylabel="weight decay wd" if column == 0 else "",
+                     title=f"{optimizer} ({forms[optimizer]} decay)\n{label}")
+            if column == len(optimizers) - 1:
+                fig.colorbar(image, ax=axes[row].tolist(), label=label, shrink=0.9)
+    fig.suptitle(f"{model}: learning rate × weight decay (red box: best; grey X: diverged; "
+                 "numbers: validation accuracy %)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_report(sweep_dir):
-    """Writes summary.csv, summary.md and the plots into `sweep_dir`; returns their paths."""
+    """Writes the summaries and plots into `sweep_dir`; returns their paths."""
     sweep_dir = Path(sweep_dir)
     runs = load_runs(sweep_dir)
     if not runs:
-        raise FileNotFoundError(f"{sweep_dir} holds no finished runs (*/*/lr=*/{RESULT_FILE})")
-    paths = [sweep_dir / "summary.csv", sweep_dir / "summary.md", sweep_dir / "sensitivity.png",
-             sweep_dir / "best_curves.png"]
-    write_csv(runs, paths[0])
-    write_markdown(runs, paths[1], sweep_dir.name)
-    plot_sensitivity(runs, paths[2])
-    plot_best_curves(runs, paths[3])
-    for optimizer in dict.fromkeys(r["optimizer"] for r in runs):
+        raise FileNotFoundError(f"{sweep_dir} holds no finished runs (no {RESULT_FILE} below it)")
+    settings = aggregate(runs)
+    paths = [sweep_dir / name for name in
+             ("summary.csv", "runs.csv", "summary.md", "sensitivity.png", "best_curves.png")]
+    write_csv(settings, SETTING_COLUMNS, paths[0])
+    write_csv(runs, RUN_COLUMNS, paths[1])
+    write_markdown(settings, paths[2], sweep_dir.name)
+    plot_sensitivity(settings, paths[3])
+    plot_best_curves(settings, paths[4])
+    for optimizer in dict.fromkeys(s["optimizer"] for s in settings):
         paths.append(sweep_dir / f"lr_curves_{optimizer}.png")
-        plot_learning_rate_curves(runs, optimizer, paths[-1])
+        plot_learning_rate_curves(settings, optimizer, paths[-1])
+    for model in dict.fromkeys(s["model"] for s in settings):
+        if any(s["in_decay_grid"] for s in settings if s["model"] == model):
+            paths.append(sweep_dir / f"weight_decay_{model}.png")
+            plot_weight_decay_heatmaps(settings, model, paths[-1])
     return paths
 
 

@@ -45,6 +45,10 @@ class SweepConfig:
     epochs: int = 5
     batch_size: int = 128
     seed: int = 0
+    # Run every setting with each of these seeds (empty: just `seed`).
+    seeds: list = field(default_factory=list)
+    # Optimizers that decay weights run at each of these; empty: their own setting.
+    weight_decays: list = field(default_factory=list)
     validation_fraction: float = 0.1
     max_train_samples: int = 0  # 0: all of them
     divergence_loss: float = 1e3
@@ -59,15 +63,25 @@ class SweepConfig:
                 learning_rate=learning_rate,
                 epochs=self.epochs,
                 batch_size=self.batch_size,
-                seed=self.seed,
+                seed=seed,
                 dataset=self.dataset,
                 optimizer_settings=settings,
                 divergence_loss=self.divergence_loss,
+                weight_decay=weight_decay,
             )
             for model in self.models
             for optimizer, settings in self.optimizers.items()
             for learning_rate in self.learning_rates
+            for weight_decay in self.weight_decay_grid(optimizer, settings)
+            for seed in self.seeds or [self.seed]
         ]
+
+    def weight_decay_grid(self, optimizer, settings):
+        """The grid for optimizers that decay weights (by default or by setting)."""
+        import custom_optimizers
+
+        decays = custom_optimizers.get(optimizer, **settings).weight_decay is not None
+        return self.weight_decays if self.weight_decays and decays else [None]
 
 
 TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
@@ -122,6 +136,15 @@ def parse_args(argv):
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--seeds", type=comma_list, help="run every setting with each seed, e.g. 0,1,2")
+    parser.add_argument(
+        "--rerun-best", type=int, default=0, metavar="N",
+        help="after the one-seed grid, rerun each optimizer's best setting over N seeds",
+    )
+    parser.add_argument(
+        "--weight-decays", type=comma_list,
+        help="weight-decay grid for the optimizers that decay, e.g. 1e-4,1e-3",
+    )
     parser.add_argument("--max-train-samples", type=int, help="use only this many training samples")
     parser.add_argument("--data-dir", help="read idx(.gz) or .npz files from this folder")
     parser.add_argument("--offline", action="store_true", help="never try Keras's download")
@@ -141,7 +164,11 @@ def resolve(args):
     if args.optimizers is not None:
         config.optimizers = {n: config.optimizers.get(n, {}) for n in args.optimizers}
     if args.learning_rates is not None:
-        config.learning_rates = [_learning_rate(text) for text in args.learning_rates]
+        config.learning_rates = _grid(args.learning_rates, "--learning-rates")
+    if args.weight_decays is not None:
+        config.weight_decays = _grid(args.weight_decays, "--weight-decays")
+    if args.seeds is not None:
+        config.seeds = _grid(args.seeds, "--seeds")
     for key in ("models", "dataset", "epochs", "batch_size", "seed", "max_train_samples", "name"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
@@ -152,6 +179,13 @@ def resolve(args):
     if not config.learning_rates:
         raise UsageError("no learning rate given; give one or more positive numbers")
     config.learning_rates = [_learning_rate(value) for value in config.learning_rates]
+    config.weight_decays = [_weight_decay(value) for value in config.weight_decays]
+    config.seeds = [_seed(value) for value in config.seeds]
+    _seed(config.seed)
+    if args.rerun_best < 0 or (args.rerun_best and config.seeds):
+        raise UsageError(
+            "--rerun-best N needs N >= 1 and no --seeds/seeds (it picks its own seeds)"
+        )
     for key in ("epochs", "batch_size"):
         if not isinstance(getattr(config, key), int) or getattr(config, key) < 1:
             raise UsageError(f"{key} must be a positive integer, got {getattr(config, key)!r}")
@@ -161,11 +195,11 @@ def resolve(args):
         raise UsageError(f"validation_fraction must be in (0, 1), got {config.validation_fraction}")
     if not config.name or "/" in config.name or config.name.startswith("."):
         raise UsageError(f"sweep name must be a plain folder name, got {config.name!r}")
-    for spec in config.runs():
+    for optimizer, settings in config.optimizers.items():
         try:
-            spec.build_optimizer()
+            custom_optimizers.get(optimizer, **settings)
         except (ValueError, TypeError) as error:
-            raise UsageError(f"optimizer {spec.optimizer}: {error}") from None
+            raise UsageError(f"optimizer {optimizer}: {error}") from None
     return config
 
 
@@ -177,6 +211,32 @@ def _learning_rate(value):
     if isinstance(value, bool) or not math.isfinite(rate) or rate <= 0:
         raise UsageError(f"learning rate must be a positive number, got {value!r}")
     return rate
+
+
+def _grid(items, flag):
+    if not items:
+        raise UsageError(f"{flag} is empty; give one or more comma-separated values")
+    return items
+
+
+def _weight_decay(value):
+    try:
+        decay = float(value)
+    except (TypeError, ValueError):
+        decay = math.nan
+    if isinstance(value, bool) or not math.isfinite(decay) or decay < 0:
+        raise UsageError(f"weight decay must be a number >= 0, got {value!r}")
+    return decay
+
+
+def _seed(value):
+    try:
+        seed = int(value)
+    except (TypeError, ValueError):
+        seed = -1
+    if isinstance(value, bool) or seed < 0 or str(seed) != str(value).strip():
+        raise UsageError(f"seeds must be non-negative integers, got {value!r}")
+    return seed
 
 
 def _check_names(kind, names, allowed):
@@ -195,7 +255,7 @@ def check_writable(folder, kind="log"):
         raise UsageError(f"{kind} folder {folder} cannot be written ({existing} is not a writable folder)")
 
 
-def plan(config, sweep_dir, force):
+def plan(specs, sweep_dir, force):
     """Splits the runs into those to train and those already finished.
 
     A finished run whose saved settings differ from the new ones is an
@@ -204,12 +264,11 @@ def plan(config, sweep_dir, force):
     from experiments.training import CONFIG_FILE, RESULT_FILE
 
     todo, done = [], []
-    for spec in config.runs():
+    for spec in specs:
         run_dir = sweep_dir / spec.folder
         if (run_dir / RESULT_FILE).exists() and not force:
-            saved = json.loads((run_dir / CONFIG_FILE).read_text())["run"]
-            if saved != json.loads(json.dumps(asdict(spec))):
-                changed = [k for k in saved if saved[k] != asdict(spec).get(k)]
+            changed = spec.differences(json.loads((run_dir / CONFIG_FILE).read_text())["run"])
+            if changed:
                 raise UsageError(
                     f"{run_dir} holds a finished run with other settings "
                     f"({', '.join(changed)}); use --name for a new sweep or --force to replace it"
@@ -245,14 +304,62 @@ def _clock(seconds):
     return f"{minutes}m{seconds:02d}s"
 
 
-def run_sweep(config, logdir, *, force=False, verbose=False, data_dir=None, download=True):
+def best_reruns(grid, sweep_dir, seeds):
+    """Each model and optimizer's best grid setting, again with `seeds` − 1 more seeds.
+
+    "Best" is the highest validation accuracy among the grid's runs that did
+    not diverge, as DeepOBS picks a learning rate on one seed before
+    rerunning it on several.
+    """
+    from experiments.training import RESULT_FILE
+
+    best = {}
+    for spec in grid:
+        result = json.loads((sweep_dir / spec.folder / RESULT_FILE).read_text())
+        key = (spec.model, spec.optimizer)
+        if not result["diverged"] and result["val_accuracy"] > best.get(key, (None, -1.0))[1]:
+            best[key] = (spec, result["val_accuracy"])
+    return [
+        replace(spec, seed=spec.seed + offset)
+        for spec, _ in best.values()
+        for offset in range(1, seeds)
+    ]
+
+
+def train_all(specs, dataset, sweep_dir, verbose):
+    """Trains each run from scratch, printing one line per run with the time left."""
+    from experiments import training
+
+    started = time.perf_counter()
+    for index, spec in enumerate(specs, 1):
+        run_dir = sweep_dir / spec.folder
+        if run_dir.exists():  # unfinished, or --force: start it over
+            shutil.rmtree(run_dir)
+        result = training.train(spec, dataset, run_dir, verbose=verbose)
+        elapsed = time.perf_counter() - started
+        outcome = (
+            f"DIVERGED in epoch {result['epochs_run']}"
+            if result["diverged"]
+            else f"val acc {result['val_accuracy']:.4f}, train loss {result['train_loss']:.4f}"
+        )
+        print(
+            f"[{index}/{len(specs)}] {spec.folder}: {outcome} ({result['seconds']:.1f}s) "
+            f"| elapsed {_clock(elapsed)}, ~{_clock(elapsed / index * (len(specs) - index))} left",
+            flush=True,
+        )
+
+
+def run_sweep(
+    config, logdir, *, force=False, verbose=False, data_dir=None, download=True, rerun_best=0
+):
     import tensorflow as tf
 
-    from experiments import data, report, training
+    from experiments import data, report
 
     tf.config.experimental.enable_op_determinism()
     sweep_dir = Path(logdir) / config.name
-    todo, done = plan(config, sweep_dir, force)
+    grid = config.runs()
+    todo, done = plan(grid, sweep_dir, force)
     dataset = data.load(
         config.dataset,
         data_dir=data_dir,
@@ -266,24 +373,14 @@ def run_sweep(config, logdir, *, force=False, verbose=False, data_dir=None, down
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / "sweep.json").write_text(json.dumps(asdict(config), indent=2))
     write_hparams_config(sweep_dir)
-    started = time.perf_counter()
-    for index, spec in enumerate(todo, 1):
-        run_dir = sweep_dir / spec.folder
-        if run_dir.exists():  # unfinished, or --force: start it over
-            shutil.rmtree(run_dir)
-        result = training.train(spec, dataset, run_dir, verbose=verbose)
-        elapsed = time.perf_counter() - started
-        outcome = (
-            f"DIVERGED in epoch {result['epochs_run']}"
-            if result["diverged"]
-            else f"val acc {result['val_accuracy']:.4f}, train loss {result['train_loss']:.4f}"
-        )
+    train_all(todo, dataset, sweep_dir, verbose)
+    if rerun_best > 1:
+        todo, done = plan(best_reruns(grid, sweep_dir, rerun_best), sweep_dir, force)
         print(
-            f"[{index}/{len(todo)}] {spec.model} {spec.optimizer} lr={spec.learning_rate:g}: "
-            f"{outcome} ({result['seconds']:.1f}s) | elapsed {_clock(elapsed)}, "
-            f"~{_clock(elapsed / index * (len(todo) - index))} left",
-            flush=True,
+            f"each optimizer's best setting over {rerun_best} seeds: "
+            f"{len(todo)} runs to train, {len(done)} already finished"
         )
+        train_all(todo, dataset, sweep_dir, verbose)
     report.write_report(sweep_dir)
     print(f"report: {sweep_dir / 'summary.md'}; view with: tensorboard --logdir {sweep_dir}")
     return sweep_dir
@@ -304,6 +401,7 @@ def main(argv=None):
                 verbose=args.verbose,
                 data_dir=args.data_dir,
                 download=not args.offline,
+                rerun_best=args.rerun_best,
             )
         except DataError as error:
             raise UsageError(f"data: {error}") from None

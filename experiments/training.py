@@ -4,7 +4,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import keras
@@ -40,22 +40,37 @@ class RunSpec:
     dataset: str
     optimizer_settings: dict = field(default_factory=dict)  # overrides the registry's
     divergence_loss: float = 1e3  # a batch loss above this (or NaN/inf) ends the run
+    weight_decay: float = None  # a point of a weight-decay grid; overrides the settings'
 
     @property
     def folder(self):
-        return Path(self.model) / self.optimizer / f"lr={self.learning_rate:g}"
+        """<model>/<optimizer>/lr=<η>[,wd=<wd>][,seed=<seed>]: seed 0 and no grid add nothing."""
+        name = f"lr={self.learning_rate:g}"
+        if self.weight_decay is not None:
+            name += f",wd={self.weight_decay:g}"
+        if self.seed != 0:
+            name += f",seed={self.seed}"
+        return Path(self.model) / self.optimizer / name
 
     def build_optimizer(self):
+        settings = dict(self.optimizer_settings)
+        if self.weight_decay is not None:
+            settings["weight_decay"] = self.weight_decay
         return custom_optimizers.get(
-            self.optimizer, learning_rate=self.learning_rate, **self.optimizer_settings
+            self.optimizer, learning_rate=self.learning_rate, **settings
         )
 
+    def differences(self, saved):
+        """Fields on which a saved `asdict(spec)` disagrees; absent ones had their default."""
+        mine = json.loads(json.dumps(asdict(self)))
+        defaults = {f.name: f.default for f in fields(self) if f.default is not MISSING}
+        return [k for k in mine if saved.get(k, defaults.get(k)) != mine[k]]
+
     def hyperparameters(self):
-        """The optimizer's resolved settings, defaults included (None → 0 for decay)."""
-        config = self.build_optimizer().get_config()
-        values = {k: config[k] for k in HYPERPARAMETERS if k in config}
-        if values.get("weight_decay") is None and "weight_decay" in values:
-            values["weight_decay"] = 0.0
+        """The optimizer's resolved settings, defaults included (no decay → 0)."""
+        optimizer = self.build_optimizer()
+        values = {k: getattr(optimizer, k) for k in HYPERPARAMETERS if hasattr(optimizer, k)}
+        values["weight_decay"] = values["weight_decay"] or 0.0
         return values
 
 
