@@ -218,3 +218,16 @@ def test_unwritable_log_folder_exits_2(tmp_path, capsys):
     assert sweep.main([*TINY, "--logdir", str(blocker / "logs")]) == 2
     assert "cannot be written" in capsys.readouterr().err
     assert os.listdir(tmp_path) == ["a_file"]
+
+
+@pytest.mark.parametrize("path", sorted(sweep.CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_configs_resolve(path):
+    config = sweep.resolve(sweep.parse_args(["--config", str(path)]))
+    assert config.name == path.stem and config.runs()
+
+
+def test_default_config_compares_what_the_project_promises():
+    config = sweep.resolve(sweep.parse_args([]))
+    assert {"sgd", "momentum", "nesterov", "adam", "adamw", "momentum_l2"} <= set(config.optimizers)
+    assert min(config.learning_rates) <= 1e-4 and max(config.learning_rates) >= 1.0
+    assert set(config.models) == {"mlp", "cnn"}
