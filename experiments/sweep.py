@@ -186,9 +186,9 @@ def resolve(args):
         raise UsageError(
             "--rerun-best N needs N >= 1 and no --seeds/seeds (it picks its own seeds)"
         )
-    for key in ("epochs", "batch_size"):
-        if not isinstance(getattr(config, key), int) or getattr(config, key) < 1:
-            raise UsageError(f"{key} must be a positive integer, got {getattr(config, key)!r}")
+    for key, least in (("epochs", 1), ("batch_size", 1), ("max_train_samples", 0)):
+        if getattr(config, key) < least:
+            raise UsageError(f"{key} must be an integer >= {least}, got {getattr(config, key)!r}")
     if not config.divergence_loss > 0:
         raise UsageError(f"divergence_loss must be positive, got {config.divergence_loss}")
     if not 0 < config.validation_fraction < 1:
@@ -203,14 +203,19 @@ def resolve(args):
     return config
 
 
-def _learning_rate(value):
+def number(value, requirement, valid):
+    """`value` as a float if finite and `valid`; else a UsageError "<requirement>, got …"."""
     try:
-        rate = float(value)
+        result = float(value)
     except (TypeError, ValueError):
-        rate = math.nan
-    if isinstance(value, bool) or not math.isfinite(rate) or rate <= 0:
-        raise UsageError(f"learning rate must be a positive number, got {value!r}")
-    return rate
+        result = math.nan
+    if isinstance(value, bool) or not math.isfinite(result) or not valid(result):
+        raise UsageError(f"{requirement}, got {value!r}")
+    return result
+
+
+def _learning_rate(value):
+    return number(value, "learning rate must be a positive number", lambda x: x > 0)
 
 
 def _grid(items, flag):
@@ -220,13 +225,7 @@ def _grid(items, flag):
 
 
 def _weight_decay(value):
-    try:
-        decay = float(value)
-    except (TypeError, ValueError):
-        decay = math.nan
-    if isinstance(value, bool) or not math.isfinite(decay) or decay < 0:
-        raise UsageError(f"weight decay must be a number >= 0, got {value!r}")
-    return decay
+    return number(value, "weight decay must be a number >= 0", lambda x: x >= 0)
 
 
 def _seed(value):

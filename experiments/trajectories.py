@@ -196,16 +196,6 @@ def _names(text, allowed, kind):
     return names
 
 
-def _positive(text, kind):
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{kind} must be a positive number, got {text!r}")
-    return value
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m experiments.trajectories",
@@ -223,14 +213,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         import custom_optimizers
-        from experiments.sweep import check_writable
+        from experiments.sweep import check_writable, number
 
         problems = _names(args.problems, PROBLEMS, "problem")
         optimizers = _names(args.optimizers, custom_optimizers.available(), "optimizer")
-        rates = [_positive(t, "learning rate") for t in args.learning_rates.split(",")]
-        steps, frames = (int(_positive(args.steps, "steps")), int(_positive(args.frames, "frames")))
-        if str(steps) != args.steps.strip():
-            raise ValueError(f"steps must be a positive integer, got {args.steps!r}")
+        rates = [
+            number(t, "learning rate must be a positive number", lambda x: x > 0)
+            for t in args.learning_rates.split(",")
+        ]
+        steps, frames = (
+            int(number(text, f"{what} must be a positive integer", lambda x: x >= 1 and x.is_integer()))
+            for text, what in ((args.steps, "steps"), (args.frames, "frames"))
+        )
         start = None
         if args.start:
             start = tuple(float(v) for v in args.start.split(","))

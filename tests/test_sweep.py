@@ -179,7 +179,8 @@ def test_force_reruns_everything(tmp_path, capsys):
         (["--learning-rates", "0.1,-1"], "learning rate must be a positive number, got '-1'"),
         (["--learning-rates", "fast"], "learning rate must be a positive number, got 'fast'"),
         (["--learning-rates", "0"], "learning rate must be a positive number, got '0'"),
-        (["--epochs", "0"], "epochs must be a positive integer, got 0"),
+        (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
+        (["--max-train-samples", "-5"], "max_train_samples must be an integer >= 0, got -5"),
         (["--config", "nowhere.toml"], "config file nowhere.toml not found"),
     ],
 )

@@ -87,7 +87,7 @@ def test_diverging_path_ends_while_others_go_on():
         (["--problems", "himmelblau"], "unknown problem 'himmelblau'; allowed: ravine"),
         (["--optimizers", "adagrad"], "unknown optimizer 'adagrad'; allowed: sgd"),
         (["--learning-rates", "0.1,-1"], "learning rate must be a positive number, got '-1'"),
-        (["--steps", "0"], "steps must be a positive number, got '0'"),
+        (["--steps", "0"], "steps must be a positive integer, got '0'"),
         (["--steps", "2.5"], "steps must be a positive integer, got '2.5'"),
     ],
 )
