@@ -50,7 +50,9 @@ def _ravine(x, y):
 
 
 def _rosenbrock(x, y):
-    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+    # b = 10 instead of the usual 100: the same curved valley, on which the
+    # learning rates that suit the other problems do not all blow up at once.
+    return (1 - x) ** 2 + 10 * (y - x**2) ** 2
 
 
 def _beale(x, y):
@@ -160,8 +162,9 @@ def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames
         line, = plane.plot([], [], "-", color=color, lw=1.5, label=name)
         head, = plane.plot([], [], "o", color=color, ms=6)
         loss_line, = curve.plot([], [], "-", color=color, label=name)
-        end, = plane.plot([], [], "X", color=color, ms=12, mec="k")
-        artists[name] = (line, head, loss_line, end, positions, losses)
+        end, = plane.plot([], [], "X", color=color, ms=12, mec="k", zorder=6)
+        loss_end, = curve.plot([], [], "X", color=color, ms=12, mec="k")
+        artists[name] = (line, head, loss_line, end, loss_end, positions, losses)
     floor = min((losses[losses > 0].min() for *_, losses in artists.values() if (losses > 0).any()), default=1e-12)
     ceiling = max((losses.max() for *_, losses in artists.values() if len(losses)), default=1.0)
     curve.set_ylim(max(floor, 1e-12) / 2, ceiling * 2)
@@ -169,13 +172,18 @@ def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames
     step_text = plane.text(0.02, 0.95, "", transform=plane.transAxes, fontsize=10)
 
     def draw(step):
-        for line, head, loss_line, end, positions, losses in artists.values():
+        for line, head, loss_line, end, loss_end, positions, losses in artists.values():
             shown = positions[: step + 1]
             line.set_data(shown[:, 0], shown[:, 1])
-            head.set_data(shown[-1:, 0], shown[-1:, 1]) if len(shown) else head.set_data([], [])
+            head.set_data(shown[-1:, 0], shown[-1:, 1])
             loss_line.set_data(np.arange(min(step + 1, len(losses))), losses[: step + 1])
-            diverged = len(positions) < steps + 1 and step >= len(positions)
-            end.set_data(shown[-1:, 0], shown[-1:, 1]) if diverged and len(shown) else end.set_data([], [])
+            ended = len(positions) < steps + 1 and step >= len(positions)
+            # The path left the plot: mark where it was last seen, pinned to the edge.
+            mark = np.clip(shown[-1:], [x_min, y_min], [x_max, y_max]) if ended else shown[:0]
+            end.set_data(mark[:, 0], mark[:, 1])
+            loss_end.set_data(
+                [len(losses) - 1] if ended else [], losses[-1:] if ended else []
+            )
         step_text.set_text(f"step {step}")
 
     frames = frame_indices(steps, max_frames)
