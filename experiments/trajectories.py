@@ -235,8 +235,11 @@ def main(argv=None):
         )
         start = None
         if args.start:
-            start = tuple(float(v) for v in args.start.split(","))
-            if len(start) != 2 or not all(map(math.isfinite, start)):
+            start = tuple(
+                number(v, f"start must be two numbers x,y (got {args.start!r}): bad value", lambda x: True)
+                for v in args.start.split(",")
+            )
+            if len(start) != 2:
                 raise ValueError(f"start must be two numbers x,y, got {args.start!r}")
         check_writable(args.out, kind="output")
     except ValueError as error:

@@ -75,6 +75,14 @@ def test_outputs_frames_and_csv_match_the_optimizers_own_updates(tmp_path):
     assert len(rows) == steps + 1
 
 
+def test_start_point_can_be_set(tmp_path):
+    assert tr.main(["--problems", "saddle", "--optimizers", "sgd", "--learning-rates", "0.1",
+                    "--steps", "2", "--start", "0,-0.25", "--out", str(tmp_path)]) == 0
+    with open(tmp_path / "saddle_lr=0.1.csv") as f:
+        first = next(csv.DictReader(f))
+    assert (float(first["x"]), float(first["y"])) == (0.0, -0.25)
+
+
 def test_diverging_path_ends_while_others_go_on():
     paths = tr.run(tr.PROBLEMS["rosenbrock"], ["sgd", "adam"], 0.1, 30)
     assert len(paths["sgd"][0]) < 31
@@ -89,6 +97,8 @@ def test_diverging_path_ends_while_others_go_on():
         (["--learning-rates", "0.1,-1"], "learning rate must be a positive number, got '-1'"),
         (["--steps", "0"], "steps must be a positive integer, got '0'"),
         (["--steps", "2.5"], "steps must be a positive integer, got '2.5'"),
+        (["--start", "1,2,3"], "start must be two numbers x,y, got '1,2,3'"),
+        (["--start", "1,up"], "start must be two numbers x,y (got '1,up'): bad value, got 'up'"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(argv, message, tmp_path, capsys):
