@@ -286,7 +286,7 @@ def plot_sensitivity(settings, path):
     fig, axes = plt.subplots(2, len(model_names), figsize=(5.5 * len(model_names), 8), squeeze=False)
     for column, model in enumerate(model_names):
         accuracy_axis, loss_axis = axes[0][column], axes[1][column]
-        for optimizer in optimizers:
+        for index, optimizer in enumerate(optimizers):
             group = sorted(
                 (s for s in settings if s["model"] == model and s["optimizer"] == optimizer),
                 key=lambda s: s["learning_rate"],
@@ -298,10 +298,11 @@ def plot_sensitivity(settings, path):
                 std = [s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0 for s in ok]
                 axis.errorbar(lr, [s[metric] for s in ok], yerr=std, fmt="o-", capsize=3,
                               color=colors[optimizer], label=optimizer)
-            if bad:
-                accuracy_axis.plot(bad, [0.0] * len(bad), "x", color=colors[optimizer], ms=10, mew=2)
-                loss_axis.plot(bad, [1.0] * len(bad), "x", color=colors[optimizer], ms=10, mew=2,
-                               transform=loss_axis.get_xaxis_transform())
+            if bad:  # stacked a little per optimizer so coinciding marks stay visible
+                accuracy_axis.plot(bad, [0.025 * index] * len(bad), "x", color=colors[optimizer],
+                                   ms=10, mew=2)
+                loss_axis.plot(bad, [1.0 - 0.025 * index] * len(bad), "x", color=colors[optimizer],
+                               ms=10, mew=2, transform=loss_axis.get_xaxis_transform())
         accuracy_axis.set(title=f"{model}: validation accuracy", ylabel="final validation accuracy",
                           ylim=(-0.03, 1.0))
         loss_axis.set(title=f"{model}: training loss", ylabel="final training loss (log)", yscale="log")
