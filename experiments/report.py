@@ -138,7 +138,9 @@ def usable(value):
 def best_settings(settings):
     """{(model, optimizer): (best setting, forgiving learning rates)} by mean validation accuracy.
 
-    A setting where any seed diverged is not eligible.
+    A setting where any seed diverged is not eligible. Only the settings with
+    the most seeds compete: after --rerun-best, a rerun setting's mean is not
+    beaten by another learning rate's single lucky seed.
     """
     groups = {}
     for setting in settings:
@@ -149,7 +151,8 @@ def best_settings(settings):
         if not trained:
             best[key] = (None, [])
             continue
-        top = max(trained, key=lambda s: s["val_accuracy"])
+        most = max(s["n_seeds"] for s in trained)
+        top = max((s for s in trained if s["n_seeds"] == most), key=lambda s: s["val_accuracy"])
         near = {
             s["learning_rate"]
             for s in trained

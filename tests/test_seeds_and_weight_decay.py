@@ -49,6 +49,14 @@ def test_a_diverged_seed_is_left_out_of_the_mean_and_marks_the_setting():
     assert setting["val_accuracy"] == pytest.approx(0.8)
 
 
+def test_best_setting_is_the_rerun_one_not_a_single_lucky_seed():
+    runs = [fake_run("adam", 0.001, s, a) for s, a in enumerate([0.95, 0.90, 0.91])]
+    runs.append(fake_run("adam", 0.003, 0, 0.94))
+    ((top, near),) = report.best_settings(report.aggregate(runs)).values()
+    assert top["learning_rate"] == 0.001 and top["n_seeds"] == 3
+    assert near == [0.001, 0.003]
+
+
 def test_overlapping_results_are_called_so_instead_of_ranked(tmp_path):
     runs = [fake_run("adam", 0.01, s, a) for s, a in enumerate([0.90, 0.94])]
     runs += [fake_run("adamw", 0.01, s, a) for s, a in enumerate([0.91, 0.95])]
