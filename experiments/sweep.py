@@ -5,13 +5,18 @@
     python -m experiments.sweep --config experiments/configs/quick.toml \
         --optimizers adam,momentum --learning-rates 1e-3,1e-2 --models mlp \
         --epochs 3 --dataset mnist --logdir logs --seed 0
+    python -m experiments.sweep --seeds 0,1,2     # every setting over 3 seeds
+    python -m experiments.sweep --rerun-best 5    # best setting per optimizer, 5 seeds
+    python -m experiments.sweep --config experiments/configs/weight_decay.toml
     tensorboard --logdir logs/<sweep-name>
 
-Each run lands in logs/<sweep-name>/<model>/<optimizer>/lr=<value>/ with
-its TensorBoard logs, its resolved config (run.json) and, once finished,
-result.json. Re-running skips finished runs and redoes unfinished ones;
---force reruns everything. The report (summary.csv, summary.md, plots) is
-rebuilt at the end; `python -m experiments.report` rebuilds it alone.
+Each run lands in logs/<sweep-name>/<model>/<optimizer>/lr=<value>/ (with
+,wd=<value> on a weight-decay grid and ,seed=<n> for seeds other than 0)
+with its TensorBoard logs, its resolved config (run.json) and, once
+finished, result.json. Re-running skips finished runs and redoes unfinished
+ones; --force reruns everything. The report (summary.csv, runs.csv,
+summary.md, plots) is rebuilt at the end; `python -m experiments.report`
+rebuilds it alone.
 """
 
 import argparse
