@@ -116,7 +116,9 @@ class Adam(WeightDecayOptimizer):
 
         m = self._momentums[index]
         v = self._velocities[index]
-        self.assign_add(m, tweaks.exponential_moving_average_change(m, gradient, beta_1))
+        self.assign_add(
+            m, tweaks.exponential_moving_average_change(m, gradient, beta_1)
+        )
         self.assign_add(
             v,
             tweaks.exponential_moving_average_change(v, ops.square(gradient), beta_2),

@@ -20,9 +20,7 @@ RECIPES = {
         "gradient descent with the text's weight decay θ ← θ − η(g + wd·θ)",
     ),
     "momentum": Recipe(SGD, {"momentum": 0.9}, "momentum m ← β·m + η·g, θ ← θ − m"),
-    "nesterov": Recipe(
-        SGD, {"momentum": 0.9, "nesterov": True}, "Nesterov momentum"
-    ),
+    "nesterov": Recipe(SGD, {"momentum": 0.9, "nesterov": True}, "Nesterov momentum"),
     "momentum_l2": Recipe(
         SGD,
         {"momentum": 0.9, "weight_decay": 5e-4, "decoupled_weight_decay": False},

@@ -22,7 +22,9 @@ def real_in_range(name, value, low, high, *, low_open=False, high_open=True):
     """
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a number in {interval}; got {_describe(value)}.")
+        raise TypeError(
+            f"`{name}` must be a number in {interval}; got {_describe(value)}."
+        )
     value = float(value)
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high

@@ -92,8 +92,12 @@ def compare(build_model, input_shape, batch, pair, rounds, steps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=15, help="alternating timing rounds")
-    parser.add_argument("--steps", type=int, default=20, help="training steps per round")
+    parser.add_argument(
+        "--rounds", type=int, default=15, help="alternating timing rounds"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=20, help="training steps per round"
+    )
     parser.add_argument("--optimizers", default=",".join(PAIRS), help="comma-separated")
     args = parser.parse_args(argv)
     names = args.optimizers.split(",")

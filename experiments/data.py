@@ -77,7 +77,9 @@ def load(
         (x_train, y_train), (x_test, y_test) = read_folder(Path(data_dir), name)
         source = f"folder {data_dir}"
     else:
-        (x_train, y_train), (x_test, y_test), source = _keras_or_fallback(name, download)
+        (x_train, y_train), (x_test, y_test), source = _keras_or_fallback(
+            name, download
+        )
     order = np.random.default_rng(seed).permutation(len(x_train))
     n_val = int(round(validation_fraction * len(x_train)))
     val, train = order[:n_val], order[n_val:]

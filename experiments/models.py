@@ -22,9 +22,13 @@ def cnn(input_shape=(28, 28, 1), classes=10):
     return keras.Sequential(
         [
             keras.Input(input_shape),
-            keras.layers.Conv2D(16, 5, padding="same", activation="relu", name="conv_1"),
+            keras.layers.Conv2D(
+                16, 5, padding="same", activation="relu", name="conv_1"
+            ),
             keras.layers.MaxPooling2D(2, name="pool_1"),
-            keras.layers.Conv2D(32, 5, padding="same", activation="relu", name="conv_2"),
+            keras.layers.Conv2D(
+                32, 5, padding="same", activation="relu", name="conv_2"
+            ),
             keras.layers.MaxPooling2D(2, name="pool_2"),
             keras.layers.Flatten(name="flatten"),
             keras.layers.Dense(128, activation="relu", name="dense"),

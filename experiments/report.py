@@ -65,7 +65,10 @@ def load_runs(sweep_dir):
         spec = config["run"]
         runs.append(
             {
-                **{k: spec[k] for k in ("model", "optimizer", "learning_rate", "seed", "dataset")},
+                **{
+                    k: spec[k]
+                    for k in ("model", "optimizer", "learning_rate", "seed", "dataset")
+                },
                 **{k: result[k] for k in RUN_COLUMNS if k in result},
                 **config["hyperparameters"],
                 "data_source": config["data"]["source"],
@@ -74,8 +77,15 @@ def load_runs(sweep_dir):
                 "in_decay_grid": spec.get("weight_decay") is not None,
             }
         )
-    runs.sort(key=lambda r: (r["model"], r["optimizer"], r["learning_rate"],
-                             r.get("weight_decay") or 0.0, r["seed"]))
+    runs.sort(
+        key=lambda r: (
+            r["model"],
+            r["optimizer"],
+            r["learning_rate"],
+            r.get("weight_decay") or 0.0,
+            r["seed"],
+        )
+    )
     return runs
 
 
@@ -84,7 +94,9 @@ def _mean_std(values):
     values = [v for v in values if v is not None and math.isfinite(v)]
     if not values:
         return math.nan, math.nan
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(
+        values
+    ) > 1 else math.nan
 
 
 def _whole(number):
@@ -100,14 +112,21 @@ def aggregate(runs):
     """
     groups = {}
     for run in runs:
-        key = (run["model"], run["optimizer"], run["learning_rate"], run.get("weight_decay"))
+        key = (
+            run["model"],
+            run["optimizer"],
+            run["learning_rate"],
+            run.get("weight_decay"),
+        )
         groups.setdefault(key, []).append(run)
     settings = []
     for group in groups.values():
         trained = [r for r in group if not r["diverged"]]
         setting = {k: v for k, v in group[0].items() if k not in ("seed", "history")}
         for metric in METRICS:
-            setting[metric], setting[f"{metric}_std"] = _mean_std([r[metric] for r in trained])
+            setting[metric], setting[f"{metric}_std"] = _mean_std(
+                [r[metric] for r in trained]
+            )
         setting.update(
             epochs_run=_whole(np.mean([r["epochs_run"] for r in group])),
             diverged=len(trained) < len(group),
@@ -127,7 +146,9 @@ def _history(runs):
     for key in runs[0]["history"]:
         values = np.array([r["history"][key][:length] for r in runs], dtype=float)
         mean[key] = values.mean(axis=0).tolist()
-        std[key] = (values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(length)).tolist()
+        std[key] = (
+            values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(length)
+        ).tolist()
     return mean, std
 
 
@@ -152,7 +173,10 @@ def best_settings(settings):
             best[key] = (None, [])
             continue
         most = max(s["n_seeds"] for s in trained)
-        top = max((s for s in trained if s["n_seeds"] == most), key=lambda s: s["val_accuracy"])
+        top = max(
+            (s for s in trained if s["n_seeds"] == most),
+            key=lambda s: s["val_accuracy"],
+        )
         near = {
             s["learning_rate"]
             for s in trained
@@ -166,8 +190,14 @@ def overlap(a, b):
     """Whether two settings' mean ± one standard deviation intervals overlap (needs ≥ 2 seeds each)."""
     if a["n_seeds"] < 2 or b["n_seeds"] < 2:
         return False
-    low_a, high_a = a["val_accuracy"] - a["val_accuracy_std"], a["val_accuracy"] + a["val_accuracy_std"]
-    low_b, high_b = b["val_accuracy"] - b["val_accuracy_std"], b["val_accuracy"] + b["val_accuracy_std"]
+    low_a, high_a = (
+        a["val_accuracy"] - a["val_accuracy_std"],
+        a["val_accuracy"] + a["val_accuracy_std"],
+    )
+    low_b, high_b = (
+        b["val_accuracy"] - b["val_accuracy_std"],
+        b["val_accuracy"] + b["val_accuracy_std"],
+    )
     return low_a <= high_b and low_b <= high_a
 
 
@@ -214,7 +244,8 @@ def write_markdown(settings, path, sweep_name):
             "",
             f"## {model}",
             "",
-            "| rank | optimizer | best lr | " + ("weight decay | " if has_grid else "")
+            "| rank | optimizer | best lr | "
+            + ("weight decay | " if has_grid else "")
             + "val accuracy | test accuracy | forgiving range (lrs) | diverged at lr |",
             "|---:|---|---:|" + ("---:|" if has_grid else "") + "---:|---:|---|---|",
         ]
@@ -224,15 +255,23 @@ def write_markdown(settings, path, sweep_name):
                 {
                     f"{s['learning_rate']:g}"
                     for s in settings
-                    if s["model"] == model and s["optimizer"] == optimizer and s["diverged"]
+                    if s["model"] == model
+                    and s["optimizer"] == optimizer
+                    and s["diverged"]
                 },
                 key=float,
             )
             if top is None:
                 cells = ["–"] * (5 if has_grid else 4)
-                lines.append(f"| {rank} | {optimizer} | {' | '.join(cells)} | {', '.join(diverged)} |")
+                lines.append(
+                    f"| {rank} | {optimizer} | {' | '.join(cells)} | {', '.join(diverged)} |"
+                )
                 continue
-            tied = [o for o, other, _ in ranked if other and o != optimizer and overlap(top, other)]
+            tied = [
+                o
+                for o, other, _ in ranked
+                if other and o != optimizer and overlap(top, other)
+            ]
             if tied:
                 notes.append(f"{optimizer} overlaps {', '.join(tied)}")
             decay = f"{top.get('weight_decay') or 0:g} | " if has_grid else ""
@@ -248,7 +287,8 @@ def write_markdown(settings, path, sweep_name):
                 "≈: within one standard deviation of another optimizer's result "
                 "(mean ± std intervals overlap), so these seeds do not tell them "
                 "apart and the ranking between them means nothing: "
-                + "; ".join(notes) + ".",
+                + "; ".join(notes)
+                + ".",
             ]
     Path(path).write_text("\n".join(lines) + "\n")
 
@@ -273,7 +313,11 @@ def _best_per_learning_rate(settings):
     best = {}
     for s in settings:
         key = (s["model"], s["optimizer"], s["learning_rate"])
-        score = -1.0 if s["diverged"] or not usable(s["val_accuracy"]) else s["val_accuracy"]
+        score = (
+            -1.0
+            if s["diverged"] or not usable(s["val_accuracy"])
+            else s["val_accuracy"]
+        )
         if key not in best or score > best[key][0]:
             best[key] = (score, s)
     return [s for _, s in best.values()]
@@ -286,29 +330,68 @@ def plot_sensitivity(settings, path):
     model_names = sorted({s["model"] for s in settings})
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
     colors = _colors(optimizers)
-    fig, axes = plt.subplots(2, len(model_names), figsize=(5.5 * len(model_names), 8), squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(model_names), figsize=(5.5 * len(model_names), 8), squeeze=False
+    )
     for column, model in enumerate(model_names):
         accuracy_axis, loss_axis = axes[0][column], axes[1][column]
         for index, optimizer in enumerate(optimizers):
             group = sorted(
-                (s for s in settings if s["model"] == model and s["optimizer"] == optimizer),
+                (
+                    s
+                    for s in settings
+                    if s["model"] == model and s["optimizer"] == optimizer
+                ),
                 key=lambda s: s["learning_rate"],
             )
             ok = [s for s in group if not s["diverged"]]
             bad = [s["learning_rate"] for s in group if s["diverged"]]
             lr = [s["learning_rate"] for s in ok]
-            for axis, metric in ((accuracy_axis, "val_accuracy"), (loss_axis, "train_loss")):
-                std = [s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0 for s in ok]
-                axis.errorbar(lr, [s[metric] for s in ok], yerr=std, fmt="o-", capsize=3,
-                              color=colors[optimizer], label=optimizer)
+            for axis, metric in (
+                (accuracy_axis, "val_accuracy"),
+                (loss_axis, "train_loss"),
+            ):
+                std = [
+                    s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0
+                    for s in ok
+                ]
+                axis.errorbar(
+                    lr,
+                    [s[metric] for s in ok],
+                    yerr=std,
+                    fmt="o-",
+                    capsize=3,
+                    color=colors[optimizer],
+                    label=optimizer,
+                )
             if bad:  # stacked a little per optimizer so coinciding marks stay visible
-                accuracy_axis.plot(bad, [0.025 * index] * len(bad), "x", color=colors[optimizer],
-                                   ms=10, mew=2)
-                loss_axis.plot(bad, [1.0 - 0.025 * index] * len(bad), "x", color=colors[optimizer],
-                               ms=10, mew=2, transform=loss_axis.get_xaxis_transform())
-        accuracy_axis.set(title=f"{model}: validation accuracy", ylabel="final validation accuracy",
-                          ylim=(-0.03, 1.0))
-        loss_axis.set(title=f"{model}: training loss", ylabel="final training loss (log)", yscale="log")
+                accuracy_axis.plot(
+                    bad,
+                    [0.025 * index] * len(bad),
+                    "x",
+                    color=colors[optimizer],
+                    ms=10,
+                    mew=2,
+                )
+                loss_axis.plot(
+                    bad,
+                    [1.0 - 0.025 * index] * len(bad),
+                    "x",
+                    color=colors[optimizer],
+                    ms=10,
+                    mew=2,
+                    transform=loss_axis.get_xaxis_transform(),
+                )
+        accuracy_axis.set(
+            title=f"{model}: validation accuracy",
+            ylabel="final validation accuracy",
+            ylim=(-0.03, 1.0),
+        )
+        loss_axis.set(
+            title=f"{model}: training loss",
+            ylabel="final training loss (log)",
+            yscale="log",
+        )
         for axis in (accuracy_axis, loss_axis):
             axis.set_xscale("log")
             axis.set_xlabel("learning rate η (log)")
@@ -316,10 +399,14 @@ def plot_sensitivity(settings, path):
     handles, labels = axes[0][0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], ls="", marker="x", color="k", ms=10, mew=2))
     labels.append("diverged")
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False)
+    fig.legend(
+        handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False
+    )
     multi = max(s["n_seeds"] for s in settings) > 1
-    fig.suptitle("Learning-rate sensitivity: each optimizer across the grid"
-                 + (" (bars: ± one std over seeds)" if multi else ""))
+    fig.suptitle(
+        "Learning-rate sensitivity: each optimizer across the grid"
+        + (" (bars: ± one std over seeds)" if multi else "")
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -334,19 +421,32 @@ def _plot_curves(axes_pair, setting, color, label):
         if setting["n_seeds"] > 1:
             axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
     if setting["diverged"]:
-        axes_pair[0].plot([len(epochs)], [1.0], "x", color=color, ms=10, mew=2,
-                          transform=axes_pair[0].get_xaxis_transform())
+        axes_pair[0].plot(
+            [len(epochs)],
+            [1.0],
+            "x",
+            color=color,
+            ms=10,
+            mew=2,
+            transform=axes_pair[0].get_xaxis_transform(),
+        )
 
 
 def _curve_figure(settings_by_model, colors, labeler, title, path):
     plt = _pyplot()
-    fig, axes = plt.subplots(2, len(settings_by_model), figsize=(5.5 * len(settings_by_model), 8),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        2,
+        len(settings_by_model),
+        figsize=(5.5 * len(settings_by_model), 8),
+        squeeze=False,
+    )
     for column, (model, settings) in enumerate(settings_by_model.items()):
         pair = (axes[0][column], axes[1][column])
         for setting in settings:
             _plot_curves(pair, setting, colors(setting), labeler(setting))
-        pair[0].set(title=f"{model}: training loss", ylabel="training loss (log)", yscale="log")
+        pair[0].set(
+            title=f"{model}: training loss", ylabel="training loss (log)", yscale="log"
+        )
         pair[1].set(title=f"{model}: validation accuracy", ylabel="validation accuracy")
         for axis in pair:
             axis.set_xlabel("epoch")
@@ -370,8 +470,10 @@ def plot_best_curves(settings, path):
     _curve_figure(
         by_model,
         lambda s: colors[s["optimizer"]],
-        lambda s: f"{s['optimizer']} (η={s['learning_rate']:g}"
-        + (f", {s['n_seeds']} seeds)" if s["n_seeds"] > 1 else ")"),
+        lambda s: (
+            f"{s['optimizer']} (η={s['learning_rate']:g}"
+            + (f", {s['n_seeds']} seeds)" if s["n_seeds"] > 1 else ")")
+        ),
         "Each optimizer at its best learning rate",
         path,
     )
@@ -393,7 +495,9 @@ def plot_learning_rate_curves(settings, optimizer, path):
     _curve_figure(
         by_model,
         lambda s: shade[s["learning_rate"]],
-        lambda s: f"η={s['learning_rate']:g}" + (" (diverged)" if s["diverged"] else ""),
+        lambda s: (
+            f"η={s['learning_rate']:g}" + (" (diverged)" if s["diverged"] else "")
+        ),
         f"{optimizer} across learning rates",
         path,
     )
@@ -415,7 +519,10 @@ def plot_weight_decay_heatmaps(settings, model, path):
     decays = sorted({s["weight_decay"] for s in chosen})
     grids = {}
     for optimizer in optimizers:
-        accuracy, loss = np.full((len(decays), len(rates)), np.nan), np.full((len(decays), len(rates)), np.nan)
+        accuracy, loss = (
+            np.full((len(decays), len(rates)), np.nan),
+            np.full((len(decays), len(rates)), np.nan),
+        )
         diverged = np.zeros_like(accuracy, bool)
         for s in chosen:
             if s["optimizer"] != optimizer:
@@ -429,39 +536,86 @@ def plot_weight_decay_heatmaps(settings, model, path):
     all_loss = np.concatenate([g[1].ravel() for g in grids.values()])
     finite_loss = all_loss[np.isfinite(all_loss) & (all_loss > 0)]
     scales = [
-        dict(cmap="viridis", vmin=np.nanmin(all_accuracy), vmax=np.nanmax(all_accuracy)),
-        dict(cmap="magma_r", norm=LogNorm(finite_loss.min(), finite_loss.max()) if finite_loss.size else None),
+        dict(
+            cmap="viridis", vmin=np.nanmin(all_accuracy), vmax=np.nanmax(all_accuracy)
+        ),
+        dict(
+            cmap="magma_r",
+            norm=LogNorm(finite_loss.min(), finite_loss.max())
+            if finite_loss.size
+            else None,
+        ),
     ]
-    forms = {s["optimizer"]: "decoupled" if s.get("decoupled_weight_decay") else "coupled" for s in chosen}
-    fig, axes = plt.subplots(2, len(optimizers), figsize=(4.2 * len(optimizers) + 1.5, 8.5),
-                             squeeze=False, layout="constrained")
+    forms = {
+        s["optimizer"]: "decoupled" if s.get("decoupled_weight_decay") else "coupled"
+        for s in chosen
+    }
+    fig, axes = plt.subplots(
+        2,
+        len(optimizers),
+        figsize=(4.2 * len(optimizers) + 1.5, 8.5),
+        squeeze=False,
+        layout="constrained",
+    )
     for column, optimizer in enumerate(optimizers):
         accuracy, loss, diverged = grids[optimizer]
         for row, (values, scale, label) in enumerate(
-            ((accuracy, scales[0], "validation accuracy"), (loss, scales[1], "training loss"))
+            (
+                (accuracy, scales[0], "validation accuracy"),
+                (loss, scales[1], "training loss"),
+            )
         ):
             axis = axes[row][column]
             cmap = plt.get_cmap(scale["cmap"]).with_extremes(bad="lightgrey")
-            image = axis.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto", cmap=cmap,
-                                **{k: v for k, v in scale.items() if k != "cmap"})
+            image = axis.imshow(
+                np.ma.masked_invalid(values),
+                origin="lower",
+                aspect="auto",
+                cmap=cmap,
+                **{k: v for k, v in scale.items() if k != "cmap"},
+            )
             for (i, j), bad in np.ndenumerate(diverged):
                 if bad:
-                    axis.text(j, i, "X", ha="center", va="center", color="black", fontsize=11)
+                    axis.text(
+                        j, i, "X", ha="center", va="center", color="black", fontsize=11
+                    )
                 elif row == 0 and np.isfinite(values[i, j]):
-                    axis.text(j, i, f"{100 * values[i, j]:.0f}", ha="center", va="center",
-                              color="white", fontsize=8)
+                    axis.text(
+                        j,
+                        i,
+                        f"{100 * values[i, j]:.0f}",
+                        ha="center",
+                        va="center",
+                        color="white",
+                        fontsize=8,
+                    )
             if np.isfinite(accuracy).any():
                 best = np.unravel_index(np.nanargmax(accuracy), accuracy.shape)
-                axis.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False,
-                                             edgecolor="red", lw=2.5))
-            axis.set_xticks(range(len(rates)), [f"{r:g}" for r in rates], rotation=45, fontsize=8)
+                axis.add_patch(
+                    plt.Rectangle(
+                        (best[1] - 0.5, best[0] - 0.5),
+                        1,
+                        1,
+                        fill=False,
+                        edgecolor="red",
+                        lw=2.5,
+                    )
+                )
+            axis.set_xticks(
+                range(len(rates)), [f"{r:g}" for r in rates], rotation=45, fontsize=8
+            )
             axis.set_yticks(range(len(decays)), [f"{d:g}" for d in decays], fontsize=8)
-            axis.set(xlabel="learning rate η", ylabel="weight decay wd" if column == 0 else "",
-                     title=f"{optimizer} ({forms[optimizer]} decay)\n{label}")
+            axis.set(
+                xlabel="learning rate η",
+                ylabel="weight decay wd" if column == 0 else "",
+                title=f"{optimizer} ({forms[optimizer]} decay)\n{label}",
+            )
             if column == len(optimizers) - 1:
                 fig.colorbar(image, ax=axes[row].tolist(), label=label, shrink=0.9)
-    fig.suptitle(f"{model}: learning rate × weight decay (red box: best; grey X: diverged; "
-                 "numbers: validation accuracy %)")
+    fig.suptitle(
+        f"{model}: learning rate × weight decay (red box: best; grey X: diverged; "
+        "numbers: validation accuracy %)"
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -471,10 +625,20 @@ def write_report(sweep_dir):
     sweep_dir = Path(sweep_dir)
     runs = load_runs(sweep_dir)
     if not runs:
-        raise FileNotFoundError(f"{sweep_dir} holds no finished runs (no {RESULT_FILE} below it)")
+        raise FileNotFoundError(
+            f"{sweep_dir} holds no finished runs (no {RESULT_FILE} below it)"
+        )
     settings = aggregate(runs)
-    paths = [sweep_dir / name for name in
-             ("summary.csv", "runs.csv", "summary.md", "sensitivity.png", "best_curves.png")]
+    paths = [
+        sweep_dir / name
+        for name in (
+            "summary.csv",
+            "runs.csv",
+            "summary.md",
+            "sensitivity.png",
+            "best_curves.png",
+        )
+    ]
     write_csv(settings, SETTING_COLUMNS, paths[0])
     write_csv(runs, RUN_COLUMNS, paths[1])
     write_markdown(settings, paths[2], sweep_dir.name)
@@ -491,7 +655,9 @@ def write_report(sweep_dir):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.report", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("sweep_dir", help="a sweep folder, e.g. logs/default")
     args = parser.parse_args(argv)
     try:

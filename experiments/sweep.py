@@ -26,9 +26,10 @@ import os
 import shutil
 import sys
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+
+import tomllib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -89,7 +90,13 @@ class SweepConfig:
         return self.weight_decays if self.weight_decays and decays else [None]
 
 
-TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+TYPE_NAMES = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a table",
+}
 
 
 def read_config(path):
@@ -113,9 +120,13 @@ def read_config(path):
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             raw[key] = float(value)
         elif not isinstance(value, expected) or isinstance(value, bool):
-            raise UsageError(f"{path}: {key} must be {TYPE_NAMES[expected]}, got {value!r}")
+            raise UsageError(
+                f"{path}: {key} must be {TYPE_NAMES[expected]}, got {value!r}"
+            )
     if not all(isinstance(v, dict) for v in raw.get("optimizers", {}).values()):
-        raise UsageError(f"{path}: each [optimizers.<name>] must be a table of settings")
+        raise UsageError(
+            f"{path}: each [optimizers.<name>] must be a table of settings"
+        )
     return replace(defaults, **raw)
 
 
@@ -131,31 +142,55 @@ def parse_args(argv):
         epilog=__doc__.split("\n\n", 2)[2],
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--config", help="a sweep TOML file (default: configs/default.toml)")
+    source.add_argument(
+        "--config", help="a sweep TOML file (default: configs/default.toml)"
+    )
     source.add_argument("--quick", action="store_true", help="use configs/quick.toml")
-    parser.add_argument("--name", help="sweep folder name under --logdir (default: the config's)")
-    parser.add_argument("--optimizers", type=comma_list, help="comma-separated short names")
-    parser.add_argument("--learning-rates", type=comma_list, help="comma-separated, e.g. 1e-3,1e-2")
+    parser.add_argument(
+        "--name", help="sweep folder name under --logdir (default: the config's)"
+    )
+    parser.add_argument(
+        "--optimizers", type=comma_list, help="comma-separated short names"
+    )
+    parser.add_argument(
+        "--learning-rates", type=comma_list, help="comma-separated, e.g. 1e-3,1e-2"
+    )
     parser.add_argument("--models", type=comma_list, help="comma-separated: mlp,cnn")
     parser.add_argument("--dataset", help="mnist or fashion_mnist")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--seeds", type=comma_list, help="run every setting with each seed, e.g. 0,1,2")
     parser.add_argument(
-        "--rerun-best", type=int, default=0, metavar="N",
+        "--seeds", type=comma_list, help="run every setting with each seed, e.g. 0,1,2"
+    )
+    parser.add_argument(
+        "--rerun-best",
+        type=int,
+        default=0,
+        metavar="N",
         help="after the one-seed grid, rerun each optimizer's best setting over N seeds",
     )
     parser.add_argument(
-        "--weight-decays", type=comma_list,
+        "--weight-decays",
+        type=comma_list,
         help="weight-decay grid for the optimizers that decay, e.g. 1e-4,1e-3",
     )
-    parser.add_argument("--max-train-samples", type=int, help="use only this many training samples")
-    parser.add_argument("--data-dir", help="read idx(.gz) or .npz files from this folder")
-    parser.add_argument("--offline", action="store_true", help="never try Keras's download")
-    parser.add_argument("--logdir", default="logs", help="root folder for sweeps (default: logs)")
+    parser.add_argument(
+        "--max-train-samples", type=int, help="use only this many training samples"
+    )
+    parser.add_argument(
+        "--data-dir", help="read idx(.gz) or .npz files from this folder"
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="never try Keras's download"
+    )
+    parser.add_argument(
+        "--logdir", default="logs", help="root folder for sweeps (default: logs)"
+    )
     parser.add_argument("--force", action="store_true", help="rerun finished runs too")
-    parser.add_argument("--verbose", action="store_true", help="show Keras's progress bar")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show Keras's progress bar"
+    )
     return parser.parse_args(argv)
 
 
@@ -164,7 +199,11 @@ def resolve(args):
     import custom_optimizers
     from experiments import data, models
 
-    path = CONFIGS / "quick.toml" if args.quick else args.config or CONFIGS / "default.toml"
+    path = (
+        CONFIGS / "quick.toml"
+        if args.quick
+        else args.config or CONFIGS / "default.toml"
+    )
     config = read_config(path)
     if args.optimizers is not None:
         config.optimizers = {n: config.optimizers.get(n, {}) for n in args.optimizers}
@@ -174,7 +213,15 @@ def resolve(args):
         config.weight_decays = _grid(args.weight_decays, "--weight-decays")
     if args.seeds is not None:
         config.seeds = _grid(args.seeds, "--seeds")
-    for key in ("models", "dataset", "epochs", "batch_size", "seed", "max_train_samples", "name"):
+    for key in (
+        "models",
+        "dataset",
+        "epochs",
+        "batch_size",
+        "seed",
+        "max_train_samples",
+        "name",
+    ):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
 
@@ -193,11 +240,17 @@ def resolve(args):
         )
     for key, least in (("epochs", 1), ("batch_size", 1), ("max_train_samples", 0)):
         if getattr(config, key) < least:
-            raise UsageError(f"{key} must be an integer >= {least}, got {getattr(config, key)!r}")
+            raise UsageError(
+                f"{key} must be an integer >= {least}, got {getattr(config, key)!r}"
+            )
     if not config.divergence_loss > 0:
-        raise UsageError(f"divergence_loss must be positive, got {config.divergence_loss}")
+        raise UsageError(
+            f"divergence_loss must be positive, got {config.divergence_loss}"
+        )
     if not 0 < config.validation_fraction < 1:
-        raise UsageError(f"validation_fraction must be in (0, 1), got {config.validation_fraction}")
+        raise UsageError(
+            f"validation_fraction must be in (0, 1), got {config.validation_fraction}"
+        )
     if not config.name or "/" in config.name or config.name.startswith("."):
         raise UsageError(f"sweep name must be a plain folder name, got {config.name!r}")
     for optimizer, settings in config.optimizers.items():
@@ -256,7 +309,9 @@ def check_writable(folder, kind="log"):
     path = Path(folder).absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"{kind} folder {folder} cannot be written ({existing} is not a writable folder)")
+        raise UsageError(
+            f"{kind} folder {folder} cannot be written ({existing} is not a writable folder)"
+        )
 
 
 def plan(specs, sweep_dir, force):
@@ -271,7 +326,9 @@ def plan(specs, sweep_dir, force):
     for spec in specs:
         run_dir = sweep_dir / spec.folder
         if (run_dir / RESULT_FILE).exists() and not force:
-            changed = spec.differences(json.loads((run_dir / CONFIG_FILE).read_text())["run"])
+            changed = spec.differences(
+                json.loads((run_dir / CONFIG_FILE).read_text())["run"]
+            )
             if changed:
                 raise UsageError(
                     f"{run_dir} holds a finished run with other settings "
@@ -293,10 +350,19 @@ def write_hparams_config(sweep_dir):
     marker = sweep_dir / ".hparams_config"
     if marker.exists():
         return
-    hparams = [hp.HParam(n) for n in ("model", "optimizer", "learning_rate", "seed", *HYPERPARAMETERS)]
+    hparams = [
+        hp.HParam(n)
+        for n in ("model", "optimizer", "learning_rate", "seed", *HYPERPARAMETERS)
+    ]
     metrics = [
         hp.Metric(tag, group="final", display_name=tag)
-        for tag in ("val_accuracy", "val_loss", "train_loss", "test_accuracy", "diverged")
+        for tag in (
+            "val_accuracy",
+            "val_loss",
+            "train_loss",
+            "test_accuracy",
+            "diverged",
+        )
     ]
     with tf.summary.create_file_writer(str(sweep_dir)).as_default():
         hp.hparams_config(hparams=hparams, metrics=metrics)
@@ -321,7 +387,10 @@ def best_reruns(grid, sweep_dir, seeds):
     for spec in grid:
         result = json.loads((sweep_dir / spec.folder / RESULT_FILE).read_text())
         key = (spec.model, spec.optimizer)
-        if not result["diverged"] and result["val_accuracy"] > best.get(key, (None, -1.0))[1]:
+        if (
+            not result["diverged"]
+            and result["val_accuracy"] > best.get(key, (None, -1.0))[1]
+        ):
             best[key] = (spec, result["val_accuracy"])
     return [
         replace(spec, seed=spec.seed + offset)
@@ -354,7 +423,14 @@ def train_all(specs, dataset, sweep_dir, verbose):
 
 
 def run_sweep(
-    config, logdir, *, force=False, verbose=False, data_dir=None, download=True, rerun_best=0
+    config,
+    logdir,
+    *,
+    force=False,
+    verbose=False,
+    data_dir=None,
+    download=True,
+    rerun_best=0,
 ):
     import tensorflow as tf
 
@@ -386,7 +462,9 @@ def run_sweep(
         )
         train_all(todo, dataset, sweep_dir, verbose)
     report.write_report(sweep_dir)
-    print(f"report: {sweep_dir / 'summary.md'}; view with: tensorboard --logdir {sweep_dir}")
+    print(
+        f"report: {sweep_dir / 'summary.md'}; view with: tensorboard --logdir {sweep_dir}"
+    )
     return sweep_dir
 
 

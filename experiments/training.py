@@ -40,7 +40,9 @@ class RunSpec:
     dataset: str
     optimizer_settings: dict = field(default_factory=dict)  # overrides the registry's
     divergence_loss: float = 1e3  # a batch loss above this (or NaN/inf) ends the run
-    weight_decay: float = None  # a point of a weight-decay grid; overrides the settings'
+    weight_decay: float = (
+        None  # a point of a weight-decay grid; overrides the settings'
+    )
 
     @property
     def folder(self):
@@ -69,7 +71,9 @@ class RunSpec:
     def hyperparameters(self):
         """The optimizer's resolved settings, defaults included (no decay → 0)."""
         optimizer = self.build_optimizer()
-        values = {k: getattr(optimizer, k) for k in HYPERPARAMETERS if hasattr(optimizer, k)}
+        values = {
+            k: getattr(optimizer, k) for k in HYPERPARAMETERS if hasattr(optimizer, k)
+        }
         values["weight_decay"] = values["weight_decay"] or 0.0
         return values
 
@@ -86,7 +90,9 @@ class RunLogger(keras.callbacks.Callback):
     loss is NaN, infinite or above `divergence_loss`.
     """
 
-    def __init__(self, log_dir, train_samples, batch_size, data_description, divergence_loss):
+    def __init__(
+        self, log_dir, train_samples, batch_size, data_description, divergence_loss
+    ):
         super().__init__()
         self.log_dir = Path(log_dir)
         self.train_samples = train_samples
@@ -125,7 +131,9 @@ class RunLogger(keras.callbacks.Callback):
         with self.writer.as_default():
             tf.summary.scalar("optimizer/update_norm", _global_norm(change), step=epoch)
             tf.summary.scalar(
-                "optimizer/weight_norm", _global_norm([w.numpy() for w in weights]), step=epoch
+                "optimizer/weight_norm",
+                _global_norm([w.numpy() for w in weights]),
+                step=epoch,
             )
             if not self.diverged:
                 for w in weights:
@@ -221,7 +229,9 @@ def _log_final_metrics(run_dir, spec, hyperparameters, result):
     with tf.summary.create_file_writer(str(run_dir / "final")).as_default():
         for name in ("train_loss", "val_loss", "val_accuracy", "test_accuracy"):
             tf.summary.scalar(name, result[name], step=result["epochs_run"])
-        tf.summary.scalar("diverged", float(result["diverged"]), step=result["epochs_run"])
+        tf.summary.scalar(
+            "diverged", float(result["diverged"]), step=result["epochs_run"]
+        )
     with tf.summary.create_file_writer(str(run_dir)).as_default():
         hp.hparams(
             {

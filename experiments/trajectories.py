@@ -56,25 +56,44 @@ def _rosenbrock(x, y):
 
 
 def _beale(x, y):
-    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+    return (
+        (1.5 - x + x * y) ** 2
+        + (2.25 - x + x * y**2) ** 2
+        + (2.625 - x + x * y**3) ** 2
+    )
 
 
 def _saddle(x, y):
     return x**2 + y**4 / 4 - y**2 / 2  # saddle at (0, 0), minima at (0, ±1)
 
 
-RAVINE_CURVATURE = 10.0  # L, the largest curvature: gradient descent diverges for η > 2/L
-RAVINE_SLOW_CURVATURE = 0.1  # along the ravine's floor; L / 0.1 = 100 is its condition number
+RAVINE_CURVATURE = (
+    10.0  # L, the largest curvature: gradient descent diverges for η > 2/L
+)
+RAVINE_SLOW_CURVATURE = (
+    0.1  # along the ravine's floor; L / 0.1 = 100 is its condition number
+)
 PROBLEMS = {
     p.name: p
     for p in [
         Problem("ravine", _ravine, (-4.0, 1.0), ((0.0, 0.0),), (-5, 5, -2, 2)),
         Problem("rosenbrock", _rosenbrock, (-1.5, 2.0), ((1.0, 1.0),), (-2, 2, -1, 3)),
         Problem("beale", _beale, (1.0, 1.4), ((3.0, 0.5),), (-1, 4, -1.5, 2)),
-        Problem("saddle", _saddle, (-1.5, 1e-3), ((0.0, 1.0), (0.0, -1.0), (0.0, 0.0)),
-                (-2, 2, -1.6, 1.6)),
-        Problem("noisy_ravine", _ravine, (-4.0, 1.0), ((0.0, 0.0),), (-5, 5, -2, 2),
-                gradient_noise=2.0),
+        Problem(
+            "saddle",
+            _saddle,
+            (-1.5, 1e-3),
+            ((0.0, 1.0), (0.0, -1.0), (0.0, 0.0)),
+            (-2, 2, -1.6, 1.6),
+        ),
+        Problem(
+            "noisy_ravine",
+            _ravine,
+            (-4.0, 1.0),
+            ((0.0, 0.0),),
+            (-5, 5, -2, 2),
+            gradient_noise=2.0,
+        ),
     ]
 }
 
@@ -97,7 +116,10 @@ def trajectory(problem, optimizer, steps, start=None, seed=0):
         with tf.GradientTape() as tape:
             loss = problem.function(theta[0], theta[1])
         position, loss_value = theta.numpy().copy(), float(loss)
-        if not (np.all(np.isfinite(position)) and math.isfinite(loss_value)) or np.abs(position).max() > limit:
+        if (
+            not (np.all(np.isfinite(position)) and math.isfinite(loss_value))
+            or np.abs(position).max() > limit
+        ):
             break
         positions.append(position)
         losses.append(loss_value)
@@ -120,7 +142,12 @@ def run(problem, optimizer_names, learning_rate, steps, start=None):
     import custom_optimizers
 
     return {
-        name: trajectory(problem, custom_optimizers.get(name, learning_rate=learning_rate), steps, start)
+        name: trajectory(
+            problem,
+            custom_optimizers.get(name, learning_rate=learning_rate),
+            steps,
+            start,
+        )
         for name in optimizer_names
     }
 
@@ -131,7 +158,9 @@ def write_csv(paths, path):
         writer.writerow(["optimizer", "step", "x", "y", "loss"])
         for name, (positions, losses) in paths.items():
             for step, ((x, y), loss) in enumerate(zip(positions, losses)):
-                writer.writerow([name, step, repr(float(x)), repr(float(y)), repr(float(loss))])
+                writer.writerow(
+                    [name, step, repr(float(x)), repr(float(y)), repr(float(loss))]
+                )
 
 
 def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames=60):
@@ -143,30 +172,58 @@ def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     x_min, x_max, y_min, y_max = problem.extent
-    grid_x, grid_y = np.meshgrid(np.linspace(x_min, x_max, 200), np.linspace(y_min, y_max, 200))
+    grid_x, grid_y = np.meshgrid(
+        np.linspace(x_min, x_max, 200), np.linspace(y_min, y_max, 200)
+    )
     surface = problem.function(grid_x, grid_y)
     fig, (plane, curve) = plt.subplots(1, 2, figsize=(11, 4.5))
-    plane.contour(grid_x, grid_y, np.log1p(surface - surface.min()), levels=25, cmap="Greys", alpha=0.6)
+    plane.contour(
+        grid_x,
+        grid_y,
+        np.log1p(surface - surface.min()),
+        levels=25,
+        cmap="Greys",
+        alpha=0.6,
+    )
     for mx, my in problem.minima:
         plane.plot(mx, my, "*", color="gold", ms=16, mec="k", zorder=5)
-    plane.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xlabel="θ₁", ylabel="θ₂",
-              title=f"{problem.name}, η = {learning_rate:g} (★ known minimum)")
-    curve.set(yscale="log", xlim=(0, steps), xlabel="iteration",
-              ylabel="loss − minimum (log)", title="loss per iteration")
+    plane.set(
+        xlim=(x_min, x_max),
+        ylim=(y_min, y_max),
+        xlabel="θ₁",
+        ylabel="θ₂",
+        title=f"{problem.name}, η = {learning_rate:g} (★ known minimum)",
+    )
+    curve.set(
+        yscale="log",
+        xlim=(0, steps),
+        xlabel="iteration",
+        ylabel="loss − minimum (log)",
+        title="loss per iteration",
+    )
     curve.grid(alpha=0.3)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     artists = {}
     for i, (name, (positions, losses)) in enumerate(paths.items()):
         losses = np.maximum(losses - problem.lowest, 1e-16)
         color = colors[i % len(colors)]
-        line, = plane.plot([], [], "-", color=color, lw=1.5, label=name)
-        head, = plane.plot([], [], "o", color=color, ms=6)
-        loss_line, = curve.plot([], [], "-", color=color, label=name)
-        end, = plane.plot([], [], "X", color=color, ms=12, mec="k", zorder=6)
-        loss_end, = curve.plot([], [], "X", color=color, ms=12, mec="k")
+        (line,) = plane.plot([], [], "-", color=color, lw=1.5, label=name)
+        (head,) = plane.plot([], [], "o", color=color, ms=6)
+        (loss_line,) = curve.plot([], [], "-", color=color, label=name)
+        (end,) = plane.plot([], [], "X", color=color, ms=12, mec="k", zorder=6)
+        (loss_end,) = curve.plot([], [], "X", color=color, ms=12, mec="k")
         artists[name] = (line, head, loss_line, end, loss_end, positions, losses)
-    floor = min((losses[losses > 0].min() for *_, losses in artists.values() if (losses > 0).any()), default=1e-12)
-    ceiling = max((losses.max() for *_, losses in artists.values() if len(losses)), default=1.0)
+    floor = min(
+        (
+            losses[losses > 0].min()
+            for *_, losses in artists.values()
+            if (losses > 0).any()
+        ),
+        default=1e-12,
+    )
+    ceiling = max(
+        (losses.max() for *_, losses in artists.values() if len(losses)), default=1.0
+    )
     curve.set_ylim(max(floor, 1e-12) / 2, ceiling * 2)
     plane.legend(loc="upper right", fontsize=8, title="X: diverged", title_fontsize=8)
     step_text = plane.text(0.02, 0.95, "", transform=plane.transAxes, fontsize=10)
@@ -176,10 +233,16 @@ def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames
             shown = positions[: step + 1]
             line.set_data(shown[:, 0], shown[:, 1])
             head.set_data(shown[-1:, 0], shown[-1:, 1])
-            loss_line.set_data(np.arange(min(step + 1, len(losses))), losses[: step + 1])
+            loss_line.set_data(
+                np.arange(min(step + 1, len(losses))), losses[: step + 1]
+            )
             ended = len(positions) < steps + 1 and step >= len(positions)
             # The path left the plot: mark where it was last seen, pinned to the edge.
-            mark = np.clip(shown[-1:], [x_min, y_min], [x_max, y_max]) if ended else shown[:0]
+            mark = (
+                np.clip(shown[-1:], [x_min, y_min], [x_max, y_max])
+                if ended
+                else shown[:0]
+            )
             end.set_data(mark[:, 0], mark[:, 1])
             loss_end.set_data(
                 [len(losses) - 1] if ended else [], losses[-1:] if ended else []
@@ -211,11 +274,24 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 2)[2],
     )
-    parser.add_argument("--problems", default=",".join(PROBLEMS), help=f"comma-separated: {', '.join(PROBLEMS)}")
-    parser.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS), help="custom_optimizers short names")
-    parser.add_argument("--learning-rates", default=",".join(map(str, DEFAULT_LEARNING_RATES)))
+    parser.add_argument(
+        "--problems",
+        default=",".join(PROBLEMS),
+        help=f"comma-separated: {', '.join(PROBLEMS)}",
+    )
+    parser.add_argument(
+        "--optimizers",
+        default=",".join(DEFAULT_OPTIMIZERS),
+        help="custom_optimizers short names",
+    )
+    parser.add_argument(
+        "--learning-rates", default=",".join(map(str, DEFAULT_LEARNING_RATES))
+    )
     parser.add_argument("--steps", default="150", help="optimizer steps per path")
-    parser.add_argument("--start", help="start point x,y for every problem (default: each problem's own)")
+    parser.add_argument(
+        "--start",
+        help="start point x,y for every problem (default: each problem's own)",
+    )
     parser.add_argument("--frames", default="60", help="at most this many GIF frames")
     parser.add_argument("--out", default="logs/trajectories", help="output folder")
     args = parser.parse_args(argv)
@@ -230,13 +306,23 @@ def main(argv=None):
             for t in args.learning_rates.split(",")
         ]
         steps, frames = (
-            int(number(text, f"{what} must be a positive integer", lambda x: x >= 1 and x.is_integer()))
+            int(
+                number(
+                    text,
+                    f"{what} must be a positive integer",
+                    lambda x: x >= 1 and x.is_integer(),
+                )
+            )
             for text, what in ((args.steps, "steps"), (args.frames, "frames"))
         )
         start = None
         if args.start:
             start = tuple(
-                number(v, f"start must be two numbers x,y (got {args.start!r}): bad value", lambda x: True)
+                number(
+                    v,
+                    f"start must be two numbers x,y (got {args.start!r}): bad value",
+                    lambda x: True,
+                )
                 for v in args.start.split(",")
             )
             if len(start) != 2:
@@ -250,12 +336,15 @@ def main(argv=None):
     for problem_name in problems:
         problem = PROBLEMS[problem_name]
         for rate in rates:
-            stem = f"{out}/{problem_name}_lr={rate:g}"  # not Path.with_suffix: η has a dot
+            stem = (
+                f"{out}/{problem_name}_lr={rate:g}"  # not Path.with_suffix: η has a dot
+            )
             paths = run(problem, optimizers, rate, steps, start)
             write_csv(paths, f"{stem}.csv")
             animate(problem, paths, rate, steps, f"{stem}.gif", f"{stem}.png", frames)
             finals = ", ".join(
-                f"{name} {'diverged' if len(l) < steps + 1 else f'{l[-1]:.3g}'}" for name, (_, l) in paths.items()
+                f"{name} {'diverged' if len(losses) < steps + 1 else f'{losses[-1]:.3g}'}"
+                for name, (_, losses) in paths.items()
             )
             print(f"{stem}.gif: final loss {finals}", flush=True)
     return 0

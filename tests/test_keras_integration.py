@@ -35,7 +35,11 @@ def digits():
 @pytest.mark.parametrize("name", co.available())
 def test_fit_on_real_digits_lowers_the_loss(name, digits):
     model = keras.Sequential(
-        [keras.Input((784,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)]
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ]
     )
     model.compile(
         optimizer=by_name(name),
@@ -52,7 +56,11 @@ def test_fit_on_real_digits_lowers_the_loss(name, digits):
 SAVE_CASES = {
     "momentum": lambda: co.SGD(0.02, momentum=0.9, weight_decay=0.01),
     "nesterov coupled": lambda: co.SGD(
-        0.02, momentum=0.9, nesterov=True, weight_decay=0.01, decoupled_weight_decay=False
+        0.02,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=0.01,
+        decoupled_weight_decay=False,
     ),
     "amsgrad": lambda: co.Adam(1e-3, amsgrad=True),
     "adamw schedule": lambda: co.AdamW(
@@ -88,7 +96,9 @@ def test_jit_compile_gives_the_same_weights(name, initial_weights):
     eager = train(by_name(name), initial_weights, data, epochs=2)
     compiled = train(by_name(name), initial_weights, data, epochs=2, jit_compile=True)
     assert compiled.jit_compile is True
-    assert_weights_close(compiled.get_weights(), eager.get_weights(), rtol=1e-4, atol=1e-5)
+    assert_weights_close(
+        compiled.get_weights(), eager.get_weights(), rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("name", ["momentum_l2", "nesterov", "adam", "adamw"])
@@ -99,7 +109,9 @@ def test_mirrored_strategy_over_two_devices_matches_one_device(name, initial_wei
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
         mirrored = train(by_name(name), initial_weights, data, epochs=2)
-    assert_weights_close(mirrored.get_weights(), single.get_weights(), rtol=1e-4, atol=1e-5)
+    assert_weights_close(
+        mirrored.get_weights(), single.get_weights(), rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("name", co.available())
@@ -134,7 +146,9 @@ def test_embedding_model_trains(name):
             keras.layers.Dense(1),
         ]
     )
-    model.compile(optimizer=by_name(name), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=by_name(name), loss=keras.losses.BinaryCrossentropy(from_logits=True)
+    )
     start = model.evaluate(tokens, labels, verbose=0)
     model.fit(tokens, labels, epochs=10, batch_size=32, verbose=0)
     assert model.evaluate(tokens, labels, verbose=0) < start
@@ -147,7 +161,9 @@ def test_loss_scale_optimizer_wraps_each(name, initial_weights):
     scaled = train(wrapped, initial_weights, data)
     plain = train(by_name(name), initial_weights, data)
     assert scaled.optimizer.inner_optimizer.iterations.numpy() == 20
-    assert_weights_close(scaled.get_weights(), plain.get_weights(), rtol=1e-4, atol=1e-5)
+    assert_weights_close(
+        scaled.get_weights(), plain.get_weights(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_dense_model_helper_is_deterministic():

@@ -46,7 +46,9 @@ TWINS = {
     ),
     "adam gradient accumulation": (
         lambda: co.Adam(1e-3, epsilon=1e-12, gradient_accumulation_steps=3),
-        lambda: keras.optimizers.Adam(1e-3, epsilon=1e-12, gradient_accumulation_steps=3),
+        lambda: keras.optimizers.Adam(
+            1e-3, epsilon=1e-12, gradient_accumulation_steps=3
+        ),
     ),
     "adam global clipnorm": (
         lambda: co.Adam(1e-3, epsilon=1e-12, global_clipnorm=0.1),
@@ -61,8 +63,15 @@ def test_training_matches_keras_builtin(case, initial_weights):
     data = classification_data()  # 20 batches of 32
     ours_model = train(ours(), initial_weights, data, epochs=15)
     theirs_model = train(theirs(), initial_weights, data, epochs=15)
-    assert ours_model.optimizer.iterations.numpy() == theirs_model.optimizer.iterations.numpy()
-    assert_weights_close(ours_model.get_weights(), theirs_model.get_weights(), rtol=1e-4, atol=1e-5)
+    assert (
+        ours_model.optimizer.iterations.numpy()
+        == theirs_model.optimizer.iterations.numpy()
+    )
+    assert_weights_close(
+        ours_model.get_weights(), theirs_model.get_weights(), rtol=1e-4, atol=1e-5
+    )
     # The run moved far from the start, so agreement is not trivial.
-    moved = max(abs(w - w0).max() for w, w0 in zip(ours_model.get_weights(), initial_weights))
+    moved = max(
+        abs(w - w0).max() for w, w0 in zip(ours_model.get_weights(), initial_weights)
+    )
     assert moved > 0.05

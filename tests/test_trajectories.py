@@ -32,7 +32,9 @@ def test_small_learning_rate_is_slow():
 
 
 def steps_to_reach(curve, tolerance):
-    return int(np.argmax(curve < tolerance)) if (curve < tolerance).any() else len(curve)
+    return (
+        int(np.argmax(curve < tolerance)) if (curve < tolerance).any() else len(curve)
+    )
 
 
 def test_momentum_reaches_the_tolerance_in_fewer_steps_than_gradient_descent():
@@ -51,14 +53,33 @@ def test_adams_first_step_is_eta_per_coordinate_whatever_the_scale(scale):
     co.Adam(eta).apply_gradients([(gradient, theta)])
     np.testing.assert_allclose(np.abs(theta.numpy()), [eta, eta], rtol=1e-4)
     # Without bias correction the same step is (1−β1)/√(1−β2) ≈ 3.16 times larger.
-    unbiased = ReferenceAdam(eta, bias_correction=False).step([np.zeros(2, "float32")], [gradient])[0]
+    unbiased = ReferenceAdam(eta, bias_correction=False).step(
+        [np.zeros(2, "float32")], [gradient]
+    )[0]
     np.testing.assert_allclose(np.abs(unbiased), 0.1 / np.sqrt(0.001) * eta, rtol=1e-3)
 
 
 def test_outputs_frames_and_csv_match_the_optimizers_own_updates(tmp_path):
     steps = 12
-    assert tr.main(["--problems", "ravine", "--optimizers", "sgd,adam", "--learning-rates", "0.1",
-                    "--steps", str(steps), "--frames", "5", "--out", str(tmp_path)]) == 0
+    assert (
+        tr.main(
+            [
+                "--problems",
+                "ravine",
+                "--optimizers",
+                "sgd,adam",
+                "--learning-rates",
+                "0.1",
+                "--steps",
+                str(steps),
+                "--frames",
+                "5",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     with Image.open(tmp_path / "ravine_lr=0.1.gif") as gif:
         assert gif.n_frames == len(tr.frame_indices(steps, 5)) == 5
     with Image.open(tmp_path / "ravine_lr=0.1.png") as png:
@@ -68,16 +89,37 @@ def test_outputs_frames_and_csv_match_the_optimizers_own_updates(tmp_path):
     theta = keras.Variable(np.array(RAVINE.start, "float32"))
     optimizer = co.Adam(0.1)
     for row in rows:
-        np.testing.assert_allclose([float(row["x"]), float(row["y"])], theta.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(
+            [float(row["x"]), float(row["y"])], theta.numpy(), rtol=1e-6
+        )
         x, y = theta.numpy()
-        gradient = np.array([tr.RAVINE_SLOW_CURVATURE * x, L * y], "float32")  # ∇ of the ravine
+        gradient = np.array(
+            [tr.RAVINE_SLOW_CURVATURE * x, L * y], "float32"
+        )  # ∇ of the ravine
         optimizer.apply_gradients([(gradient, theta)])
     assert len(rows) == steps + 1
 
 
 def test_start_point_can_be_set(tmp_path):
-    assert tr.main(["--problems", "saddle", "--optimizers", "sgd", "--learning-rates", "0.1",
-                    "--steps", "2", "--start", "0,-0.25", "--out", str(tmp_path)]) == 0
+    assert (
+        tr.main(
+            [
+                "--problems",
+                "saddle",
+                "--optimizers",
+                "sgd",
+                "--learning-rates",
+                "0.1",
+                "--steps",
+                "2",
+                "--start",
+                "0,-0.25",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     with open(tmp_path / "saddle_lr=0.1.csv") as f:
         first = next(csv.DictReader(f))
     assert (float(first["x"]), float(first["y"])) == (0.0, -0.25)
@@ -94,11 +136,17 @@ def test_diverging_path_ends_while_others_go_on():
     [
         (["--problems", "himmelblau"], "unknown problem 'himmelblau'; allowed: ravine"),
         (["--optimizers", "adagrad"], "unknown optimizer 'adagrad'; allowed: sgd"),
-        (["--learning-rates", "0.1,-1"], "learning rate must be a positive number, got '-1'"),
+        (
+            ["--learning-rates", "0.1,-1"],
+            "learning rate must be a positive number, got '-1'",
+        ),
         (["--steps", "0"], "steps must be a positive integer, got '0'"),
         (["--steps", "2.5"], "steps must be a positive integer, got '2.5'"),
         (["--start", "1,2,3"], "start must be two numbers x,y, got '1,2,3'"),
-        (["--start", "1,up"], "start must be two numbers x,y (got '1,up'): bad value, got 'up'"),
+        (
+            ["--start", "1,up"],
+            "start must be two numbers x,y (got '1,up'): bad value, got 'up'",
+        ),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(argv, message, tmp_path, capsys):
