@@ -62,6 +62,10 @@ class SweepConfig:
     def runs(self):
         from experiments.training import RunSpec
 
+        decay_grids = {  # one optimizer build per name, not per model and rate
+            name: self.weight_decay_grid(name, settings)
+            for name, settings in self.optimizers.items()
+        }
         return [
             RunSpec(
                 model=model,
@@ -78,7 +82,7 @@ class SweepConfig:
             for model in self.models
             for optimizer, settings in self.optimizers.items()
             for learning_rate in self.learning_rates
-            for weight_decay in self.weight_decay_grid(optimizer, settings)
+            for weight_decay in decay_grids[optimizer]
             for seed in self.seeds or [self.seed]
         ]
 

@@ -29,6 +29,15 @@ RESULT_FILE = "result.json"  # written last: the run's completion marker
 CONFIG_FILE = "run.json"
 
 
+def hyperparameters(optimizer):
+    """The optimizer's settings that runs are compared by (no decay → 0)."""
+    values = {
+        k: getattr(optimizer, k) for k in HYPERPARAMETERS if hasattr(optimizer, k)
+    }
+    values["weight_decay"] = values["weight_decay"] or 0.0
+    return values
+
+
 @dataclass(frozen=True)
 class RunSpec:
     model: str
@@ -67,15 +76,6 @@ class RunSpec:
         mine = json.loads(json.dumps(asdict(self)))
         defaults = {f.name: f.default for f in fields(self) if f.default is not MISSING}
         return [k for k in mine if saved.get(k, defaults.get(k)) != mine[k]]
-
-    def hyperparameters(self):
-        """The optimizer's resolved settings, defaults included (no decay → 0)."""
-        optimizer = self.build_optimizer()
-        values = {
-            k: getattr(optimizer, k) for k in HYPERPARAMETERS if hasattr(optimizer, k)
-        }
-        values["weight_decay"] = values["weight_decay"] or 0.0
-        return values
 
 
 class RunLogger(keras.callbacks.Callback):
@@ -164,12 +164,12 @@ def train(spec, dataset, run_dir, verbose=False):
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     optimizer = spec.build_optimizer()
-    hyperparameters = spec.hyperparameters()
+    settings = hyperparameters(optimizer)
     _write_json(
         run_dir / CONFIG_FILE,
         {
             "run": asdict(spec),
-            "hyperparameters": hyperparameters,
+            "hyperparameters": settings,
             "optimizer_config": optimizer.get_config(),
             "data": {"source": dataset.source, **dataset.sizes},
         },
@@ -217,7 +217,7 @@ def train(spec, dataset, run_dir, verbose=False):
         "seconds": seconds,
         "history": history,
     }
-    _log_final_metrics(run_dir, spec, hyperparameters, result)
+    _log_final_metrics(run_dir, spec, settings, result)
     _write_json(run_dir / RESULT_FILE, result)
     return result
 

@@ -194,43 +194,15 @@ def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path, capsys):
 
 
 def test_changed_settings_never_overwrite_a_finished_run(tmp_path, capsys):
-    assert (
-        run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03") == 0
-    )
-    result = (
-        tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json"
-    ).read_text()
+    one_run = ["--optimizers", "momentum", "--learning-rates", "0.03"]
+    result_path = tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json"
+    assert run_sweep(tmp_path, *one_run) == 0
+    result = result_path.read_text()
     capsys.readouterr()
-    assert (
-        run_sweep(
-            tmp_path,
-            "--optimizers",
-            "momentum",
-            "--learning-rates",
-            "0.03",
-            "--epochs",
-            "1",
-        )
-        == 2
-    )
+    assert run_sweep(tmp_path, *one_run, "--epochs", "1") == 2
     assert "other settings (epochs)" in capsys.readouterr().err
-    assert (
-        tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json"
-    ).read_text() == result
-    assert (
-        run_sweep(
-            tmp_path,
-            "--optimizers",
-            "momentum",
-            "--learning-rates",
-            "0.03",
-            "--epochs",
-            "1",
-            "--name",
-            "one_epoch",
-        )
-        == 0
-    )
+    assert result_path.read_text() == result
+    assert run_sweep(tmp_path, *one_run, "--epochs", "1", "--name", "one_epoch") == 0
     assert (
         tmp_path / "one_epoch" / "mlp" / "momentum" / "lr=0.03" / "result.json"
     ).exists()
