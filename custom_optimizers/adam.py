@@ -2,7 +2,11 @@ import keras
 from keras import ops
 
 from custom_optimizers import tweaks, validation
-from custom_optimizers.base import BASE_ARGUMENT_DOCS, WeightDecayOptimizer
+from custom_optimizers.base import (
+    BASE_ARGUMENT_DOCS,
+    WeightDecayOptimizer,
+    compute_dtype,
+)
 
 
 @keras.saving.register_keras_serializable(package="custom_optimizers")
@@ -32,7 +36,7 @@ class Adam(WeightDecayOptimizer):
     through m and v; decoupled decay does not (AdamW).
 
     Args:
-        learning_rate: A float > 0, a
+        learning_rate: A float >= 0, a
             `keras.optimizers.schedules.LearningRateSchedule`, or a callable
             that takes no arguments and returns the rate. Defaults to `0.001`.
         beta_1: Float in [0, 1), decay of the first-moment average m.
@@ -105,7 +109,7 @@ class Adam(WeightDecayOptimizer):
             )
 
     def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
+        dtype = compute_dtype(variable)
         learning_rate = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
         gradient = self._decay(gradient, variable, learning_rate)
@@ -173,6 +177,8 @@ class AdamW(Adam):
             ema_overwrite_frequency, loss_scale_factor,
             gradient_accumulation_steps, name: as in
             `keras.optimizers.Optimizer`.
+        decoupled_weight_decay: Only `True` is accepted; present so that
+            `get("adamw", decoupled_weight_decay=False)` fails clearly.
     """
 
     def __init__(
@@ -192,8 +198,15 @@ class AdamW(Adam):
         loss_scale_factor=None,
         gradient_accumulation_steps=None,
         name=None,
+        decoupled_weight_decay=True,
         **kwargs,
     ):
+        if decoupled_weight_decay is not True:
+            raise ValueError(
+                "`decoupled_weight_decay` must be True for AdamW, whose decay is "
+                f"always decoupled; got {decoupled_weight_decay!r}. For coupled "
+                "(L2) decay use Adam(weight_decay=..., decoupled_weight_decay=False)."
+            )
         if weight_decay is None:
             raise ValueError(
                 "`weight_decay` must be a float in [0, inf) for AdamW; got None. "
@@ -218,8 +231,3 @@ class AdamW(Adam):
             name=name,
             **kwargs,
         )
-
-    def get_config(self):
-        config = super().get_config()
-        del config["decoupled_weight_decay"]
-        return config

@@ -1,4 +1,5 @@
-"""What SGD and Adam share: a checked learning rate and both forms of weight decay."""
+"""What SGD and Adam share: a checked learning rate, both forms of weight decay,
+and float32 arithmetic for float16 and bfloat16 variables."""
 
 import keras
 from keras import ops
@@ -18,6 +19,22 @@ BASE_ARGUMENT_DOCS = """weight_decay: Float >= 0 or `None`. The decay strength w
             `keras.optimizers.Optimizer`."""
 
 
+LOW_PRECISION = ("float16", "bfloat16")
+
+
+def compute_dtype(variable):
+    """The dtype an update is computed in: float32 for float16 and bfloat16.
+
+    In float16, Adam's ε = 1e-8 rounds to 0 and g² underflows, so the
+    first update is 0/0; in bfloat16, β2 = 0.999 rounds to 1, so
+    1 − β2^t = 0. Computing in float32 and rounding only the result into
+    the variable keeps every optimizer finite (as PyTorch and Optax keep
+    such statistics in higher precision).
+    """
+    dtype = keras.backend.standardize_dtype(variable.dtype)
+    return "float32" if dtype in LOW_PRECISION else dtype
+
+
 class WeightDecayOptimizer(keras.optimizers.Optimizer):
     """A Keras optimizer whose subclasses apply weight decay in `update_step`.
 
@@ -26,6 +43,10 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
     per variable inside `update_step` by `_decay`, so the coupled form can
     change the gradient that the rest of the update sees, and both honour
     `exclude_from_weight_decay()`.
+
+    Slots (momentum, Adam's m and v) of a float16 or bfloat16 variable are
+    float32, and the update is computed in float32 (`compute_dtype`); only
+    the new θ is rounded to the variable's dtype.
     """
 
     def __init__(
@@ -43,6 +64,22 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
         )
         self.decoupled_weight_decay = decoupled_weight_decay
 
+    def add_variable_from_reference(
+        self, reference_variable, name=None, initializer="zeros"
+    ):
+        """A slot shaped like `reference_variable`, in its `compute_dtype`."""
+        dtype = compute_dtype(reference_variable)
+        if dtype == keras.backend.standardize_dtype(reference_variable.dtype):
+            return super().add_variable_from_reference(
+                reference_variable, name, initializer
+            )
+        return self.add_variable(
+            shape=reference_variable.shape,
+            initializer=initializer,
+            dtype=dtype,
+            name=f"{reference_variable.path.replace('/', '_')}_{name or 'var'}",
+        )
+
     def _apply_weight_decay(self, variables):
         """Does nothing: `_decay` applies weight decay inside `update_step`."""
 
@@ -54,16 +91,18 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
         """
         if self.weight_decay is None or not self._use_weight_decay(variable):
             return gradient
-        weight_decay = ops.cast(self.weight_decay, variable.dtype)
+        dtype = compute_dtype(variable)
+        weight_decay = ops.cast(self.weight_decay, dtype)
+        theta = ops.cast(variable, dtype)
         if self.decoupled_weight_decay:
             self.assign(
                 variable,
-                tweaks.decoupled_weight_decay(variable, learning_rate, weight_decay),
+                tweaks.decoupled_weight_decay(theta, learning_rate, weight_decay),
             )
             return gradient
         # A sparse gradient (IndexedSlices) turns dense: wd·θ touches every row.
         return tweaks.coupled_weight_decay(
-            ops.convert_to_tensor(gradient), variable, weight_decay
+            ops.convert_to_tensor(gradient), theta, weight_decay
         )
 
     def get_config(self):

@@ -2,7 +2,11 @@ import keras
 from keras import ops
 
 from custom_optimizers import tweaks, validation
-from custom_optimizers.base import BASE_ARGUMENT_DOCS, WeightDecayOptimizer
+from custom_optimizers.base import (
+    BASE_ARGUMENT_DOCS,
+    WeightDecayOptimizer,
+    compute_dtype,
+)
 
 
 @keras.saving.register_keras_serializable(package="custom_optimizers")
@@ -25,7 +29,7 @@ class SGD(WeightDecayOptimizer):
     is applied first, in the form `decoupled_weight_decay` selects.
 
     Args:
-        learning_rate: A float > 0, a
+        learning_rate: A float >= 0, a
             `keras.optimizers.schedules.LearningRateSchedule`, or a callable
             that takes no arguments and returns the rate. Defaults to `0.01`.
         momentum: Float in [0, 1), the β that weights the previous velocity.
@@ -83,14 +87,15 @@ class SGD(WeightDecayOptimizer):
             self.momentums = self.add_optimizer_variables(variables, "momentum")
 
     def update_step(self, gradient, variable, learning_rate):
-        learning_rate = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
+        dtype = compute_dtype(variable)
+        learning_rate = ops.cast(learning_rate, dtype)
+        gradient = ops.cast(gradient, dtype)
         gradient = self._decay(gradient, variable, learning_rate)
         step = tweaks.gradient_descent_step(gradient, learning_rate)
         if self.momentum == 0:
             self.assign_sub(variable, step)
             return
-        momentum = ops.cast(self.momentum, variable.dtype)
+        momentum = ops.cast(self.momentum, dtype)
         velocity = self.momentums[self._get_variable_index(variable)]
         self.assign(velocity, tweaks.momentum_velocity(velocity, step, momentum))
         if self.nesterov:

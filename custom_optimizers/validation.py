@@ -47,13 +47,17 @@ def boolean(name, value):
 
 
 def learning_rate(value):
-    """A float > 0, a `LearningRateSchedule`, or a callable returning the rate."""
+    """A float ≥ 0, a `LearningRateSchedule`, or a callable returning the rate.
+
+    0 is legal, as in Keras: a warm-up callback may set it, and a model
+    saved at that moment must load back.
+    """
     if isinstance(value, LearningRateSchedule) or callable(value):
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
-            "`learning_rate` must be a float in (0, inf), a "
+            "`learning_rate` must be a float in [0, inf), a "
             "keras.optimizers.schedules.LearningRateSchedule or a callable; "
             f"got {_describe(value)}."
         )
-    return real_in_range("learning_rate", value, 0.0, math.inf, low_open=True)
+    return real_in_range("learning_rate", value, 0.0, math.inf)
