@@ -9,10 +9,12 @@ and how many samples it holds, so runs can record it.
 """
 
 import gzip
+import hashlib
 import os
 import struct
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,36 @@ class Dataset:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    validation_fraction: float = 0.1
+    max_train_samples: int = 0
+    split_seed: int = 0  # draws the validation split
+
+    @cached_property
+    def identity(self):
+        """What decides the data a run sees: source, split settings, sizes, content.
+
+        Runs recorded with another identity were trained on other data and
+        must not be mixed with runs on this one.
+        """
+        digest = hashlib.blake2b(digest_size=16)
+        for array in (
+            self.x_train,
+            self.y_train,
+            self.x_val,
+            self.y_val,
+            self.x_test,
+            self.y_test,
+        ):
+            digest.update(np.ascontiguousarray(array).data)
+        return {
+            "dataset": self.name,
+            "source": self.source,
+            "validation_fraction": self.validation_fraction,
+            "max_train_samples": self.max_train_samples,
+            "split_seed": self.split_seed,
+            **self.sizes,
+            "fingerprint": digest.hexdigest(),
+        }
 
     @property
     def sizes(self):
@@ -94,6 +126,9 @@ def load(
         y_train[val].astype("int64"),
         _scaled(x_test),
         y_test.astype("int64"),
+        validation_fraction=validation_fraction,
+        max_train_samples=max_train_samples,
+        split_seed=seed,
     )
 
 

@@ -10,7 +10,6 @@ aggregated as mean and sample standard deviation.
 
 import argparse
 import csv
-import json
 import math
 import os
 import sys
@@ -20,7 +19,12 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from experiments.training import CONFIG_FILE, HYPERPARAMETERS, RESULT_FILE  # noqa: E402
+from experiments.run_files import (  # noqa: E402
+    HYPERPARAMETERS,
+    RESULT_FILE,
+    UnreadableRun,
+    read_run,
+)
 
 METRICS = ("train_loss", "val_loss", "val_accuracy", "test_accuracy")
 RUN_COLUMNS = (
@@ -60,8 +64,14 @@ def load_runs(sweep_dir):
     """One dict per finished run (the run columns plus its `history`)."""
     runs = []
     for result_path in sorted(Path(sweep_dir).rglob(RESULT_FILE)):
-        config = json.loads((result_path.parent / CONFIG_FILE).read_text())
-        result = json.loads(result_path.read_text())
+        try:
+            config, result = read_run(result_path.parent)
+        except UnreadableRun as error:
+            print(
+                f"warning: report skips {result_path.parent}: {error}",
+                file=sys.stderr,
+            )
+            continue
         spec = config["run"]
         runs.append(
             {

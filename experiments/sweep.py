@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -230,13 +229,18 @@ def resolve(args):
             setattr(config, key, getattr(args, key))
 
     _check_names("optimizer", config.optimizers, custom_optimizers.available())
+    config.models = _unique(config.models)
     _check_names("model", config.models, models.MODELS)
     _check_names("dataset", [config.dataset], data.DATASETS)
     if not config.learning_rates:
         raise UsageError("no learning rate given; give one or more positive numbers")
-    config.learning_rates = [_learning_rate(value) for value in config.learning_rates]
-    config.weight_decays = [_weight_decay(value) for value in config.weight_decays]
-    config.seeds = [_seed(value) for value in config.seeds]
+    config.learning_rates = _folder_safe(
+        [_learning_rate(value) for value in config.learning_rates], "learning rates"
+    )
+    config.weight_decays = _folder_safe(
+        [_weight_decay(value) for value in config.weight_decays], "weight decays"
+    )
+    config.seeds = _unique([_seed(value) for value in config.seeds])
     _seed(config.seed)
     if args.rerun_best < 0 or (args.rerun_best and config.seeds):
         raise UsageError(
@@ -258,11 +262,25 @@ def resolve(args):
     if not config.name or "/" in config.name or config.name.startswith("."):
         raise UsageError(f"sweep name must be a plain folder name, got {config.name!r}")
     for optimizer, settings in config.optimizers.items():
+        for key, axis in _grid_axes(config).items():
+            if key in settings:
+                raise UsageError(
+                    f"optimizer {optimizer}: {key} is a grid axis of this sweep; "
+                    f"set it with {axis}, not in [optimizers.{optimizer}]"
+                )
         try:
             custom_optimizers.get(optimizer, **settings)
         except (ValueError, TypeError) as error:
             raise UsageError(f"optimizer {optimizer}: {error}") from None
     return config
+
+
+def _grid_axes(config):
+    """Optimizer arguments that the sweep sets per run, with the setting that sets them."""
+    axes = {"learning_rate": "learning_rates (--learning-rates)"}
+    if config.weight_decays:
+        axes["weight_decay"] = "weight_decays (--weight-decays)"
+    return axes
 
 
 def number(value, requirement, valid):
@@ -284,6 +302,25 @@ def _grid(items, flag):
     if not items:
         raise UsageError(f"{flag} is empty; give one or more comma-separated values")
     return items
+
+
+def _unique(values):
+    """`values` without repeats, in their first order: 1e-3 and 0.001 are one run."""
+    return list(dict.fromkeys(values))
+
+
+def _folder_safe(values, what):
+    """Unique values, refusing two that would share a run folder (names use :g)."""
+    values = _unique(values)
+    names = {}
+    for value in values:
+        other = names.setdefault(f"{value:g}", value)
+        if other != value:
+            raise UsageError(
+                f"{what} {other!r} and {value!r} would share the run folder "
+                f"name {value:g}; give values that differ in 6 significant digits"
+            )
+    return values
 
 
 def _weight_decay(value):
@@ -318,46 +355,79 @@ def check_writable(folder, kind="log"):
         )
 
 
-def plan(specs, sweep_dir, force):
+def plan(specs, sweep_dir, data_identity, force):
     """Splits the runs into those to train and those already finished.
 
-    A finished run whose saved settings differ from the new ones is an
-    error: it belongs to another sweep and must not be overwritten.
+    A finished run whose saved settings or data differ from the new ones is
+    an error: it belongs to another sweep and must be neither reused nor
+    overwritten. A run whose files cannot be read is trained again.
     """
-    from experiments.training import CONFIG_FILE, RESULT_FILE
+    from experiments.run_files import UnreadableRun, is_finished, read_run
 
     todo, done = [], []
     for spec in specs:
         run_dir = sweep_dir / spec.folder
-        if (run_dir / RESULT_FILE).exists() and not force:
-            changed = spec.differences(
-                json.loads((run_dir / CONFIG_FILE).read_text())["run"]
-            )
-            if changed:
-                raise UsageError(
-                    f"{run_dir} holds a finished run with other settings "
-                    f"({', '.join(changed)}); use --name for a new sweep or --force to replace it"
-                )
-            done.append(spec)
-        else:
+        if force or not is_finished(run_dir):
             todo.append(spec)
+            continue
+        try:
+            config, _ = read_run(run_dir)
+        except UnreadableRun as error:
+            print(f"warning: {run_dir}: {error}; training it again", file=sys.stderr)
+            todo.append(spec)
+            continue
+        changed = spec.differences(config["run"]) + data_differences(
+            config["data"], data_identity
+        )
+        if changed:
+            raise UsageError(
+                f"{run_dir} holds a finished run with other settings "
+                f"({'; '.join(changed)}); use --name for a new sweep or --force "
+                "to replace it"
+            )
+        done.append(spec)
     return todo, done
 
 
-def write_hparams_config(sweep_dir):
-    """Configures TensorBoard's HParams dashboard once per sweep folder."""
+def data_differences(saved, current):
+    """How a run's recorded data differs from `current` (keys both record)."""
+    return [
+        f"data {key}: {saved[key]!r} then, {current[key]!r} now"
+        for key in current
+        if key in saved and saved[key] != current[key]
+    ]
+
+
+# The axes a sweep compares runs by, most important first: the HPARAMS tab
+# shows them when it opens.
+COMPARISON_AXES = ("optimizer", "learning_rate", "model", "weight_decay", "seed")
+HPARAMS_SHOWN = 5  # TensorBoard 2.21's HPARAMS tab checks this many columns
+
+
+def write_hparams_config(sweep_dir, specs):
+    """Configures TensorBoard's HParams dashboard for the runs in `specs`.
+
+    TensorBoard checks the first five hparams whose `differs` flag is set,
+    alphabetically, and a config from `hp.hparams_config` sets none, so
+    the tab opened on amsgrad, beta_1, beta_2, ... Here `differs` is set on
+    the comparison axes (those that vary in this sweep first, if there are
+    more axes than columns shown). The config is rewritten on every
+    invocation, replacing the last one, since a resume may add seeds.
+    """
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import plugin_data_pb2
 
-    from experiments.training import HYPERPARAMETERS
+    from experiments.run_files import HYPERPARAMETERS
 
-    marker = sweep_dir / ".hparams_config"
-    if marker.exists():
-        return
-    hparams = [
-        hp.HParam(n)
-        for n in ("model", "optimizer", "learning_rate", "seed", *HYPERPARAMETERS)
-    ]
+    varying = {
+        axis
+        for axis in COMPARISON_AXES
+        if len({getattr(spec, axis) for spec in specs}) > 1
+    }
+    shown = sorted(COMPARISON_AXES, key=lambda axis: axis not in varying)
+    shown = set(shown[:HPARAMS_SHOWN])
+    names = dict.fromkeys((*COMPARISON_AXES, *HYPERPARAMETERS))
     metrics = [
         hp.Metric(tag, group="final", display_name=tag)
         for tag in (
@@ -368,9 +438,20 @@ def write_hparams_config(sweep_dir):
             "diverged",
         )
     ]
-    with tf.summary.create_file_writer(str(sweep_dir)).as_default():
-        hp.hparams_config(hparams=hparams, metrics=metrics)
-    marker.touch()
+    summary = hp.hparams_config_pb([hp.HParam(n) for n in names], metrics)
+    value = summary.value[0]
+    data = plugin_data_pb2.HParamsPluginData.FromString(
+        value.metadata.plugin_data.content
+    )
+    for info in data.experiment.hparam_infos:
+        info.differs = info.name in shown
+    value.metadata.plugin_data.content = data.SerializeToString()
+    for old in sweep_dir.glob("events.out.tfevents.*"):
+        old.unlink()
+    writer = tf.summary.create_file_writer(str(sweep_dir))
+    with writer.as_default():
+        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
+    writer.close()
 
 
 def _clock(seconds):
@@ -381,15 +462,18 @@ def _clock(seconds):
 def best_reruns(grid, sweep_dir, seeds):
     """Each model and optimizer's best grid setting, again with `seeds` − 1 more seeds.
 
-    "Best" is the highest validation accuracy among the grid's runs that did
-    not diverge, as DeepOBS picks a learning rate on one seed before
+    "Best" is the highest validation accuracy among the grid's finished runs
+    that did not diverge, as DeepOBS picks a learning rate on one seed before
     rerunning it on several.
     """
-    from experiments.training import RESULT_FILE
+    from experiments.run_files import UnreadableRun, read_run
 
     best = {}
     for spec in grid:
-        result = json.loads((sweep_dir / spec.folder / RESULT_FILE).read_text())
+        try:
+            _, result = read_run(sweep_dir / spec.folder)
+        except UnreadableRun:  # failed: it has no result to rank
+            continue
         key = (spec.model, spec.optimizer)
         if (
             not result["diverged"]
@@ -403,27 +487,34 @@ def best_reruns(grid, sweep_dir, seeds):
     ]
 
 
-def train_all(specs, dataset, sweep_dir, verbose):
-    """Trains each run from scratch, printing one line per run with the time left."""
-    from experiments import training
+def train_all(specs, dataset, sweep_dir, executor):
+    """Trains the runs on `executor`, printing one line per finished run.
 
+    Returns the runs that failed with an error.
+    """
     started = time.perf_counter()
-    for index, spec in enumerate(specs, 1):
-        run_dir = sweep_dir / spec.folder
-        if run_dir.exists():  # unfinished, or --force: start it over
-            shutil.rmtree(run_dir)
-        result = training.train(spec, dataset, run_dir, verbose=verbose)
+    failed = []
+    for index, outcome in enumerate(executor.run(specs, dataset, sweep_dir), 1):
         elapsed = time.perf_counter() - started
-        outcome = (
-            f"DIVERGED in epoch {result['epochs_run']}"
-            if result["diverged"]
-            else f"val acc {result['val_accuracy']:.4f}, train loss {result['train_loss']:.4f}"
-        )
+        result = outcome.result
+        if outcome.error is not None:
+            failed.append(outcome)
+            status = f"FAILED: {outcome.error}"
+        elif result["diverged"]:
+            status = f"DIVERGED in epoch {result['epochs_run']}"
+        else:
+            status = (
+                f"val acc {result['val_accuracy']:.4f}, "
+                f"train loss {result['train_loss']:.4f}"
+            )
         print(
-            f"[{index}/{len(specs)}] {spec.folder}: {outcome} ({result['seconds']:.1f}s) "
-            f"| elapsed {_clock(elapsed)}, ~{_clock(elapsed / index * (len(specs) - index))} left",
+            f"[{index}/{len(specs)}] {outcome.spec.folder}: {status} "
+            f"({outcome.seconds:.1f}s{executor.where(outcome)}) "
+            f"| elapsed {_clock(elapsed)}, "
+            f"~{_clock(elapsed / index * (len(specs) - index))} left",
             flush=True,
         )
+    return failed
 
 
 def run_sweep(
@@ -436,14 +527,12 @@ def run_sweep(
     download=True,
     rerun_best=0,
 ):
-    import tensorflow as tf
+    """Runs the sweep; returns the runs that failed (an empty list when none did)."""
+    from experiments import data, executors, report
+    from experiments.folder_lock import FolderLock
 
-    from experiments import data, report
-
-    tf.config.experimental.enable_op_determinism()
     sweep_dir = Path(logdir) / config.name
     grid = config.runs()
-    todo, done = plan(grid, sweep_dir, force)
     dataset = data.load(
         config.dataset,
         data_dir=data_dir,
@@ -453,23 +542,36 @@ def run_sweep(
         download=download,
     )
     print(f"{dataset.describe()}")
-    print(f"sweep {sweep_dir}: {len(todo)} runs to train, {len(done)} already finished")
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "sweep.json").write_text(json.dumps(asdict(config), indent=2))
-    write_hparams_config(sweep_dir)
-    train_all(todo, dataset, sweep_dir, verbose)
-    if rerun_best > 1:
-        todo, done = plan(best_reruns(grid, sweep_dir, rerun_best), sweep_dir, force)
+    with FolderLock(sweep_dir):
+        todo, done = plan(grid, sweep_dir, dataset.identity, force)
         print(
-            f"each optimizer's best setting over {rerun_best} seeds: "
-            f"{len(todo)} runs to train, {len(done)} already finished"
+            f"sweep {sweep_dir}: {len(todo)} runs to train, "
+            f"{len(done)} already finished"
         )
-        train_all(todo, dataset, sweep_dir, verbose)
-    report.write_report(sweep_dir)
+        (sweep_dir / "sweep.json").write_text(json.dumps(asdict(config), indent=2))
+        write_hparams_config(sweep_dir, grid)
+        executor = executors.InProcess(verbose=verbose)
+        failed = train_all(todo, dataset, sweep_dir, executor)
+        if rerun_best > 1:
+            reruns = best_reruns(grid, sweep_dir, rerun_best)
+            todo, done = plan(reruns, sweep_dir, dataset.identity, force)
+            print(
+                f"each optimizer's best setting over {rerun_best} seeds: "
+                f"{len(todo)} runs to train, {len(done)} already finished"
+            )
+            write_hparams_config(sweep_dir, grid + reruns)
+            failed += train_all(todo, dataset, sweep_dir, executor)
+        report.write_report(sweep_dir)
     print(
         f"report: {sweep_dir / 'summary.md'}; view with: tensorboard --logdir {sweep_dir}"
     )
-    return sweep_dir
+    for outcome in failed:
+        print(
+            f"failed: {sweep_dir / outcome.spec.folder}: {outcome.error} "
+            "(error.txt there; rerun the command to retry)",
+            file=sys.stderr,
+        )
+    return failed
 
 
 def main(argv=None):
@@ -478,9 +580,10 @@ def main(argv=None):
         config = resolve(args)
         check_writable(args.logdir)
         from experiments.data import DataError
+        from experiments.folder_lock import FolderBusy
 
         try:
-            run_sweep(
+            failed = run_sweep(
                 config,
                 args.logdir,
                 force=args.force,
@@ -491,10 +594,19 @@ def main(argv=None):
             )
         except DataError as error:
             raise UsageError(f"data: {error}") from None
+        except FolderBusy as error:
+            raise UsageError(str(error)) from None
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished runs are kept; run the same command again "
+            "to train the rest",
+            file=sys.stderr,
+        )
+        return 130
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

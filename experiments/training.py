@@ -2,7 +2,6 @@
 
 import json
 import math
-import os
 import time
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
@@ -13,20 +12,12 @@ import tensorflow as tf
 
 import custom_optimizers
 from experiments import models
-
-# Optimizer settings that the HParams dashboard and the summary show.
-HYPERPARAMETERS = (
-    "momentum",
-    "nesterov",
-    "weight_decay",
-    "decoupled_weight_decay",
-    "beta_1",
-    "beta_2",
-    "epsilon",
-    "amsgrad",
+from experiments.run_files import (
+    CONFIG_FILE,
+    HYPERPARAMETERS,
+    RESULT_FILE,
+    write_json,
 )
-RESULT_FILE = "result.json"  # written last: the run's completion marker
-CONFIG_FILE = "run.json"
 
 
 def hyperparameters(optimizer):
@@ -165,13 +156,13 @@ def train(spec, dataset, run_dir, verbose=False):
     run_dir.mkdir(parents=True, exist_ok=True)
     optimizer = spec.build_optimizer()
     settings = hyperparameters(optimizer)
-    _write_json(
+    write_json(
         run_dir / CONFIG_FILE,
         {
             "run": asdict(spec),
             "hyperparameters": settings,
             "optimizer_config": optimizer.get_config(),
-            "data": {"source": dataset.source, **dataset.sizes},
+            "data": dataset.identity,
         },
     )
     keras.utils.set_random_seed(spec.seed)
@@ -218,7 +209,7 @@ def train(spec, dataset, run_dir, verbose=False):
         "history": history,
     }
     _log_final_metrics(run_dir, spec, settings, result)
-    _write_json(run_dir / RESULT_FILE, result)
+    write_json(run_dir / RESULT_FILE, result)
     return result
 
 
@@ -243,10 +234,3 @@ def _log_final_metrics(run_dir, spec, hyperparameters, result):
             },
             trial_id=str(spec.folder),
         )
-
-
-def _write_json(path, data):
-    """Writes through a temporary file so a killed run never leaves half a file."""
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data, indent=2, default=float))
-    os.replace(temporary, path)

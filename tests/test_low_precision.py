@@ -101,7 +101,7 @@ def test_mixed_precision_trains_like_float32(policy, name, float32_runs):
     """Float32 variables, low-precision compute; float16 adds loss scaling."""
     keras.config.set_dtype_policy(policy)
     try:
-        model, weights, losses = train_200_steps(name, None)
+        model, _, losses = train_200_steps(name, None)
     finally:
         keras.config.set_dtype_policy("float32")
     wrapped = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)

