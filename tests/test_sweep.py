@@ -321,3 +321,47 @@ def test_default_config_compares_what_the_project_promises():
     )
     assert min(config.learning_rates) <= 1e-4 and max(config.learning_rates) >= 1.0
     assert set(config.models) == {"mlp", "cnn"}
+
+
+def test_hparams_tab_opens_on_the_comparison_axes(finished):
+    """Asks a real TensorBoard server what its HPARAMS tab receives.
+
+    The front end (2.21) checks the first five hparams, which the server
+    sorts by (not differs, name): those five must be the sweep's axes.
+    """
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(finished),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/data/plugin/hparams/experiment",
+        data=json.dumps({"experimentName": ""}).encode(),
+        headers={"Content-Type": "application/json", "X-XSRF-Protected": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    infos = json.load(response)["hparamInfos"]
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait()
+    first_five = [info["name"] for info in infos[:5]]
+    assert sorted(first_five) == sorted(sweep.COMPARISON_AXES)
+    assert all(info.get("differs") for info in infos[:5])
+    assert not any(info.get("differs") for info in infos[5:])
