@@ -13,6 +13,7 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 ERROR_FILE = "error.txt"
 
@@ -60,3 +61,124 @@ class InProcess:
 
     def where(self, outcome):
         return ""
+
+    def describe(self):
+        return "training one run at a time in this process"
+
+    def close(self):
+        pass
+
+
+def _train_on_ray_worker(spec, dataset, sweep_dir, threads, verbose):
+    """One run as a Ray task: TensorFlow gets `threads` threads, then `train_run`."""
+    import ray
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    if threading.get_intra_op_parallelism_threads() != threads:
+        try:  # possible only before this worker process's first TF op
+            threading.set_intra_op_parallelism_threads(threads)
+            threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass  # a reused worker keeps the threads of its first run
+    outcome = train_run(spec, dataset, sweep_dir, verbose)
+    outcome.node = f"node {ray.get_runtime_context().get_node_id()[:8]}, {outcome.node}"
+    return outcome
+
+
+class OnRay:
+    """Runs as Ray tasks: `workers` at once on a local Ray, or on a cluster.
+
+    Locally (no `address`) it starts Ray with `workers` CPUs and no
+    dashboard; each run asks for one of them and gives TensorFlow
+    cores / workers threads, so runs do not fight over cores. With
+    `address` (a cluster's, or "auto") each run asks for one CPU and uses
+    one thread, and at most `workers` runs are in flight (None: as many as
+    the cluster schedules). A run whose worker process dies is retried
+    from scratch (`train_run` wipes its folder first); Ctrl-C cancels every
+    task and stops the local Ray.
+    """
+
+    RETRIES = 2  # per run, when its worker process dies
+
+    def __init__(self, workers, address=None, verbose=False):
+        import ray
+
+        self.workers = workers
+        self.verbose = verbose
+        project = str(Path(__file__).resolve().parents[1])
+        runtime_env = {
+            "env_vars": {
+                "TF_CPP_MIN_LOG_LEVEL": "3",
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [project, os.environ.get("PYTHONPATH")])
+                ),
+            }
+        }
+        if address:
+            ray.init(
+                address=address,
+                runtime_env=runtime_env,
+                log_to_driver=False,
+                logging_level="error",
+            )
+            self.threads = 1
+        else:
+            ray.init(
+                num_cpus=workers,
+                include_dashboard=False,
+                runtime_env=runtime_env,
+                log_to_driver=False,
+                logging_level="error",
+            )
+            self.threads = max(1, (os.cpu_count() or 1) // workers)
+        self.task = ray.remote(num_cpus=1, max_retries=self.RETRIES)(
+            _train_on_ray_worker
+        )
+
+    def run(self, specs, dataset, sweep_dir):
+        import ray
+
+        dataset_ref = ray.put(dataset)
+        sweep_dir = Path(sweep_dir).resolve()
+        queue = list(specs)
+        pending = {}
+        try:
+            while queue or pending:
+                while queue and (self.workers is None or len(pending) < self.workers):
+                    spec = queue.pop(0)
+                    ref = self.task.remote(
+                        spec, dataset_ref, sweep_dir, self.threads, self.verbose
+                    )
+                    pending[ref] = (spec, time.perf_counter())
+                (ref,), _ = ray.wait(list(pending), num_returns=1)
+                spec, started = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as error:  # retries used up
+                    message = str(error).strip().splitlines()[0][:300]
+                    yield Outcome(
+                        spec, None, message, time.perf_counter() - started, "ray"
+                    )
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+
+    def where(self, outcome):
+        return f", {outcome.node}"
+
+    def describe(self):
+        import ray
+
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
+        at_once = "as many as it schedules" if self.workers is None else self.workers
+        return (
+            f"training on Ray ({len(nodes)} node(s), {cpus:g} CPUs): {at_once} runs "
+            f"at a time, {self.threads} TensorFlow thread(s) each"
+        )
+
+    def close(self):
+        import ray
+
+        ray.shutdown()

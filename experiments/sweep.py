@@ -57,6 +57,11 @@ class SweepConfig:
     validation_fraction: float = 0.1
     max_train_samples: int = 0  # 0: all of them
     divergence_loss: float = 1e3
+    # Runs at once: 1 trains in this process; N > 1 or "auto" (one per core;
+    # on a cluster, as many as it schedules) on Ray.
+    workers: object = "auto"
+    # A Ray cluster to run on ("auto", or host:port); empty: none.
+    address: str = ""
 
     def runs(self):
         from experiments.training import RunSpec
@@ -119,6 +124,9 @@ def read_config(path):
         )
     defaults = SweepConfig()
     for key, value in raw.items():
+        if key == "workers":
+            raw[key] = _workers(value, f"{path}: workers")
+            continue
         expected = type(getattr(defaults, key))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             raw[key] = float(value)
@@ -190,6 +198,15 @@ def parse_args(argv):
     parser.add_argument(
         "--logdir", default="logs", help="root folder for sweeps (default: logs)"
     )
+    parser.add_argument(
+        "--workers",
+        help="runs at once: 1 (in this process), N, or auto (one per core); "
+        "more than 1 uses Ray",
+    )
+    parser.add_argument(
+        "--address",
+        help="run on this Ray cluster (host:port or auto; default: $RAY_ADDRESS)",
+    )
     parser.add_argument("--force", action="store_true", help="rerun finished runs too")
     parser.add_argument(
         "--verbose", action="store_true", help="show Keras's progress bar"
@@ -224,9 +241,14 @@ def resolve(args):
         "seed",
         "max_train_samples",
         "name",
+        "address",
     ):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
+    if args.workers is not None:
+        config.workers = _workers(args.workers, "--workers")
+    if not config.address:
+        config.address = os.environ.get("RAY_ADDRESS", "")
 
     _check_names("optimizer", config.optimizers, custom_optimizers.available())
     config.models = _unique(config.models)
@@ -302,6 +324,38 @@ def _grid(items, flag):
     if not items:
         raise UsageError(f"{flag} is empty; give one or more comma-separated values")
     return items
+
+
+def _workers(value, what):
+    """An integer >= 1 or "auto"."""
+    if value == "auto":
+        return value
+    try:
+        workers = int(value)
+    except (TypeError, ValueError):
+        workers = 0
+    if isinstance(value, bool) or workers < 1 or str(workers) != str(value).strip():
+        raise UsageError(f"{what} must be an integer >= 1 or auto, got {value!r}")
+    return workers
+
+
+def workers_for(config, runs):
+    """How many runs go at once: `auto` is one per core (on a cluster: no cap)."""
+    if config.workers != "auto":
+        return config.workers
+    return None if config.address else max(1, os.cpu_count() or 1)
+
+
+def make_executor(config, runs, verbose):
+    """In this process for one worker (Ray is not imported); else on Ray."""
+    from experiments import executors
+
+    workers = workers_for(config, runs)
+    if not config.address and (workers == 1 or runs < 2):
+        return executors.InProcess(verbose=verbose)
+    if not config.address:
+        workers = min(workers, runs)
+    return executors.OnRay(workers, config.address or None, verbose=verbose)
 
 
 def _unique(values):
@@ -528,9 +582,15 @@ def run_sweep(
     rerun_best=0,
 ):
     """Runs the sweep; returns the runs that failed (an empty list when none did)."""
-    from experiments import data, executors, report
+    from experiments import data, report
     from experiments.folder_lock import FolderLock
 
+    if config.address and not Path(logdir).is_absolute():
+        logdir = Path(logdir).resolve()
+        print(
+            f"note: on a cluster the log folder is {logdir}; every node must see "
+            "that path (shared storage)"
+        )
     sweep_dir = Path(logdir) / config.name
     grid = config.runs()
     dataset = data.load(
@@ -550,17 +610,22 @@ def run_sweep(
         )
         (sweep_dir / "sweep.json").write_text(json.dumps(asdict(config), indent=2))
         write_hparams_config(sweep_dir, grid)
-        executor = executors.InProcess(verbose=verbose)
-        failed = train_all(todo, dataset, sweep_dir, executor)
-        if rerun_best > 1:
-            reruns = best_reruns(grid, sweep_dir, rerun_best)
-            todo, done = plan(reruns, sweep_dir, dataset.identity, force)
-            print(
-                f"each optimizer's best setting over {rerun_best} seeds: "
-                f"{len(todo)} runs to train, {len(done)} already finished"
-            )
-            write_hparams_config(sweep_dir, grid + reruns)
-            failed += train_all(todo, dataset, sweep_dir, executor)
+        reruns_at_most = len({(s.model, s.optimizer) for s in grid}) * (rerun_best - 1)
+        executor = make_executor(config, len(todo) + max(0, reruns_at_most), verbose)
+        print(executor.describe())
+        try:
+            failed = train_all(todo, dataset, sweep_dir, executor)
+            if rerun_best > 1:
+                reruns = best_reruns(grid, sweep_dir, rerun_best)
+                todo, done = plan(reruns, sweep_dir, dataset.identity, force)
+                print(
+                    f"each optimizer's best setting over {rerun_best} seeds: "
+                    f"{len(todo)} runs to train, {len(done)} already finished"
+                )
+                write_hparams_config(sweep_dir, grid + reruns)
+                failed += train_all(todo, dataset, sweep_dir, executor)
+        finally:
+            executor.close()
         report.write_report(sweep_dir)
     print(
         f"report: {sweep_dir / 'summary.md'}; view with: tensorboard --logdir {sweep_dir}"

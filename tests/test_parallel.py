@@ -1,0 +1,231 @@
+"""Runs side by side on Ray: same results, faults survived, a two-node cluster."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from experiments import executors, sweep, training
+from tests.test_sweep import TINY, events, run_sweep, summary
+from tests.test_sweep_faults import ROOT, steps_written_twice, wait_for
+
+ray = pytest.importorskip("ray")
+
+FOUR_RUNS = ["--optimizers", "momentum,adam", "--learning-rates", "0.03,0.3"]
+# Measured: --workers 2 (one TensorFlow thread per run) and --workers 1 (two
+# threads) give bit-identical numbers on these runs; the tolerance is slack.
+TOLERANCE = 1e-6
+
+
+def comparable(sweep_dir):
+    rows = summary(sweep_dir)
+    for row in rows:
+        row.pop("seconds")
+    return rows
+
+
+def assert_same_results(a, b):
+    rows_a, rows_b = comparable(a), comparable(b)
+    assert len(rows_a) == len(rows_b) == 4
+    for x, y in zip(rows_a, rows_b, strict=True):
+        assert x.keys() == y.keys()
+        for key in x:
+            try:
+                assert float(x[key]) == pytest.approx(
+                    float(y[key]), rel=TOLERANCE, nan_ok=True
+                ), key
+            except ValueError:
+                assert x[key] == y[key], key
+
+
+@pytest.fixture(scope="module")
+def one_at_a_time(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("serial")
+    assert run_sweep(logdir, *FOUR_RUNS, "--workers", "1") == 0
+    return logdir / "quick"
+
+
+def test_workers_2_writes_the_same_runs_tags_and_numbers(
+    one_at_a_time, tmp_path, capsys
+):
+    assert run_sweep(tmp_path, *FOUR_RUNS, "--workers", "2") == 0
+    out = capsys.readouterr().out
+    assert "training on Ray (1 node(s), 2 CPUs): 2 runs at a time" in out
+    assert len(re.findall(r"^\[\d/4\] mlp/", out, re.M)) == 4
+    parallel = tmp_path / "quick"
+    assert sorted(p.relative_to(parallel) for p in parallel.rglob("result.json")) == (
+        sorted(p.relative_to(one_at_a_time) for p in one_at_a_time.rglob("result.json"))
+    )
+    assert_same_results(one_at_a_time, parallel)
+    run = "mlp/adam/lr=0.03/train"
+    assert set(events(parallel / run).Tags()["tensors"]) == set(
+        events(one_at_a_time / run).Tags()["tensors"]
+    )
+
+
+def test_one_worker_never_imports_ray(tmp_path):
+    code = (
+        "import sys; from experiments import sweep\n"
+        f"assert sweep.main({[*TINY, *FOUR_RUNS[:2], '--learning-rates', '0.03']!r}"
+        f" + ['--workers', '1', '--logdir', {str(tmp_path)!r}]) == 0\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_a_run_that_raises_is_recorded_failed_and_the_rest_go_on(
+    tmp_path, capsys, monkeypatch
+):
+    real_train = training.train
+
+    def train_or_fail(spec, *args, **kwargs):
+        if spec.optimizer == "adam" and spec.learning_rate == 0.03:
+            raise RuntimeError("out of memory, say")
+        return real_train(spec, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train", train_or_fail)
+    assert run_sweep(tmp_path, *FOUR_RUNS, "--workers", "1") == 1
+    captured = capsys.readouterr()
+    assert "mlp/adam/lr=0.03: FAILED: RuntimeError: out of memory, say" in captured.out
+    assert "failed: " in captured.err and "rerun the command to retry" in captured.err
+    failed = tmp_path / "quick/mlp/adam/lr=0.03"
+    assert (
+        "RuntimeError: out of memory, say"
+        in (failed / executors.ERROR_FILE).read_text()
+    )
+    assert not (failed / "result.json").exists()
+    assert len(summary(tmp_path / "quick")) == 3
+
+    monkeypatch.setattr(training, "train", real_train)
+    assert run_sweep(tmp_path, *FOUR_RUNS, "--workers", "1") == 0  # retried
+    assert "1 runs to train, 3 already finished" in capsys.readouterr().out
+    assert not (failed / executors.ERROR_FILE).exists()
+
+
+LONG = [*TINY, *FOUR_RUNS, "--epochs", "20", "--max-train-samples", "512",
+        "--workers", "2"]  # fmt: skip
+
+
+def start_sweep(logdir):
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments.sweep", *LONG, "--logdir", str(logdir)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+
+
+def ray_task_pids():
+    found = subprocess.run(
+        ["pgrep", "-f", "ray::_train_on_ray_worker"], capture_output=True, text=True
+    )
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_a_worker_killed_mid_run_is_redone_from_scratch(tmp_path):
+    runs = tmp_path / "quick" / "mlp"
+    process = start_sweep(tmp_path)
+    wait_for(
+        lambda: any(runs.glob("*/lr=*/train/events.out.tfevents*")) and ray_task_pids(),
+        process,
+    )
+    time.sleep(1.0)  # some epochs into the first runs
+    victim = ray_task_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert len(re.findall(r"^\[\d/4\] ", out, re.M)) == 4
+    assert "FAILED" not in out
+    results = sorted(runs.glob("*/lr=*/result.json"))
+    assert len(results) == 4
+    for result in results:
+        finished = json.loads(result.read_text())
+        assert finished["diverged"] or finished["epochs_run"] == 20
+        assert steps_written_twice(result.parent) == []
+
+
+def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
+    runs = tmp_path / "quick" / "mlp"
+    process = start_sweep(tmp_path)
+    wait_for(lambda: any(runs.glob("*/lr=*/train")) and ray_task_pids(), process)
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith("interrupted: finished runs are kept")
+    deadline = time.monotonic() + 30
+    while ray_task_pids():
+        assert time.monotonic() < deadline, "workers outlived the sweep"
+        time.sleep(0.5)
+    for run_dir in {p.parent for p in runs.glob("*/lr=*/train")}:
+        result = run_dir / "result.json"
+        if result.exists():  # finished before the interrupt: complete
+            assert json.loads(result.read_text())["history"]
+
+
+def test_a_two_node_cluster_runs_on_both_nodes_with_the_same_results(
+    one_at_a_time, tmp_path, capsys
+):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "include_dashboard": False},
+    )
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        assert (
+            run_sweep(
+                tmp_path, *FOUR_RUNS, "--address", cluster.address, "--workers", "auto"
+            )
+            == 0
+        )
+    finally:
+        cluster.shutdown()
+    out = capsys.readouterr().out
+    assert "training on Ray (2 node(s), 2 CPUs)" in out
+    nodes = set(re.findall(r"node ([0-9a-f]{8}),", out))
+    assert len(nodes) == 2, out
+    assert_same_results(one_at_a_time, tmp_path / "quick")
+
+
+def test_a_relative_logdir_on_a_cluster_is_made_absolute(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    config = sweep.resolve(sweep.parse_args([*TINY, "--address", "auto"]))
+    assert config.address == "auto"
+    monkeypatch.setattr(sweep, "make_executor", lambda *a: pytest.fail("stop here"))
+    with pytest.raises(pytest.fail.Exception):
+        sweep.run_sweep(config, "logs", download=False)
+    assert f"on a cluster the log folder is {tmp_path / 'logs'}" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--workers", "0"], "--workers must be an integer >= 1 or auto, got '0'"),
+        (["--workers", "many"], "--workers must be an integer >= 1 or auto"),
+    ],
+)
+def test_bad_workers_exit_2(argv, message, tmp_path, capsys):
+    assert sweep.main([*TINY, "--logdir", str(tmp_path / "logs"), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists()
+
+
+def test_workers_in_the_config_file(tmp_path):
+    config = tmp_path / "w.toml"
+    config.write_text('workers = "auto"\naddress = "auto"\n')
+    resolved = sweep.resolve(sweep.parse_args(["--config", str(config)]))
+    assert (resolved.workers, resolved.address) == ("auto", "auto")
+    assert sweep.workers_for(resolved, 10) is None  # a cluster: no cap
+    config.write_text("workers = 0\n")
+    with pytest.raises(sweep.UsageError, match="workers must be an integer >= 1"):
+        sweep.resolve(sweep.parse_args(["--config", str(config)]))
