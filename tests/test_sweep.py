@@ -365,3 +365,23 @@ def test_hparams_tab_opens_on_the_comparison_axes(finished):
     assert sorted(first_five) == sorted(sweep.COMPARISON_AXES)
     assert all(info.get("differs") for info in infos[:5])
     assert not any(info.get("differs") for info in infos[5:])
+
+
+@pytest.mark.parametrize("values", [[0.5] * 7, [-3.0, 0.0, 0.1, 2.0, 2.0, 7.5]])
+def test_fast_histogram_equals_tensorboards(values):
+    import numpy as np
+    from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+    from tensorboard.util import tensor_util
+
+    from experiments import training
+
+    values = np.concatenate([values, np.random.default_rng(0).normal(size=1000)])
+    for ours, theirs in (
+        (training.histogram_pb("w", values), histogram_pb("w", values)),
+        (training.histogram_pb("w", values[:7]), histogram_pb("w", values[:7])),
+    ):
+        assert ours.value[0].metadata == theirs.value[0].metadata
+        np.testing.assert_array_equal(
+            tensor_util.make_ndarray(ours.value[0].tensor),
+            tensor_util.make_ndarray(theirs.value[0].tensor),
+        )

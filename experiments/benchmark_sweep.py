@@ -1,0 +1,122 @@
+"""What the sweep's machinery costs: its runs against bare `model.fit` of the same runs.
+
+    python -m experiments.benchmark_sweep                 # the quick sweep's runs
+    python -m experiments.benchmark_sweep --config experiments/configs/default.toml \
+        --models cnn --learning-rates 0.01 --rounds 2
+
+Each run is trained twice in this process, alternating: once as the sweep
+trains it (`executors.train_run`: TensorBoard logs, per-batch loss,
+histograms, divergence checks, test evaluation, HParams, JSON files) and
+once as a bare `model.fit` on the same data, batches, validation set and
+test evaluation. The ratio of the totals is the sweep's overhead per run.
+The fixed costs of one sweep (importing TensorFlow, loading data, writing
+the report) are timed apart.
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from experiments import sweep
+
+
+def bare_fit(spec, dataset):
+    """The same run with nothing but Keras: fit with validation, then test."""
+    import keras
+
+    from experiments import models, training
+
+    keras.utils.set_random_seed(spec.seed)
+    model = models.build(spec.model, spec.seed)
+    model.compile(
+        optimizer=spec.build_optimizer(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(
+        training.batches(dataset.x_train, dataset.y_train, spec.batch_size, spec.seed),
+        validation_data=(dataset.x_val, dataset.y_val),
+        validation_batch_size=1024,
+        epochs=spec.epochs,
+        shuffle=False,
+        verbose=0,
+    )
+    model.evaluate(dataset.x_test, dataset.y_test, batch_size=1024, verbose=0)
+
+
+def timed(function, *args):
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m experiments.benchmark_sweep")
+    parser.add_argument("--config", default=str(sweep.CONFIGS / "quick.toml"))
+    parser.add_argument("--models")
+    parser.add_argument("--learning-rates")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every run")
+    args = parser.parse_args(argv)
+    sweep_argv = ["--config", args.config, "--offline"]
+    if args.models:
+        sweep_argv += ["--models", args.models]
+    if args.learning_rates:
+        sweep_argv += ["--learning-rates", args.learning_rates]
+    config = sweep.resolve(sweep.parse_args(sweep_argv))
+
+    import_seconds = _import_seconds()
+
+    from experiments import data, executors, report
+
+    started = time.perf_counter()
+    dataset = data.load(
+        config.dataset,
+        validation_fraction=config.validation_fraction,
+        max_train_samples=config.max_train_samples,
+        seed=config.seed,
+        download=False,
+    )
+    data_seconds = time.perf_counter() - started
+    specs = [s for s in config.runs() if s.learning_rate < 1]  # no divergence
+    with tempfile.TemporaryDirectory() as folder:
+        sweep_dir = Path(folder)
+        executors.train_run(specs[0], dataset, sweep_dir)  # warm-up: first-use costs
+        bare = ours = 0.0
+        for round_ in range(args.rounds):
+            for index, spec in enumerate(specs):
+                pair = [
+                    ("bare", lambda: bare_fit(spec, dataset)),
+                    ("ours", lambda: executors.train_run(spec, dataset, sweep_dir)),
+                ]
+                if (index + round_) % 2:
+                    pair.reverse()  # alternate which goes first
+                for name, run in pair:
+                    seconds = timed(run)
+                    if name == "bare":
+                        bare += seconds
+                    else:
+                        ours += seconds
+        report_seconds = timed(report.write_report, sweep_dir)
+    print(
+        f"{len(specs)} runs x {args.rounds} ({', '.join(config.models)}; "
+        f"{dataset.describe()}; {config.epochs} epochs, batch {config.batch_size})"
+    )
+    print(f"bare model.fit      {bare:7.1f} s")
+    print(f"sweep's train_run   {ours:7.1f} s   ratio {ours / bare:.3f}")
+    print(
+        f"fixed costs: import TensorFlow {import_seconds:.1f} s, "
+        f"load data {data_seconds:.1f} s, report {report_seconds:.1f} s"
+    )
+
+
+def _import_seconds():
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import tensorflow"], check=True)
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()
