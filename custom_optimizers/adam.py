@@ -46,6 +46,10 @@ class Adam(WeightDecayOptimizer):
         epsilon: Float > 0 added to √v̂. Defaults to `1e-8`.
         amsgrad: Boolean. Whether to use the AMSGrad variant.
             Defaults to `False`.
+        bias_correction: Boolean. `False` drops m̂ and v̂ and steps by
+            η·m/(√v + ε): the moments, started at zero, then make the first
+            steps too small (m) or, with β2 > β1, too large (√v is the
+            smaller). Defaults to `True`.
         {base}
     """
 
@@ -56,8 +60,10 @@ class Adam(WeightDecayOptimizer):
         beta_2=0.999,
         epsilon=1e-8,
         amsgrad=False,
+        bias_correction=True,
         weight_decay=None,
         decoupled_weight_decay=True,
+        learning_rate_multipliers=None,
         clipnorm=None,
         clipvalue=None,
         global_clipnorm=None,
@@ -75,10 +81,12 @@ class Adam(WeightDecayOptimizer):
             "epsilon", epsilon, 0.0, float("inf"), low_open=True
         )
         validation.boolean("amsgrad", amsgrad)
+        validation.boolean("bias_correction", bias_correction)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
             decoupled_weight_decay=decoupled_weight_decay,
+            learning_rate_multipliers=learning_rate_multipliers,
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -94,6 +102,7 @@ class Adam(WeightDecayOptimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.amsgrad = amsgrad
+        self.bias_correction = bias_correction
 
     def build(self, variables):
         """Creates the m and v slots, and v's running maximum for AMSGrad."""
@@ -110,7 +119,9 @@ class Adam(WeightDecayOptimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = compute_dtype(variable)
-        learning_rate = ops.cast(learning_rate, dtype)
+        learning_rate = self._learning_rate_for(variable, learning_rate, dtype)
+        if learning_rate is None:  # frozen: multiplier 0
+            return
         gradient = ops.cast(gradient, dtype)
         gradient = self._decay(gradient, variable, learning_rate)
         step = ops.cast(self.iterations + 1, dtype)
@@ -138,9 +149,17 @@ class Adam(WeightDecayOptimizer):
                 v,
                 learning_rate,
                 ops.cast(self.epsilon, dtype),
-                tweaks.bias_correction(beta_1, step),
-                tweaks.bias_correction(beta_2, step),
+                *self._bias_corrections(beta_1, beta_2, step),
             ),
+        )
+
+    def _bias_corrections(self, beta_1, beta_2, step):
+        """1 − β1^t and 1 − β2^t, or 1 and 1 without bias correction."""
+        if not self.bias_correction:
+            return 1.0, 1.0
+        return (
+            tweaks.bias_correction(beta_1, step),
+            tweaks.bias_correction(beta_2, step),
         )
 
     def get_config(self):
@@ -151,6 +170,7 @@ class Adam(WeightDecayOptimizer):
                 "beta_2": self.beta_2,
                 "epsilon": self.epsilon,
                 "amsgrad": self.amsgrad,
+                "bias_correction": self.bias_correction,
             }
         )
         return config
@@ -172,7 +192,8 @@ class AdamW(Adam):
     Args:
         learning_rate: As in `Adam`. Defaults to `0.001`.
         weight_decay: Float >= 0, the decay strength wd. Defaults to `0.004`.
-        beta_1, beta_2, epsilon, amsgrad: As in `Adam`.
+        beta_1, beta_2, epsilon, amsgrad, bias_correction,
+            learning_rate_multipliers: As in `Adam`.
         clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
             ema_overwrite_frequency, loss_scale_factor,
             gradient_accumulation_steps, name: as in
@@ -189,6 +210,8 @@ class AdamW(Adam):
         beta_2=0.999,
         epsilon=1e-8,
         amsgrad=False,
+        bias_correction=True,
+        learning_rate_multipliers=None,
         clipnorm=None,
         clipvalue=None,
         global_clipnorm=None,
@@ -218,8 +241,10 @@ class AdamW(Adam):
             beta_2=beta_2,
             epsilon=epsilon,
             amsgrad=amsgrad,
+            bias_correction=bias_correction,
             weight_decay=weight_decay,
             decoupled_weight_decay=True,
+            learning_rate_multipliers=learning_rate_multipliers,
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,

@@ -1,5 +1,8 @@
-"""What SGD and Adam share: a checked learning rate, both forms of weight decay,
-and float32 arithmetic for float16 and bfloat16 variables."""
+"""What SGD and Adam share: a checked learning rate, per-layer learning-rate
+multipliers, both forms of weight decay, and float32 arithmetic for float16
+and bfloat16 variables."""
+
+import re
 
 import keras
 from keras import ops
@@ -13,6 +16,19 @@ BASE_ARGUMENT_DOCS = """weight_decay: Float >= 0 or `None`. The decay strength w
             `weight_decay`, as in AdamW). `False` adds wd·θ to the gradient
             (an L2 penalty) so momentum and Adam's moments see it. The two
             agree for plain gradient descent. Defaults to `True`.
+        learning_rate_multipliers: Dict from a regular expression to a
+            float >= 0, or `None`. A variable whose path (e.g.
+            `"cnn/conv_1/kernel"`) matches a pattern (`re.search`, the rule
+            of `exclude_from_weight_decay`, applied to the path so layer
+            names work; a model loaded from a file has paths without the
+            model's name, `"conv_1/kernel"`, so match layer names) takes
+            its steps with η × multiplier, schedules
+            included; decoupled decay uses that η × multiplier too. When
+            several patterns match, the first in the dict's order wins.
+            0 freezes the variable: neither its value nor its slots change,
+            with or without weight decay. A pattern that matches no
+            variable is a `ValueError` when the optimizer is built.
+            Defaults to `None` (every variable at η).
         clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
             ema_overwrite_frequency, loss_scale_factor,
             gradient_accumulation_steps, name: as in
@@ -54,15 +70,47 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
         learning_rate,
         weight_decay=None,
         decoupled_weight_decay=True,
+        learning_rate_multipliers=None,
         **base_arguments,
     ):
         learning_rate = validation.learning_rate(learning_rate)
         weight_decay = validation.optional_non_negative("weight_decay", weight_decay)
         validation.boolean("decoupled_weight_decay", decoupled_weight_decay)
+        multipliers = validation.learning_rate_multipliers(learning_rate_multipliers)
         super().__init__(
             learning_rate=learning_rate, weight_decay=weight_decay, **base_arguments
         )
         self.decoupled_weight_decay = decoupled_weight_decay
+        self.learning_rate_multipliers = multipliers
+
+    def build(self, variables):
+        """Also resolves each variable's learning-rate multiplier (a Python float)."""
+        if self.built:
+            return
+        super().build(variables)
+        patterns = self.learning_rate_multipliers or {}
+        first_match = [
+            next((p for p in patterns if re.search(p, v.path)), None) for v in variables
+        ]
+        self._multipliers = [patterns.get(p, 1.0) for p in first_match]
+        unused = [p for p in patterns if p not in first_match]
+        if unused:
+            paths = ", ".join(v.path for v in variables)
+            raise ValueError(
+                f"`learning_rate_multipliers` pattern {unused[0]!r} matches no "
+                f"variable (or only ones an earlier pattern took); the variables "
+                f"are: {paths}"
+            )
+
+    def _learning_rate_for(self, variable, learning_rate, dtype):
+        """η × this variable's multiplier in `dtype`; None when it is frozen (0)."""
+        multiplier = self._multipliers[self._get_variable_index(variable)]
+        if multiplier == 0:
+            return None
+        learning_rate = ops.cast(learning_rate, dtype)
+        if multiplier != 1:
+            learning_rate = tweaks.scaled_learning_rate(learning_rate, multiplier)
+        return learning_rate
 
     def add_variable_from_reference(
         self, reference_variable, name=None, initializer="zeros"
@@ -108,4 +156,5 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
     def get_config(self):
         config = super().get_config()
         config["decoupled_weight_decay"] = self.decoupled_weight_decay
+        config["learning_rate_multipliers"] = self.learning_rate_multipliers
         return config

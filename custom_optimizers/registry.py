@@ -39,6 +39,16 @@ RECIPES = {
     ),
     "adamw": Recipe(AdamW, {}, "Adam with decoupled weight decay (AdamW)"),
     "amsgrad": Recipe(Adam, {"amsgrad": True}, "Adam keeping the running maximum of v"),
+    # Adam taken apart: momentum is SGD's; these are the other two pieces.
+    "rmsprop": Recipe(
+        Adam,
+        {"beta_1": 0.0, "bias_correction": False},
+        "the second-moment average alone: v ← ρ·v + (1−ρ)g², θ ← θ − η·g/(√v + ε), "
+        "ρ = Adam's β2 = 0.999",
+    ),
+    "adam_no_bias_correction": Recipe(
+        Adam, {"bias_correction": False}, "Adam without m̂ and v̂: θ ← θ − η·m/(√v + ε)"
+    ),
 }
 
 

@@ -46,6 +46,7 @@ class SGD(WeightDecayOptimizer):
         nesterov=False,
         weight_decay=None,
         decoupled_weight_decay=True,
+        learning_rate_multipliers=None,
         clipnorm=None,
         clipvalue=None,
         global_clipnorm=None,
@@ -63,6 +64,7 @@ class SGD(WeightDecayOptimizer):
             learning_rate=learning_rate,
             weight_decay=weight_decay,
             decoupled_weight_decay=decoupled_weight_decay,
+            learning_rate_multipliers=learning_rate_multipliers,
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -88,7 +90,9 @@ class SGD(WeightDecayOptimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = compute_dtype(variable)
-        learning_rate = ops.cast(learning_rate, dtype)
+        learning_rate = self._learning_rate_for(variable, learning_rate, dtype)
+        if learning_rate is None:  # frozen: multiplier 0
+            return
         gradient = ops.cast(gradient, dtype)
         gradient = self._decay(gradient, variable, learning_rate)
         step = tweaks.gradient_descent_step(gradient, learning_rate)

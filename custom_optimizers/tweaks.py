@@ -19,6 +19,16 @@ def gradient_descent_step(gradient, learning_rate):
     return ops.multiply(gradient, learning_rate)
 
 
+def scaled_learning_rate(learning_rate, multiplier):
+    """η·k: one layer's learning rate, a multiple k of the optimizer's η.
+
+    Plain gradient descent uses one η for every parameter; a multiplier per
+    layer (fastai's discriminative learning rates, PyTorch's parameter
+    groups) lets pre-trained layers move slower than a new head.
+    """
+    return ops.multiply(learning_rate, multiplier)
+
+
 def coupled_weight_decay(gradient, variable, weight_decay):
     """g + wd·θ: weight decay folded into the gradient (an L2 penalty).
 

@@ -6,6 +6,7 @@ argument, the value received and the allowed range.
 
 import math
 import numbers
+import re
 
 from keras.optimizers.schedules import LearningRateSchedule
 
@@ -61,3 +62,32 @@ def learning_rate(value):
             f"got {_describe(value)}."
         )
     return real_in_range("learning_rate", value, 0.0, math.inf)
+
+
+def learning_rate_multipliers(value):
+    """None, or a dict from a valid regular expression to a float ≥ 0."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(
+            "`learning_rate_multipliers` must be a dict from a name pattern to a "
+            f"number >= 0; got {_describe(value)}."
+        )
+    checked = {}
+    for pattern, multiplier in value.items():
+        if not isinstance(pattern, str):
+            raise TypeError(
+                "`learning_rate_multipliers` keys must be strings (regular "
+                f"expressions matched against variable paths); got {_describe(pattern)}."
+            )
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(
+                f"`learning_rate_multipliers` pattern {pattern!r} is not a valid "
+                f"regular expression ({error})."
+            ) from None
+        checked[pattern] = real_in_range(
+            f"learning_rate_multipliers[{pattern!r}]", multiplier, 0.0, math.inf
+        )
+    return checked

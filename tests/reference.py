@@ -6,6 +6,8 @@ gradient clipping that Keras's base options apply first. Computed in float32
 so the comparison is to float32 precision.
 """
 
+import re
+
 import numpy as np
 from keras.optimizers.schedules import LearningRateSchedule
 
@@ -23,8 +25,10 @@ class Reference:
         clipnorm=None,
         clipvalue=None,
         global_clipnorm=None,
+        learning_rate_multipliers=None,
     ):
         self.learning_rate = learning_rate
+        self.multipliers = learning_rate_multipliers or {}
         self.weight_decay = weight_decay
         self.decoupled = decoupled_weight_decay
         self.clipnorm = clipnorm
@@ -53,13 +57,24 @@ class Reference:
             ]
         return grads
 
-    def step(self, params, grads):
+    def multiplier(self, name):
+        """The first pattern (in order) found in `name` gives its multiplier."""
+        return next(
+            (k for pattern, k in self.multipliers.items() if re.search(pattern, name)),
+            1.0,
+        )
+
+    def step(self, params, grads, names=None):
         """Returns the new params after one step on `grads`."""
-        lr = self.lr()
         grads = self.clip([np.asarray(g, f32) for g in grads])
         new = []
         for i, (theta, g) in enumerate(zip(params, grads)):
             theta = np.asarray(theta, f32)
+            k = self.multiplier(names[i]) if names else 1.0
+            if k == 0:  # frozen: value and slots untouched
+                new.append(theta)
+                continue
+            lr = self.lr() * f32(k)  # η × the variable's multiplier
             if self.weight_decay is not None:
                 wd = f32(self.weight_decay)
                 if self.decoupled:

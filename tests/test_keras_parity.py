@@ -50,6 +50,13 @@ TWINS = {
             1e-3, epsilon=1e-12, gradient_accumulation_steps=3
         ),
     ),
+    # rmsprop is Adam without β1 and bias correction: Keras's RMSprop with
+    # ρ = β2, except that Keras puts ε inside the root, √(v + ε); a tiny ε
+    # hides that too.
+    "rmsprop": (
+        lambda: co.get("rmsprop", learning_rate=1e-3, beta_2=0.9, epsilon=1e-12),
+        lambda: keras.optimizers.RMSprop(1e-3, rho=0.9, epsilon=1e-12),
+    ),
     "adam global clipnorm": (
         lambda: co.Adam(1e-3, epsilon=1e-12, global_clipnorm=0.1),
         lambda: keras.optimizers.Adam(1e-3, epsilon=1e-12, global_clipnorm=0.1),

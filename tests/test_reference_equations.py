@@ -75,7 +75,51 @@ CASES = {
     ),
     "adam clipnorm": (Adam, {"learning_rate": 0.01, "clipnorm": 0.5}),
     "adam schedule": (Adam, {"learning_rate": halving_schedule()}),
+    "adam without bias correction": (
+        Adam,
+        {"learning_rate": 0.01, "bias_correction": False},
+    ),
+    "rmsprop (adam without beta_1 or bias correction)": (
+        Adam,
+        {"learning_rate": 0.01, "beta_1": 0.0, "bias_correction": False},
+    ),
+    "momentum per-layer multipliers": (
+        SGD,
+        {
+            "learning_rate": 0.05,
+            "momentum": 0.9,
+            "learning_rate_multipliers": {"conv_": 0.1, "logits": 0.0},
+        },
+    ),
+    "gd multipliers, coupled decay, schedule, first match wins": (
+        SGD,
+        {
+            "learning_rate": halving_schedule(),
+            "weight_decay": 0.2,
+            "decoupled_weight_decay": False,
+            # logits_kernel matches both: the first pattern, 0, freezes it
+            "learning_rate_multipliers": {"logits": 0.0, "kernel": 0.5},
+        },
+    ),
+    "adam multipliers, decoupled decay": (
+        Adam,
+        {
+            "learning_rate": 0.01,
+            "weight_decay": 0.5,
+            "learning_rate_multipliers": {"conv_": 0.1, "dense": 3.0},
+        },
+    ),
+    "adamw multipliers, schedule": (
+        AdamW,
+        {
+            "learning_rate": halving_schedule(),
+            "weight_decay": 0.5,
+            "learning_rate_multipliers": {"logits": 0.0, "conv_": 0.25},
+        },
+    ),
 }
+# The variables' names, so that multiplier patterns have something to match.
+NAMES = ["conv_1_kernel", "dense_kernel", "logits_kernel"]
 
 
 def random_problem(seed=0):
@@ -93,7 +137,7 @@ def random_problem(seed=0):
 
 def run(optimizer, params, grads):
     """Yields the variables' values after each `apply_gradients` step."""
-    variables = [keras.Variable(p) for p in params]
+    variables = [keras.Variable(p, name=n) for p, n in zip(params, NAMES)]
     for step_grads in grads:
         optimizer.apply_gradients(zip(step_grads, variables))
         yield [v.numpy() for v in variables]
@@ -106,7 +150,7 @@ def test_every_step_matches_the_numpy_reference(case):
     params, grads = random_problem()
     expected = params
     for step, actual in enumerate(run(optimizer_class(**kwargs), params, grads)):
-        expected = reference.step(expected, grads[step])
+        expected = reference.step(expected, grads[step], NAMES)
         for a, e in zip(actual, expected):
             np.testing.assert_allclose(
                 a, e, rtol=1e-5, atol=1e-6, err_msg=f"step {step + 1}"

@@ -1,0 +1,155 @@
+"""One learning rate per layer: `learning_rate_multipliers` on real Keras models."""
+
+import keras
+import numpy as np
+import pytest
+
+import custom_optimizers as co
+from tests.conftest import classification_data
+
+
+def small_cnn():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, name="conv_1"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(8, activation="relu", name="dense"),
+            keras.layers.Dense(3, name="logits"),
+        ],
+        name="cnn",
+    )
+
+
+def fit(model, optimizer, epochs=2):
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    x, y = classification_data(samples=64, inputs=64)
+    model.fit(x.reshape(-1, 8, 8, 1), y, epochs=epochs, batch_size=16, verbose=0)
+    return model
+
+
+def by_path(model, optimizer):
+    return {
+        v.path: k for v, k in zip(model.trainable_variables, optimizer._multipliers)
+    }
+
+
+def test_patterns_match_layer_paths_and_the_first_match_wins():
+    model = small_cnn()
+    optimizer = co.SGD(
+        0.1,
+        momentum=0.9,
+        learning_rate_multipliers={"conv_": 0.1, "logits/kernel": 0.0, "logits": 2.0},
+    )
+    fit(model, optimizer, epochs=1)
+    assert by_path(model, optimizer) == {
+        "cnn/conv_1/kernel": 0.1,
+        "cnn/conv_1/bias": 0.1,
+        "cnn/dense/kernel": 1.0,
+        "cnn/dense/bias": 1.0,
+        "cnn/logits/kernel": 0.0,
+        "cnn/logits/bias": 2.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "make, slots",
+    [
+        (lambda m: co.SGD(0.1, momentum=0.9, weight_decay=0.5,
+                          learning_rate_multipliers=m), 2),
+        (lambda m: co.SGD(0.1, weight_decay=0.5, decoupled_weight_decay=False,
+                          learning_rate_multipliers=m), 0),
+        (lambda m: co.AdamW(0.01, weight_decay=0.5, learning_rate_multipliers=m), 4),
+        (lambda m: co.Adam(0.01, weight_decay=0.5, decoupled_weight_decay=False,
+                           amsgrad=True, learning_rate_multipliers=m), 6),
+    ],
+    ids=["momentum decoupled", "gd coupled", "adamw", "amsgrad coupled"],
+)  # fmt: skip
+def test_multiplier_zero_freezes_values_and_slots_even_with_weight_decay(make, slots):
+    model = small_cnn()
+    frozen_before = [w.numpy() for w in model.layers[0].weights]
+    head_before = model.layers[-1].kernel.numpy()
+    optimizer = make({"conv_": 0.0})
+    fit(model, optimizer)
+    for w, before in zip(model.layers[0].weights, frozen_before):
+        np.testing.assert_array_equal(w.numpy(), before)
+    assert np.abs(model.layers[-1].kernel.numpy() - head_before).max() > 1e-3
+    frozen_slots = [
+        v for v in optimizer.variables if "conv_1" in v.path and v.shape != ()
+    ]
+    assert len(frozen_slots) == slots  # conv_1's kernel and bias: m, v, v_max
+    assert all(not np.any(v.numpy()) for v in frozen_slots)  # never touched
+
+
+def test_a_tenth_of_the_learning_rate_is_a_tenth_of_the_step():
+    """Plain gradient descent: the multiplied layer's change is k times the other's."""
+    model_a, model_b = small_cnn(), small_cnn()
+    start = model_a.layers[0].kernel.numpy()
+    fit(model_a, co.SGD(0.01), epochs=1)
+    model_b_start = [w.numpy() for w in model_b.weights]
+    optimizer = co.SGD(0.01, learning_rate_multipliers={"conv_": 0.1})
+    x, y = classification_data(samples=16, inputs=64)
+    model_b.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model_b.train_on_batch(x.reshape(-1, 8, 8, 1), y)
+    reference = small_cnn()
+    reference.compile(
+        optimizer=co.SGD(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    reference.train_on_batch(x.reshape(-1, 8, 8, 1), y)
+    step_b = model_b.layers[0].kernel.numpy() - model_b_start[0]
+    step_reference = reference.layers[0].kernel.numpy() - start
+    np.testing.assert_allclose(step_b, 0.1 * step_reference, rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(
+        model_b.layers[-1].kernel.numpy(), reference.layers[-1].kernel.numpy()
+    )
+
+
+def test_multipliers_round_trip_through_a_saved_model(tmp_path):
+    multipliers = {"conv_": 0.1, "logits": 1.0}
+    model = fit(
+        small_cnn(), co.SGD(0.1, momentum=0.9, learning_rate_multipliers=multipliers)
+    )
+    assert model.optimizer.get_config()["learning_rate_multipliers"] == multipliers
+    model.save(tmp_path / "model.keras")
+    restored = keras.models.load_model(tmp_path / "model.keras")
+    assert restored.optimizer.learning_rate_multipliers == multipliers
+    # A loaded model's paths lack the model's name (conv_1/kernel): layer
+    # names still match.
+    assert (
+        restored.optimizer._multipliers
+        == model.optimizer._multipliers
+        == [0.1, 0.1, 1.0, 1.0, 1.0, 1.0]
+    )
+
+
+@pytest.mark.parametrize(
+    "multipliers, error, pattern",
+    [
+        ({"conv_": -0.1}, ValueError,
+         r"`learning_rate_multipliers\['conv_'\]` must be in \[0, inf\); got -0\.1"),
+        ({3: 0.1}, TypeError, r"`learning_rate_multipliers` keys must be strings"),
+        ({"conv_(": 0.1}, ValueError, r"pattern 'conv_\(' is not a valid regular"),
+        ({"conv_": "slow"}, TypeError, r"must be a number in \[0, inf\); got 'slow'"),
+        (["conv_"], TypeError, r"must be a dict from a name pattern"),
+    ],
+)  # fmt: skip
+def test_bad_multipliers_raise_a_clear_error(multipliers, error, pattern):
+    with pytest.raises(error, match=pattern):
+        co.SGD(0.1, learning_rate_multipliers=multipliers)
+
+
+def test_a_pattern_that_matches_no_variable_is_an_error_at_build():
+    optimizer = co.Adam(learning_rate_multipliers={"conv_": 0.1, "encoder": 0.5})
+    with pytest.raises(
+        ValueError,
+        match=r"pattern 'encoder' matches no variable .* cnn/conv_1/kernel, ",
+    ):
+        optimizer.build(small_cnn().trainable_variables)
