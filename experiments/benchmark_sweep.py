@@ -14,6 +14,7 @@ the report) are timed apart.
 """
 
 import argparse
+import math
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,9 @@ def bare_fit(spec, dataset):
     keras.utils.set_random_seed(spec.seed)
     model = models.build(spec.model, spec.seed)
     model.compile(
-        optimizer=spec.build_optimizer(),
+        optimizer=spec.build_optimizer(
+            math.ceil(len(dataset.x_train) / spec.batch_size)
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )

@@ -47,6 +47,7 @@ class Dataset:
     validation_fraction: float = 0.1
     max_train_samples: int = 0
     split_seed: int = 0  # draws the validation split
+    classes: tuple = ()  # the labels kept in every part; empty: all
 
     @cached_property
     def identity(self):
@@ -71,6 +72,7 @@ class Dataset:
             "validation_fraction": self.validation_fraction,
             "max_train_samples": self.max_train_samples,
             "split_seed": self.split_seed,
+            "classes": list(self.classes),
             **self.sizes,
             "fingerprint": digest.hexdigest(),
         }
@@ -85,7 +87,10 @@ class Dataset:
 
     def describe(self):
         sizes = ", ".join(f"{n} {part}" for part, n in self.sizes.items())
-        return f"{self.name} from {self.source}: {sizes}"
+        digits = (
+            f" (classes {', '.join(map(str, self.classes))})" if self.classes else ""
+        )
+        return f"{self.name}{digits} from {self.source}: {sizes}"
 
 
 def load(
@@ -95,13 +100,16 @@ def load(
     max_train_samples=0,
     seed=0,
     download=True,
+    classes=(),
 ):
     """The dataset `name`, split into train, validation and test.
 
     The validation set is a seeded random `validation_fraction` of the
     training set; model selection looks at it, never at the test set.
     `max_train_samples` > 0 keeps only that many training samples (after
-    the validation split). `download=False` never touches the network.
+    the validation split). `classes` keeps only samples of those labels in
+    every part (after the split, so a subset's validation images are the
+    full set's). `download=False` never touches the network.
     """
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
@@ -115,6 +123,10 @@ def load(
     order = np.random.default_rng(seed).permutation(len(x_train))
     n_val = int(round(validation_fraction * len(x_train)))
     val, train = order[:n_val], order[n_val:]
+    if classes:
+        val, train = (part[np.isin(y_train[part], classes)] for part in (val, train))
+        test = np.isin(y_test, classes)
+        x_test, y_test = x_test[test], y_test[test]
     if max_train_samples:
         train = train[:max_train_samples]
     return Dataset(
@@ -129,6 +141,7 @@ def load(
         validation_fraction=validation_fraction,
         max_train_samples=max_train_samples,
         split_seed=seed,
+        classes=tuple(classes),
     )
 
 

@@ -51,3 +51,22 @@ def build(name, seed, input_shape=(28, 28, 1), classes=10):
         raise ValueError(f"Unknown model {name!r}; known: {', '.join(MODELS)}.")
     keras.utils.set_random_seed(seed)
     return MODELS[name](input_shape, classes)
+
+
+def load_pretrained(model, weights_path, new_layers=()):
+    """Copies saved weights into `model`, except into the layers named in `new_layers`.
+
+    The layers in `new_layers` keep their fresh initial weights: a new head
+    for a new task, on top of pre-trained layers.
+    """
+    pretrained = keras.models.clone_model(model)
+    pretrained.load_weights(weights_path)
+    unknown = set(new_layers) - {layer.name for layer in model.layers}
+    if unknown:
+        raise ValueError(
+            f"new_layers names no layer of {model.name}: {sorted(unknown)}; "
+            f"its layers: {', '.join(layer.name for layer in model.layers)}"
+        )
+    for layer, source in zip(model.layers, pretrained.layers):
+        if layer.name not in new_layers:
+            layer.set_weights(source.get_weights())

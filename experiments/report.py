@@ -26,11 +26,18 @@ from experiments.run_files import (  # noqa: E402
     read_run,
 )
 
-METRICS = ("train_loss", "val_loss", "val_accuracy", "test_accuracy")
+METRICS = (
+    "train_loss",
+    "val_loss",
+    "val_accuracy",
+    "test_accuracy",
+    "first_update_norm",
+)
 RUN_COLUMNS = (
     "model",
     "optimizer",
     "learning_rate",
+    "schedule",
     "seed",
     "epochs_run",
     *METRICS,
@@ -45,6 +52,7 @@ SETTING_COLUMNS = (
     "model",
     "optimizer",
     "learning_rate",
+    "schedule",
     "epochs_run",
     *[column for metric in METRICS for column in (metric, f"{metric}_std")],
     "diverged",
@@ -73,6 +81,9 @@ def load_runs(sweep_dir):
             )
             continue
         spec = config["run"]
+        if spec.get("stage"):  # pre-training: a means, not a result to compare
+            continue
+        schedule = spec.get("schedule", "constant")
         runs.append(
             {
                 **{
@@ -84,7 +95,15 @@ def load_runs(sweep_dir):
                 "data_source": config["data"]["source"],
                 "train_samples": config["data"]["train"],
                 "history": result["history"],
+                "first_batch_losses": result.get("first_batch_losses", []),
                 "in_decay_grid": spec.get("weight_decay") is not None,
+                "schedule": schedule,
+                # Each schedule competes as an optimizer of its own, at its best η.
+                **(
+                    {"optimizer": f"{spec['optimizer']}+{schedule}"}
+                    if schedule != "constant"
+                    else {}
+                ),
             }
         )
     runs.sort(
@@ -146,6 +165,9 @@ def aggregate(runs):
             seconds=float(np.mean([r["seconds"] for r in group])),
         )
         setting["history"], setting["history_std"] = _history(trained or group)
+        setting["first_batch_losses"] = _mean_curve(
+            [r["first_batch_losses"] for r in trained or group]
+        )
         settings.append(setting)
     return settings
 
@@ -160,6 +182,12 @@ def _history(runs):
             values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(length)
         ).tolist()
     return mean, std
+
+
+def _mean_curve(curves):
+    """The mean of equal-length prefixes of `curves`."""
+    length = min(len(c) for c in curves)
+    return np.mean([c[:length] for c in curves], axis=0).tolist() if length else []
 
 
 def usable(value):
@@ -489,6 +517,51 @@ def plot_best_curves(settings, path):
     )
 
 
+def plot_first_steps(settings, path):
+    """Per-batch training loss of the first steps, per model: each optimizer at
+    its best η, and all at the best η of the last optimizer listed (Adam in
+    the ablation), where bias correction's effect shows."""
+    plt = _pyplot()
+    best = best_settings(settings)
+    optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
+    colors = _colors(optimizers)
+    models = list(dict.fromkeys(s["model"] for s in settings))
+    fig, axes = plt.subplots(
+        len(models), 2, figsize=(12, 4.2 * len(models)), squeeze=False
+    )
+    for row, model in enumerate(models):
+        anchor = best.get((model, optimizers[-1]), (None,))[0]
+        shared = anchor["learning_rate"] if anchor else None
+        for optimizer in optimizers:
+            top = best.get((model, optimizer), (None,))[0]
+            at_shared = [
+                s
+                for s in settings
+                if (s["model"], s["optimizer"], s["learning_rate"])
+                == (model, optimizer, shared)
+            ]
+            same_rate = at_shared[0] if at_shared else None
+            for axis, setting in ((axes[row][0], top), (axes[row][1], same_rate)):
+                if setting and setting["first_batch_losses"]:
+                    losses = setting["first_batch_losses"]
+                    axis.plot(
+                        range(1, len(losses) + 1),
+                        losses,
+                        color=colors[optimizer],
+                        label=f"{optimizer} (η={setting['learning_rate']:g})",
+                    )
+        axes[row][0].set_title(f"{model}: each optimizer at its best η")
+        axes[row][1].set_title(f"{model}: all at η = {shared:g}" if shared else model)
+        for axis in axes[row]:
+            axis.set(xlabel="step", ylabel="batch loss (log)", yscale="log")
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=8)
+    fig.suptitle("The first training steps")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_learning_rate_curves(settings, optimizer, path):
     """One optimizer's curves across learning rates: too small is slow, too large diverges."""
     plt = _pyplot()
@@ -657,6 +730,9 @@ def write_report(sweep_dir):
     for optimizer in dict.fromkeys(s["optimizer"] for s in settings):
         paths.append(sweep_dir / f"lr_curves_{optimizer}.png")
         plot_learning_rate_curves(settings, optimizer, paths[-1])
+    if any(s["first_batch_losses"] for s in settings):
+        paths.append(sweep_dir / "first_steps.png")
+        plot_first_steps(settings, paths[-1])
     for model in dict.fromkeys(s["model"] for s in settings):
         if any(s["in_decay_grid"] for s in settings if s["model"] == model):
             paths.append(sweep_dir / f"weight_decay_{model}.png")

@@ -45,6 +45,11 @@ class SweepConfig:
     dataset: str = "mnist"
     models: list = field(default_factory=lambda: ["mlp", "cnn"])
     learning_rates: list = field(default_factory=lambda: [1e-3, 1e-2, 1e-1])
+    # How η changes over training, a grid axis: constant, step, cosine, warmup_cosine.
+    schedules: list = field(default_factory=lambda: ["constant"])
+    step_fractions: list = field(default_factory=lambda: [0.5, 0.75])  # step: when
+    step_factor: float = 0.1  # step: η is multiplied by this at each fraction
+    warmup_fraction: float = 0.05  # warmup_cosine: share of training spent warming up
     # Optimizer short name → hyperparameters that override its registry defaults.
     optimizers: dict = field(default_factory=lambda: {"sgd": {}, "adam": {}})
     epochs: int = 5
@@ -62,6 +67,11 @@ class SweepConfig:
     workers: object = "auto"
     # A Ray cluster to run on ("auto", or host:port); empty: none.
     address: str = ""
+    # Labels (digits) to train and evaluate on; empty: all.
+    classes: list = field(default_factory=list)
+    # Pre-train first and start every run from those weights (see finetune.toml):
+    # classes, optimizer, learning_rate, epochs, new_layers.
+    pretrain: dict = field(default_factory=dict)
 
     def runs(self):
         from experiments.training import RunSpec
@@ -70,6 +80,7 @@ class SweepConfig:
             name: self.weight_decay_grid(name, settings)
             for name, settings in self.optimizers.items()
         }
+        pretrained = {(s.model, s.seed): s for s in self.pretrain_runs()}
         return [
             RunSpec(
                 model=model,
@@ -82,19 +93,66 @@ class SweepConfig:
                 optimizer_settings=settings,
                 divergence_loss=self.divergence_loss,
                 weight_decay=weight_decay,
+                schedule=schedule,
+                schedule_settings=self.schedule_settings(schedule),
+                **self._start(pretrained.get((model, seed)), settings),
             )
             for model in self.models
             for optimizer, settings in self.optimizers.items()
+            for schedule in self.schedules
             for learning_rate in self.learning_rates
             for weight_decay in decay_grids[optimizer]
             for seed in self.seeds or [self.seed]
         ]
 
+    def schedule_settings(self, schedule):
+        """The settings `schedule` uses (none for constant, so old runs still match)."""
+        return {
+            "constant": {},
+            "cosine": {},
+            "step": {
+                "step_fractions": tuple(self.step_fractions),
+                "step_factor": self.step_factor,
+            },
+            "warmup_cosine": {"warmup_fraction": self.warmup_fraction},
+        }[schedule]
+
+    def _start(self, pretrained, settings):
+        if pretrained is None or settings.get("from_scratch"):
+            return {}
+        return {
+            "init": str(pretrained.folder),
+            "new_layers": tuple(self.pretrain.get("new_layers", ())),
+        }
+
+    def pretrain_runs(self):
+        """One pre-training run per model and seed, when `pretrain` is set."""
+        from experiments.training import RunSpec
+
+        if not self.pretrain:
+            return []
+        return [
+            RunSpec(
+                model=model,
+                optimizer=self.pretrain["optimizer"],
+                learning_rate=float(self.pretrain["learning_rate"]),
+                epochs=self.pretrain["epochs"],
+                batch_size=self.batch_size,
+                seed=seed,
+                dataset=self.dataset,
+                divergence_loss=self.divergence_loss,
+                stage="pretrain",
+                save_weights=True,
+            )
+            for model in self.models
+            for seed in self.seeds or [self.seed]
+        ]
+
     def weight_decay_grid(self, optimizer, settings):
         """The grid for optimizers that decay weights (by default or by setting)."""
-        import custom_optimizers
+        from experiments.training import make_optimizer
 
-        decays = custom_optimizers.get(optimizer, **settings).weight_decay is not None
+        decays = make_optimizer(optimizer, settings).weight_decay is not None
         return self.weight_decays if self.weight_decays and decays else [None]
 
 
@@ -166,6 +224,11 @@ def parse_args(argv):
     parser.add_argument(
         "--learning-rates", type=comma_list, help="comma-separated, e.g. 1e-3,1e-2"
     )
+    parser.add_argument(
+        "--schedules",
+        type=comma_list,
+        help="comma-separated: constant, step, cosine, warmup_cosine",
+    )
     parser.add_argument("--models", type=comma_list, help="comma-separated: mlp,cnn")
     parser.add_argument("--dataset", help="mnist or fashion_mnist")
     parser.add_argument("--epochs", type=int)
@@ -218,6 +281,7 @@ def resolve(args):
     """The config file with the command line's overrides, checked in full."""
     import custom_optimizers
     from experiments import data, models
+    from experiments.training import SCHEDULES, make_optimizer
 
     path = (
         CONFIGS / "quick.toml"
@@ -233,6 +297,8 @@ def resolve(args):
         config.weight_decays = _grid(args.weight_decays, "--weight-decays")
     if args.seeds is not None:
         config.seeds = _grid(args.seeds, "--seeds")
+    if args.schedules is not None:
+        config.schedules = _grid(args.schedules, "--schedules")
     for key in (
         "models",
         "dataset",
@@ -250,7 +316,14 @@ def resolve(args):
     if not config.address:
         config.address = os.environ.get("RAY_ADDRESS", "")
 
-    _check_names("optimizer", config.optimizers, custom_optimizers.available())
+    _check_names(
+        "optimizer",
+        [
+            settings.get("recipe", label)
+            for label, settings in config.optimizers.items()
+        ],
+        custom_optimizers.available(),
+    )
     config.models = _unique(config.models)
     _check_names("model", config.models, models.MODELS)
     _check_names("dataset", [config.dataset], data.DATASETS)
@@ -264,6 +337,9 @@ def resolve(args):
     )
     config.seeds = _unique([_seed(value) for value in config.seeds])
     _seed(config.seed)
+    config.schedules = _unique(config.schedules)
+    _check_names("schedule", config.schedules, SCHEDULES)
+    _check_schedule_settings(config)
     if args.rerun_best < 0 or (args.rerun_best and config.seeds):
         raise UsageError(
             "--rerun-best N needs N >= 1 and no --seeds/seeds (it picks its own seeds)"
@@ -290,11 +366,90 @@ def resolve(args):
                     f"optimizer {optimizer}: {key} is a grid axis of this sweep; "
                     f"set it with {axis}, not in [optimizers.{optimizer}]"
                 )
+        if not isinstance(settings.get("from_scratch", False), bool):
+            raise UsageError(
+                f"optimizer {optimizer}: from_scratch must be true or false"
+            )
         try:
-            custom_optimizers.get(optimizer, **settings)
+            make_optimizer(optimizer, settings)
         except (ValueError, TypeError) as error:
             raise UsageError(f"optimizer {optimizer}: {error}") from None
+    config.classes = _classes(config.classes, "classes")
+    if config.pretrain:
+        _check_pretrain(config, args.rerun_best)
     return config
+
+
+def _check_schedule_settings(config):
+    fractions = config.step_fractions
+    if (
+        not fractions
+        or not all(
+            isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f < 1
+            for f in fractions
+        )
+        or list(fractions) != sorted(set(fractions))
+    ):
+        raise UsageError(
+            f"step_fractions must be increasing numbers in (0, 1), got {fractions!r}"
+        )
+    number(config.step_factor, "step_factor must be in (0, 1]", lambda x: 0 < x <= 1)
+    number(
+        config.warmup_fraction, "warmup_fraction must be in (0, 1)", lambda x: 0 < x < 1
+    )
+
+
+PRETRAIN_KEYS = {
+    "classes": list,
+    "optimizer": str,
+    "learning_rate": float,
+    "epochs": int,
+    "new_layers": list,
+}
+
+
+def _check_pretrain(config, rerun_best):
+    import custom_optimizers
+    from experiments import models
+
+    pretrain = config.pretrain
+    for key, kind in PRETRAIN_KEYS.items():
+        value = pretrain.get(key)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = pretrain[key] = float(value)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise UsageError(
+                f"pretrain.{key} must be {TYPE_NAMES[kind]}, got {value!r}"
+            )
+    unknown = sorted(set(pretrain) - set(PRETRAIN_KEYS))
+    if unknown:
+        raise UsageError(
+            f"pretrain: unknown key {unknown[0]!r}; allowed: {', '.join(PRETRAIN_KEYS)}"
+        )
+    pretrain["classes"] = _classes(pretrain["classes"], "pretrain.classes")
+    _check_names("optimizer", [pretrain["optimizer"]], custom_optimizers.available())
+    _learning_rate(pretrain["learning_rate"])
+    if pretrain["epochs"] < 1:
+        raise UsageError(f"pretrain.epochs must be >= 1, got {pretrain['epochs']}")
+    for model in config.models:
+        layers = [layer.name for layer in models.build(model, 0).layers]
+        for layer in pretrain["new_layers"]:
+            if layer not in layers:
+                raise UsageError(
+                    f"pretrain.new_layers: {model} has no layer {layer!r}; "
+                    f"its layers: {', '.join(layers)}"
+                )
+    if rerun_best:
+        raise UsageError("--rerun-best does not combine with pretrain; give seeds")
+
+
+def _classes(values, what):
+    """Unique class labels 0-9, sorted."""
+    if not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 9 for v in values
+    ):
+        raise UsageError(f"{what} must be digits 0-9, got {values!r}")
+    return sorted(set(values))
 
 
 def _grid_axes(config):
@@ -339,18 +494,25 @@ def _workers(value, what):
     return workers
 
 
-def workers_for(config, runs):
-    """How many runs go at once: `auto` is one per core (on a cluster: no cap)."""
+MEMORY_PER_WORKER = 1.5 * 2**30  # a worker with TensorFlow and a run holds ~0.9 GB
+
+
+def workers_for(config):
+    """How many runs go at once. `auto`: one per core, and at most one per
+    MEMORY_PER_WORKER of memory; on a cluster, as many as Ray schedules."""
     if config.workers != "auto":
         return config.workers
-    return None if config.address else max(1, os.cpu_count() or 1)
+    if config.address:
+        return None
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(1, min(os.cpu_count() or 1, int(memory // MEMORY_PER_WORKER)))
 
 
 def make_executor(config, runs, verbose):
     """In this process for one worker (Ray is not imported); else on Ray."""
     from experiments import executors
 
-    workers = workers_for(config, runs)
+    workers = workers_for(config)
     if not config.address and (workers == 1 or runs < 2):
         return executors.InProcess(verbose=verbose)
     if not config.address:
@@ -454,7 +616,14 @@ def data_differences(saved, current):
 
 # The axes a sweep compares runs by, most important first: the HPARAMS tab
 # shows them when it opens.
-COMPARISON_AXES = ("optimizer", "learning_rate", "model", "weight_decay", "seed")
+COMPARISON_AXES = (
+    "optimizer",
+    "learning_rate",
+    "model",
+    "schedule",
+    "weight_decay",
+    "seed",
+)
 HPARAMS_SHOWN = 5  # TensorBoard 2.21's HPARAMS tab checks this many columns
 
 
@@ -593,17 +762,34 @@ def run_sweep(
         )
     sweep_dir = Path(logdir) / config.name
     grid = config.runs()
-    dataset = data.load(
-        config.dataset,
-        data_dir=data_dir,
-        validation_fraction=config.validation_fraction,
-        max_train_samples=config.max_train_samples,
-        seed=config.seed,
-        download=download,
-    )
-    print(f"{dataset.describe()}")
+    pretraining = config.pretrain_runs()
+
+    def load(classes):
+        dataset = data.load(
+            config.dataset,
+            data_dir=data_dir,
+            validation_fraction=config.validation_fraction,
+            max_train_samples=config.max_train_samples,
+            seed=config.seed,
+            download=download,
+            classes=classes,
+        )
+        print(f"{dataset.describe()}")
+        return dataset
+
+    dataset = load(config.classes)
+    pretrain_data = load(config.pretrain["classes"]) if pretraining else None
     with FolderLock(sweep_dir):
         todo, done = plan(grid, sweep_dir, dataset.identity, force)
+        pretrain_todo = []
+        if pretraining:
+            pretrain_todo, pretrain_done = plan(
+                pretraining, sweep_dir, pretrain_data.identity, force
+            )
+            print(
+                f"pre-training: {len(pretrain_todo)} runs to train, "
+                f"{len(pretrain_done)} already finished"
+            )
         print(
             f"sweep {sweep_dir}: {len(todo)} runs to train, "
             f"{len(done)} already finished"
@@ -611,10 +797,17 @@ def run_sweep(
         (sweep_dir / "sweep.json").write_text(json.dumps(asdict(config), indent=2))
         write_hparams_config(sweep_dir, grid)
         reruns_at_most = len({(s.model, s.optimizer) for s in grid}) * (rerun_best - 1)
-        executor = make_executor(config, len(todo) + max(0, reruns_at_most), verbose)
+        executor = make_executor(
+            config,
+            len(pretrain_todo) + len(todo) + max(0, reruns_at_most),
+            verbose,
+        )
         print(executor.describe())
         try:
-            failed = train_all(todo, dataset, sweep_dir, executor)
+            failed = train_all(pretrain_todo, pretrain_data, sweep_dir, executor)
+            failed += [] if failed else unusable_pretraining(pretraining, sweep_dir)
+            if not failed:  # nothing is fine-tuned from broken weights
+                failed += train_all(todo, dataset, sweep_dir, executor)
             if rerun_best > 1:
                 reruns = best_reruns(grid, sweep_dir, rerun_best)
                 todo, done = plan(reruns, sweep_dir, dataset.identity, force)
@@ -626,17 +819,35 @@ def run_sweep(
                 failed += train_all(todo, dataset, sweep_dir, executor)
         finally:
             executor.close()
+        report_failures(failed, sweep_dir)
+        if failed and not done and len(failed) >= len(todo):
+            return failed  # nothing finished to report on
         report.write_report(sweep_dir)
     print(
         f"report: {sweep_dir / 'summary.md'}; view with: tensorboard --logdir {sweep_dir}"
     )
+    return failed
+
+
+def unusable_pretraining(pretraining, sweep_dir):
+    """Pre-training runs that diverged, as failed outcomes: nothing starts from them."""
+    from experiments.executors import Outcome
+    from experiments.run_files import read_run
+
+    return [
+        Outcome(spec, None, "pre-training diverged; change the pretrain settings")
+        for spec in pretraining
+        if read_run(sweep_dir / spec.folder)[1]["diverged"]
+    ]
+
+
+def report_failures(failed, sweep_dir):
     for outcome in failed:
         print(
             f"failed: {sweep_dir / outcome.spec.folder}: {outcome.error} "
-            "(error.txt there; rerun the command to retry)",
+            "(error.txt there, if it raised; rerun the command to retry)",
             file=sys.stderr,
         )
-    return failed
 
 
 def main(argv=None):

@@ -38,6 +38,53 @@ def hyperparameters(optimizer):
     return values
 
 
+SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
+
+
+def make_schedule(
+    name,
+    learning_rate,
+    total_steps,
+    step_fractions=(0.5, 0.75),
+    step_factor=0.1,
+    warmup_fraction=0.05,
+):
+    """η over training, built from `keras.optimizers.schedules` (so it serializes).
+
+    constant: η throughout. step: η, multiplied by `step_factor` at each of
+    `step_fractions` of training. cosine: η·(1 + cos(π·t/T))/2, down to 0
+    at the end. warmup_cosine: linearly from 0 to η over the first
+    `warmup_fraction` of training, then cosine to 0.
+    """
+    schedules = keras.optimizers.schedules
+    if name == "constant":
+        return learning_rate
+    if name == "step":
+        # PiecewiseConstantDecay keeps a value up to and including its boundary.
+        boundaries = [max(0, round(f * total_steps) - 1) for f in step_fractions]
+        values = [learning_rate * step_factor**i for i in range(len(boundaries) + 1)]
+        return schedules.PiecewiseConstantDecay(boundaries, values)
+    if name == "cosine":
+        return schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    if name == "warmup_cosine":
+        warmup = max(1, round(warmup_fraction * total_steps))
+        return schedules.CosineDecay(
+            0.0,
+            decay_steps=total_steps - warmup,
+            warmup_target=learning_rate,
+            warmup_steps=warmup,
+        )
+    raise ValueError(f"Unknown schedule {name!r}; known: {', '.join(SCHEDULES)}.")
+
+
+def make_optimizer(label, settings, **arguments):
+    """The optimizer of a sweep's [optimizers.<label>] table: its `recipe`
+    (default: the label itself) with the table's other optimizer settings."""
+    settings = {k: v for k, v in settings.items() if k not in TABLE_ONLY_KEYS}
+    recipe = settings.pop("recipe", label)
+    return custom_optimizers.get(recipe, **settings, **arguments)
+
+
 @dataclass(frozen=True)
 class RunSpec:
     model: str
@@ -52,30 +99,49 @@ class RunSpec:
     weight_decay: float = (
         None  # a point of a weight-decay grid; overrides the settings'
     )
+    schedule: str = "constant"  # how η changes over training: SCHEDULES
+    schedule_settings: dict = field(default_factory=dict)  # see make_schedule
+    stage: str = ""  # "pretrain" for a run whose weights others start from
+    init: str = ""  # the run folder (in this sweep) whose weights this run starts from
+    new_layers: tuple = ()  # with `init`: layers that start afresh instead
+    save_weights: bool = False  # keep the trained weights (WEIGHTS_FILE)
 
     @property
     def folder(self):
-        """<model>/<optimizer>/lr=<η>[,wd=<wd>][,seed=<seed>]: seed 0 and no grid add nothing."""
+        """[<stage>/]<model>/<optimizer>/lr=<η>[,wd=<wd>][,seed=<seed>]: seed 0 and no grid add nothing."""
         name = f"lr={self.learning_rate:g}"
         if self.weight_decay is not None:
             name += f",wd={self.weight_decay:g}"
+        if self.schedule != "constant":
+            name += f",schedule={self.schedule}"
         if self.seed != 0:
             name += f",seed={self.seed}"
-        return Path(self.model) / self.optimizer / name
+        return Path(self.stage) / self.model / self.optimizer / name
 
-    def build_optimizer(self):
+    def build_optimizer(self, steps_per_epoch):
         settings = dict(self.optimizer_settings)
         if self.weight_decay is not None:
             settings["weight_decay"] = self.weight_decay
-        return custom_optimizers.get(
-            self.optimizer, learning_rate=self.learning_rate, **settings
+        learning_rate = make_schedule(
+            self.schedule,
+            self.learning_rate,
+            self.epochs * steps_per_epoch,
+            **self.schedule_settings,
         )
+        return make_optimizer(self.optimizer, settings, learning_rate=learning_rate)
 
     def differences(self, saved):
         """Fields on which a saved `asdict(spec)` disagrees; absent ones had their default."""
         mine = json.loads(json.dumps(asdict(self)))
         defaults = {f.name: f.default for f in fields(self) if f.default is not MISSING}
         return [k for k in mine if saved.get(k, defaults.get(k)) != mine[k]]
+
+
+WEIGHTS_FILE = "model.weights.h5"
+# Keys of a sweep's [optimizers.<label>] table that are not optimizer arguments:
+# `recipe` (the registry name, when the label is not one) and these.
+TABLE_ONLY_KEYS = ("from_scratch",)  # fine-tuning: start from fresh weights
+FIRST_STEPS = 100  # batch losses kept in result.json: how a run starts
 
 
 class RunLogger(keras.callbacks.Callback):
@@ -87,8 +153,10 @@ class RunLogger(keras.callbacks.Callback):
     it leaves out: per-batch training loss (`batch_loss`, the loss of that
     batch alone, recovered from Keras's running epoch mean), weight
     histograms named by full variable path (`weights/<layer>/<name>`),
+    the learning rate of every batch under a schedule (`batch_learning_rate`),
     optimizer diagnostics per epoch (`optimizer/update_norm`, the global
     norm of the epoch's change in the weights, and `optimizer/weight_norm`),
+    the global norm of the very first update (`optimizer/first_update_norm`),
     and the data source as text. Stops training at the first batch whose
     loss is NaN, infinite or above `divergence_loss`.
 
@@ -112,6 +180,8 @@ class RunLogger(keras.callbacks.Callback):
         self.steps_per_epoch = math.ceil(train_samples / batch_size)
         self.diverged = False
         self.lock = threading.Lock()
+        self.first_batch_losses = []  # the first FIRST_STEPS, for the report
+        self.first_update_norm = math.nan
 
     def on_train_begin(self, logs=None):
         self.train_log = EventLog(self.log_dir / "train")
@@ -122,6 +192,16 @@ class RunLogger(keras.callbacks.Callback):
         self.epoch = epoch
         self.epoch_start_weights = [w.numpy() for w in self.model.trainable_weights]
         self.running_means, self.next_batch, self.previous_total = {}, 0, 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.epoch == 0 and batch == 1:  # the first update has been applied
+            weights = self.model.trainable_weights
+            self.first_update_norm = _global_norm(
+                [w.numpy() - w0 for w, w0 in zip(weights, self.epoch_start_weights)]
+            )
+            self.train_log.write(
+                scalar_pb("optimizer/first_update_norm", self.first_update_norm), 1
+            )
 
     def on_train_batch_end(self, batch, logs=None):
         mean = float(logs["loss"])  # Keras logs the epoch's running mean
@@ -141,6 +221,8 @@ class RunLogger(keras.callbacks.Callback):
         self.previous_total = total
         step = self.epoch * self.steps_per_epoch + batch + 1
         self.train_log.write(scalar_pb("batch_loss", batch_loss), step)
+        if step <= FIRST_STEPS:
+            self.first_batch_losses.append(batch_loss)
         if not batch_loss <= self.divergence_loss:  # also true for NaN
             self.diverged = True
             self.model.stop_training = True
@@ -154,6 +236,12 @@ class RunLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        schedule = self.model.optimizer._learning_rate
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            first = epoch * self.steps_per_epoch  # the step k + 1 uses schedule(k)
+            for k in range(first, first + self.steps_per_epoch):
+                rate = float(keras.ops.convert_to_numpy(schedule(k)))
+                self.train_log.write(scalar_pb("batch_learning_rate", rate), k + 1)
         learning_rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
         for name, value in {**logs, "learning_rate": learning_rate}.items():
             log = self.validation_log if name.startswith("val_") else self.train_log
@@ -243,7 +331,7 @@ def train(spec, dataset, run_dir, verbose=False):
     """Trains one run into `run_dir` and returns its result (also saved there)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    optimizer = spec.build_optimizer()
+    optimizer = spec.build_optimizer(math.ceil(len(dataset.x_train) / spec.batch_size))
     settings = hyperparameters(optimizer)
     write_json(
         run_dir / CONFIG_FILE,
@@ -256,6 +344,11 @@ def train(spec, dataset, run_dir, verbose=False):
     )
     keras.utils.set_random_seed(spec.seed)
     model = models.build(spec.model, spec.seed)
+    if spec.init:
+        sweep_dir = run_dir.parents[len(spec.folder.parts) - 1]
+        models.load_pretrained(
+            model, sweep_dir / spec.init / WEIGHTS_FILE, spec.new_layers
+        )
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -291,9 +384,13 @@ def train(spec, dataset, run_dir, verbose=False):
         "val_accuracy": history["val_accuracy"][-1],
         "test_accuracy": test_accuracy,
         "diverged": logger.diverged,
+        "first_update_norm": logger.first_update_norm,
+        "first_batch_losses": logger.first_batch_losses,
         "seconds": seconds,
         "history": history,
     }
+    if spec.save_weights:
+        model.save_weights(run_dir / WEIGHTS_FILE)
     _log_final_metrics(run_dir, spec, settings, result)
     write_json(run_dir / RESULT_FILE, result)
     return result
@@ -313,6 +410,7 @@ def _log_final_metrics(run_dir, spec, hyperparameters, result):
                 "model": spec.model,
                 "optimizer": spec.optimizer,
                 "learning_rate": spec.learning_rate,
+                "schedule": spec.schedule,
                 "seed": spec.seed,
                 **hyperparameters,
             },

@@ -4,12 +4,16 @@
     python -m experiments.trajectories --problems ravine,rosenbrock \
         --optimizers sgd,momentum,adam --learning-rates 0.01,0.1 --steps 200 \
         --out logs/trajectories
+    python -m experiments.trajectories --basins --problems double_well \
+        --optimizers sgd,momentum,adam --learning-rates 0.01,0.03,0.1 --steps 400
 
 For each problem and learning rate it writes <problem>_lr=<η>.gif (every
 optimizer's path over the contour plot, beside its loss per iteration),
 <problem>_lr=<η>.png (the last frame) and <problem>_lr=<η>.csv (positions
-and losses per step). The paths come from the real custom_optimizers
-classes, applied to a 2-element Keras variable with autodiff gradients.
+and losses per step). With --basins it instead writes
+<problem>_basins.png: which minimum paths from a grid of starts end in.
+The paths come from the real custom_optimizers classes, applied to a
+2-element Keras variable with autodiff gradients.
 """
 
 import argparse
@@ -67,6 +71,18 @@ def _saddle(x, y):
     return x**2 + y**4 / 4 - y**2 / 2  # saddle at (0, 0), minima at (0, ±1)
 
 
+def _double_well(x, y):
+    # Two valleys along θ₁, the left one lower: a local minimum beside the global.
+    return (x**2 - 1) ** 2 + DOUBLE_WELL_TILT * x + 0.5 * y**2
+
+
+DOUBLE_WELL_TILT = 0.3
+# Roots of f' = 4x³ − 4x + 0.3: the global minimum, the barrier's top, the local minimum.
+DOUBLE_WELL_GLOBAL, DOUBLE_WELL_BARRIER, DOUBLE_WELL_LOCAL = (
+    -1.0355787140888542,
+    0.0754291585697482,
+    0.9601495555191059,
+)
 RAVINE_CURVATURE = (
     10.0  # L, the largest curvature: gradient descent diverges for η > 2/L
 )
@@ -85,6 +101,13 @@ PROBLEMS = {
             (-1.5, 1e-3),
             ((0.0, 1.0), (0.0, -1.0), (0.0, 0.0)),
             (-2, 2, -1.6, 1.6),
+        ),
+        Problem(
+            "double_well",
+            _double_well,
+            (2.0, 0.5),
+            ((DOUBLE_WELL_GLOBAL, 0.0), (DOUBLE_WELL_LOCAL, 0.0)),
+            (-2, 2.5, -1.5, 1.5),
         ),
         Problem(
             "noisy_ravine",
@@ -257,6 +280,78 @@ def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames
     plt.close(fig)
 
 
+def basin(problem, positions, steps):
+    """Which known minimum a path ended nearest to (its index), or None if it diverged."""
+    if len(positions) < steps + 1:
+        return None
+    distances = [np.hypot(*(positions[-1] - np.array(m))) for m in problem.minima]
+    return int(np.argmin(distances))
+
+
+def basin_map(problem, optimizer_names, learning_rates, steps, png_path, columns=15):
+    """Where paths from a grid of starts end, per optimizer (row) and η (column).
+
+    Each start is coloured by the minimum its path ends in (the first of
+    `problem.minima` is the global one). Returns {(optimizer, η): share of
+    starts that reached the global minimum}.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import custom_optimizers
+
+    x_min, x_max, y_min, y_max = problem.extent
+    starts = [
+        (x, y)
+        for y in np.linspace(y_min * 0.7, y_max * 0.7, 3)
+        for x in np.linspace(x_min, x_max, columns)
+    ]
+    grid_x, grid_y = np.meshgrid(
+        np.linspace(x_min, x_max, 200), np.linspace(y_min, y_max, 200)
+    )
+    surface = problem.function(grid_x, grid_y)
+    fig, axes = plt.subplots(
+        len(optimizer_names),
+        len(learning_rates),
+        figsize=(3.6 * len(learning_rates), 2.6 * len(optimizer_names)),
+        squeeze=False,
+    )
+    colours = ("tab:green", "tab:red", "tab:orange")  # global, local, others
+    shares = {}
+    for row, name in enumerate(optimizer_names):
+        for column, rate in enumerate(learning_rates):
+            axis = axes[row][column]
+            axis.contour(grid_x, grid_y, np.log1p(surface - surface.min()),
+                         levels=15, cmap="Greys", alpha=0.5)  # fmt: skip
+            ends = []
+            for start in starts:
+                optimizer = custom_optimizers.get(name, learning_rate=rate)
+                positions, _ = trajectory(problem, optimizer, steps, start)
+                ends.append(basin(problem, positions, steps))
+                x, y = start
+                if ends[-1] is None:
+                    axis.plot(x, y, "x", color="k", ms=5)
+                else:
+                    axis.plot(x, y, "o", color=colours[min(ends[-1], 2)], ms=4)
+            for mx, my in problem.minima:
+                axis.plot(mx, my, "*", color="gold", ms=12, mec="k")
+            shares[(name, rate)] = ends.count(0) / len(ends)
+            axis.set_title(
+                f"{name}, η = {rate:g}: {shares[(name, rate)]:.0%} global", fontsize=9
+            )
+            axis.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xticks=[], yticks=[])
+    fig.suptitle(
+        f"{problem.name}: where {steps} steps from each start end "
+        "(green: global minimum, red: local, x: diverged)"
+    )
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return shares
+
+
 def _names(text, allowed, kind):
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -294,6 +389,12 @@ def main(argv=None):
     )
     parser.add_argument("--frames", default="60", help="at most this many GIF frames")
     parser.add_argument("--out", default="logs/trajectories", help="output folder")
+    parser.add_argument(
+        "--basins",
+        action="store_true",
+        help="instead of animations: <problem>_basins.png, where paths from a grid "
+        "of starts end, for problems with several minima",
+    )
     args = parser.parse_args(argv)
     try:
         import custom_optimizers
@@ -333,6 +434,16 @@ def main(argv=None):
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.basins:
+        for problem_name in problems:
+            problem = PROBLEMS[problem_name]
+            path = out / f"{problem_name}_basins.png"
+            shares = basin_map(problem, optimizers, rates, steps, path)
+            for (name, rate), share in shares.items():
+                print(f"{problem_name} {name} η={rate:g}: {share:.0%} of starts "
+                      "end in the global minimum")  # fmt: skip
+            print(f"{path}", flush=True)
+        return 0
     for problem_name in problems:
         problem = PROBLEMS[problem_name]
         for rate in rates:

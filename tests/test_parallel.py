@@ -225,7 +225,7 @@ def test_workers_in_the_config_file(tmp_path):
     config.write_text('workers = "auto"\naddress = "auto"\n')
     resolved = sweep.resolve(sweep.parse_args(["--config", str(config)]))
     assert (resolved.workers, resolved.address) == ("auto", "auto")
-    assert sweep.workers_for(resolved, 10) is None  # a cluster: no cap
+    assert sweep.workers_for(resolved) is None  # a cluster: no cap
     config.write_text("workers = 0\n")
     with pytest.raises(sweep.UsageError, match="workers must be an integer >= 1"):
         sweep.resolve(sweep.parse_args(["--config", str(config)]))

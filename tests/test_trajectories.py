@@ -162,3 +162,42 @@ def test_unwritable_output_folder_exits_2(tmp_path, capsys):
     blocker.write_text("")
     assert tr.main(["--out", str(blocker / "out")]) == 2
     assert "cannot be written" in capsys.readouterr().err
+
+
+DOUBLE_WELL = tr.PROBLEMS["double_well"]
+
+
+def test_double_well_minima_are_where_the_gradient_vanishes():
+    import tensorflow as tf
+
+    global_f, local_f = (DOUBLE_WELL.function(x, y) for x, y in DOUBLE_WELL.minima)
+    assert global_f < local_f  # the first listed is the global one
+    for x, y in (*DOUBLE_WELL.minima, (tr.DOUBLE_WELL_BARRIER, 0.0)):
+        point = tf.Variable([x, y])
+        with tf.GradientTape() as tape:
+            value = DOUBLE_WELL.function(point[0], point[1])
+        np.testing.assert_allclose(tape.gradient(value, point), 0.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, ends_in", [("sgd", "local"), ("momentum", "global"), ("adam", "local")]
+)
+def test_from_the_right_momentum_crosses_to_the_global_minimum(name, ends_in):
+    """From (2, 0.5) at η = 0.01: gradient descent and Adam settle in the
+    nearer, local valley; momentum's velocity carries it over the barrier."""
+    optimizer = co.get(name, learning_rate=0.01)
+    positions, _ = tr.trajectory(DOUBLE_WELL, optimizer, 600)
+    assert tr.basin(DOUBLE_WELL, positions, 600) == {"global": 0, "local": 1}[ends_in]
+    expected = tr.DOUBLE_WELL_GLOBAL if ends_in == "global" else tr.DOUBLE_WELL_LOCAL
+    np.testing.assert_allclose(positions[-1], [expected, 0.0], atol=5e-3)
+
+
+def test_basin_map_marks_where_each_start_ends(tmp_path):
+    shares = tr.basin_map(
+        DOUBLE_WELL, ["sgd"], [0.03], 300, tmp_path / "basins.png", columns=5
+    )
+    # Starts x = -2, -0.875 lie left of the barrier (x = 0.075), 0.25 and up
+    # right of it: plain gradient descent at a small η never crosses it.
+    assert shares == {("sgd", 0.03): pytest.approx(2 / 5)}
+    with Image.open(tmp_path / "basins.png") as image:
+        assert image.format == "PNG" and image.size[0] > 200

@@ -1,0 +1,238 @@
+"""Find a learning rate in one short run: Smith's range test (fastai's `lr_find`).
+
+    python -m experiments.lr_finder --optimizer sgd --model mlp
+    python -m experiments.lr_finder --optimizer sgd,momentum,adam --model mlp,cnn \
+        --start 1e-6 --end 10 --steps 200 --out logs/lr_finder
+
+Trains a throwaway model (the weights are discarded) for one pass of
+`--steps` mini-batches while η grows exponentially from `--start` to
+`--end`, recording each batch's loss. It stops early once the smoothed loss
+exceeds four times its minimum (it has exploded) or is not finite. Per
+optimizer and model it writes a PNG of loss against η, a CSV, and
+TensorBoard scalars (`lr_finder/loss` and `lr_finder/learning_rate` per
+step), and prints two suggestions:
+
+- steepest: the η where the smoothed loss falls fastest per decade of η,
+  taken below the η of its minimum (fastai's "steep");
+- minimum/10: a tenth of the η where the smoothed loss is lowest (the rule
+  of thumb from fastai's course: the minimum is already too large).
+
+The loss is smoothed by an exponential moving average (β = 0.98, bias
+corrected), as in fastai.
+"""
+
+import argparse
+import csv
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from experiments.sweep import UsageError, check_writable, comma_list, number  # noqa: E402
+
+SMOOTHING = 0.98
+EXPLODED = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
+
+
+def smoothed(losses, beta=SMOOTHING):
+    """Bias-corrected exponential moving average of `losses`."""
+    average, out = 0.0, []
+    for step, loss in enumerate(losses, 1):
+        average = beta * average + (1 - beta) * loss
+        out.append(average / (1 - beta**step))
+    return np.array(out)
+
+
+def suggestions(rates, losses):
+    """{rule: η} from a range test's learning rates and raw batch losses."""
+    smooth = smoothed(losses)
+    lowest = int(np.argmin(smooth))
+    slopes = np.gradient(smooth, np.log10(rates))
+    steepest = int(np.argmin(slopes[: lowest + 1]))
+    return {"steepest": float(rates[steepest]), "minimum/10": rates[lowest] / 10}
+
+
+def range_test(
+    optimizer_name, model_name, dataset, start, end, steps, batch_size, seed
+):
+    """(learning rates, batch losses) of one exponential sweep of η on a new model."""
+    import keras
+
+    import custom_optimizers
+    from experiments import models, training
+
+    keras.utils.set_random_seed(seed)
+    model = models.build(model_name, seed)
+    optimizer = custom_optimizers.get(optimizer_name, learning_rate=start)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    batches = iter(
+        training.batches(dataset.x_train, dataset.y_train, batch_size, seed).repeat()
+    )
+    growth = (end / start) ** (1 / (steps - 1))
+    rates, losses = [], []
+    for step in range(steps):
+        rate = start * growth**step
+        optimizer.learning_rate = rate
+        x, y = next(batches)
+        loss = float(model.train_on_batch(x, y))
+        rates.append(rate)
+        losses.append(loss)
+        smooth = smoothed(losses)
+        if not math.isfinite(loss) or smooth[-1] > EXPLODED * smooth.min():
+            break
+    return np.array(rates), np.array(losses)
+
+
+def write_outputs(folder, rates, losses, found, title):
+    from experiments.training import EventLog, scalar_pb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lr_finder.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "learning_rate", "loss", "smoothed_loss"])
+        for step, (rate, loss, smooth) in enumerate(
+            zip(rates, losses, smoothed(losses)), 1
+        ):
+            writer.writerow([step, rate, loss, smooth])
+    log = EventLog(folder)
+    for step, (rate, loss) in enumerate(zip(rates, losses), 1):
+        log.write(scalar_pb("lr_finder/loss", loss), step)
+        log.write(scalar_pb("lr_finder/learning_rate", rate), step)
+    log.close()
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    axis.plot(rates, losses, color="0.75", lw=0.8, label="batch loss")
+    axis.plot(rates, smoothed(losses), color="C0", label="smoothed")
+    for (rule, rate), color in zip(found.items(), ("C3", "C2")):
+        axis.axvline(rate, color=color, ls="--", label=f"{rule}: η = {rate:.2g}")
+    finite = losses[np.isfinite(losses)]
+    axis.set(
+        xscale="log",
+        xlabel="learning rate η",
+        ylabel="training loss",
+        title=title,
+        ylim=(0, min(finite.max(), EXPLODED * smoothed(losses).min()) * 1.1),
+    )
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "lr_finder.png", dpi=110)
+    plt.close(fig)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.lr_finder",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
+    parser.add_argument(
+        "--optimizer", default="sgd", help="short names, comma-separated"
+    )
+    parser.add_argument(
+        "--model", default="mlp", help="mlp and/or cnn, comma-separated"
+    )
+    parser.add_argument("--start", default="1e-6", help="first learning rate")
+    parser.add_argument("--end", default="10", help="last learning rate")
+    parser.add_argument("--steps", default="200", help="mini-batches at most")
+    parser.add_argument("--batch-size", default="64")
+    parser.add_argument("--seed", default="0")
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--max-train-samples", default="0")
+    parser.add_argument(
+        "--offline", action="store_true", help="never try Keras's download"
+    )
+    parser.add_argument("--out", default="logs/lr_finder", help="output folder")
+    return parser.parse_args(argv)
+
+
+def _integer(value, flag, least):
+    return int(number(value, f"{flag} must be an integer >= {least}",
+                      lambda x: x >= least and x == int(x)))  # fmt: skip
+
+
+def resolve(args):
+    import custom_optimizers
+    from experiments import data, models
+
+    settings = {
+        "optimizers": comma_list(args.optimizer),
+        "models": comma_list(args.model),
+        "start": number(
+            args.start, "--start must be a positive number", lambda x: x > 0
+        ),
+        "steps": _integer(args.steps, "--steps", 10),
+        "batch_size": _integer(args.batch_size, "--batch-size", 1),
+        "seed": _integer(args.seed, "--seed", 0),
+        "max_train_samples": _integer(args.max_train_samples, "--max-train-samples", 0),
+    }
+    settings["end"] = number(
+        args.end,
+        "--end must be a number above --start",
+        lambda x: x > settings["start"],
+    )
+    for kind, names, allowed in (
+        ("optimizer", settings["optimizers"], custom_optimizers.available()),
+        ("model", settings["models"], list(models.MODELS)),
+        ("dataset", [args.dataset], data.DATASETS),
+    ):
+        unknown = [n for n in names if n not in allowed] or ([] if names else [""])
+        if unknown:
+            raise UsageError(
+                f"unknown {kind} {unknown[0]!r}; allowed: {', '.join(allowed)}"
+            )
+    return settings
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        settings = resolve(args)
+        check_writable(args.out, "output")
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from experiments import data
+
+    dataset = data.load(
+        args.dataset,
+        max_train_samples=settings["max_train_samples"],
+        seed=settings["seed"],
+        download=not args.offline,
+    )
+    print(dataset.describe())
+    print(
+        f"{'model':6} {'optimizer':12} {'steps':>5} {'steepest':>10} {'minimum/10':>11}"
+    )
+    for model in settings["models"]:
+        for optimizer in settings["optimizers"]:
+            rates, losses = range_test(
+                optimizer, model, dataset, settings["start"], settings["end"],
+                settings["steps"], settings["batch_size"], settings["seed"],
+            )  # fmt: skip
+            found = suggestions(rates, losses)
+            folder = Path(args.out) / model / optimizer
+            write_outputs(folder, rates, losses, found, f"{model}, {optimizer}")
+            print(
+                f"{model:6} {optimizer:12} {len(rates):5d} {found['steepest']:10.2g} "
+                f"{found['minimum/10']:11.2g}"
+            )
+    print(f"plots and CSVs: {args.out}/<model>/<optimizer>/lr_finder.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

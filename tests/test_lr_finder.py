@@ -1,0 +1,83 @@
+"""The learning-rate range test."""
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from experiments import lr_finder
+from tests.test_sweep import events, values
+
+
+def test_smoothing_is_a_bias_corrected_moving_average():
+    np.testing.assert_allclose(lr_finder.smoothed([2.0, 2.0, 2.0]), [2.0, 2.0, 2.0])
+    assert lr_finder.smoothed([1.0, 3.0])[1] == pytest.approx(
+        (0.98 * 0.02 * 1 + 0.02 * 3) / (1 - 0.98**2)
+    )
+
+
+def test_suggestions_on_a_known_curve():
+    """A loss that falls fastest around η = 1e-3 and is lowest near 1e-1."""
+    rates = np.logspace(-6, 1, 400)
+    log_rate = np.log10(rates)
+    losses = (
+        2.3 - 1.0 * np.tanh(3 * (log_rate + 3)) + 0.8 * np.maximum(log_rate + 1, 0) ** 2
+    )
+    found = lr_finder.suggestions(rates, losses)
+    smooth = lr_finder.smoothed(losses)
+    assert found["minimum/10"] == pytest.approx(rates[np.argmin(smooth)] / 10)
+    assert 1e-3 <= found["steepest"] <= 1e-2  # the moving average lags a little
+    assert found["steepest"] < found["minimum/10"] * 10
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lr_finder")
+    argv = ["--optimizer", "sgd,adam", "--model", "mlp", "--steps", "80",
+            "--max-train-samples", "1024", "--offline", "--out", str(out)]  # fmt: skip
+    assert lr_finder.main(argv) == 0
+    return out
+
+
+def test_writes_a_plot_a_csv_and_tensorboard_scalars(finished):
+    for optimizer in ("sgd", "adam"):
+        folder = finished / "mlp" / optimizer
+        with Image.open(folder / "lr_finder.png") as image:
+            assert image.format == "PNG"
+        with open(folder / "lr_finder.csv") as f:
+            rows = list(csv.DictReader(f))
+        rates = np.array([float(r["learning_rate"]) for r in rows])
+        ratios = rates[1:] / rates[:-1]
+        np.testing.assert_allclose(ratios, (10 / 1e-6) ** (1 / 79), rtol=1e-6)
+        assert rates[0] == pytest.approx(1e-6)
+        logged = events(folder)
+        assert values(logged, "lr_finder/learning_rate") == pytest.approx(
+            rates.tolist(), rel=1e-6
+        )
+        assert len(values(logged, "lr_finder/loss")) == len(rows)
+
+
+def test_stops_once_the_loss_explodes(finished):
+    with open(finished / "mlp" / "adam" / "lr_finder.csv") as f:
+        rows = list(csv.DictReader(f))
+    smooth = [float(r["smoothed_loss"]) for r in rows]
+    assert len(rows) < 80  # η = 10 is far past where Adam blows up
+    assert smooth[-1] > lr_finder.EXPLODED * min(smooth)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--start", "0"], "--start must be a positive number, got '0'"),
+        (["--end", "1e-7"], "--end must be a number above --start, got '1e-7'"),
+        (["--optimizer", "adamax"], "unknown optimizer 'adamax'"),
+        (["--model", "resnet"], "unknown model 'resnet'"),
+        (["--steps", "5"], "--steps must be an integer >= 10, got '5'"),
+    ],
+)
+def test_bad_flags_exit_2_and_write_nothing(argv, message, tmp_path, capsys):
+    assert lr_finder.main([*argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
