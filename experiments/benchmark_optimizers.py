@@ -35,6 +35,12 @@ PAIRS = {
         lambda: co.SGD(0.01, momentum=0.9, weight_decay=5e-4),
         lambda: keras.optimizers.SGD(0.01, momentum=0.9, weight_decay=5e-4),
     ),
+    # One layer group at η/10: the cost of per-layer rates, against Keras's
+    # single-rate twin.
+    "momentum_multipliers": (
+        lambda: co.SGD(0.01, momentum=0.9, learning_rate_multipliers={"dense": 0.1}),
+        lambda: keras.optimizers.SGD(0.01, momentum=0.9),
+    ),
     "adam": (lambda: co.Adam(1e-3), lambda: keras.optimizers.Adam(1e-3)),
     "adamw": (lambda: co.AdamW(1e-3), lambda: keras.optimizers.AdamW(1e-3)),
 }

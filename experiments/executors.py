@@ -127,6 +127,7 @@ class OnRay:
             ray.init(
                 num_cpus=workers,
                 include_dashboard=False,
+                _node_ip_address="127.0.0.1",  # a private Ray: loopback only
                 runtime_env=runtime_env,
                 log_to_driver=False,
                 logging_level="error",

@@ -21,7 +21,6 @@ The loss is smoothed by an exponential moving average (β = 0.98, bias
 corrected), as in fastai.
 """
 
-import argparse
 import csv
 import math
 import os
@@ -32,7 +31,8 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from experiments.sweep import UsageError, check_writable, comma_list, number  # noqa: E402
+from experiments import cli  # noqa: E402
+from experiments.cli import UsageError, check_writable, comma_list, number  # noqa: E402
 
 SMOOTHING = 0.98
 EXPLODED = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
@@ -133,12 +133,7 @@ def write_outputs(folder, rates, losses, found, title):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog="python -m experiments.lr_finder",
-        description=__doc__.split("\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 2)[2],
-    )
+    parser = cli.parser("python -m experiments.lr_finder", __doc__)
     parser.add_argument(
         "--optimizer", default="sgd", help="short names, comma-separated"
     )

@@ -369,7 +369,7 @@ def plot_sensitivity(settings, path):
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
     colors = _colors(optimizers)
     fig, axes = plt.subplots(
-        2, len(model_names), figsize=(5.5 * len(model_names), 8), squeeze=False
+        2, len(model_names), figsize=(max(5.5 * len(model_names), 9), 8), squeeze=False
     )
     for column, model in enumerate(model_names):
         accuracy_axis, loss_axis = axes[0][column], axes[1][column]
@@ -519,8 +519,8 @@ def plot_best_curves(settings, path):
 
 def plot_first_steps(settings, path):
     """Per-batch training loss of the first steps, per model: each optimizer at
-    its best η, and all at the best η of the last optimizer listed (Adam in
-    the ablation), where bias correction's effect shows."""
+    its best η, and all at Adam's best η (the first optimizer's, without
+    Adam), where bias correction's effect shows."""
     plt = _pyplot()
     best = best_settings(settings)
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
@@ -530,7 +530,8 @@ def plot_first_steps(settings, path):
         len(models), 2, figsize=(12, 4.2 * len(models)), squeeze=False
     )
     for row, model in enumerate(models):
-        anchor = best.get((model, optimizers[-1]), (None,))[0]
+        reference = "adam" if "adam" in optimizers else optimizers[0]
+        anchor = best.get((model, reference), (None,))[0]
         shared = anchor["learning_rate"] if anchor else None
         for optimizer in optimizers:
             top = best.get((model, optimizer), (None,))[0]

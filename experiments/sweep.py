@@ -19,9 +19,7 @@ summary.md, plots) is rebuilt at the end; `python -m experiments.report`
 rebuilds it alone.
 """
 
-import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -32,11 +30,15 @@ import tomllib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from experiments import cli  # noqa: E402
+from experiments.cli import (  # noqa: E402
+    UsageError,
+    check_writable,
+    comma_list,
+    number,
+)
+
 CONFIGS = Path(__file__).parent / "configs"
-
-
-class UsageError(ValueError):
-    """Bad input from the command line or a config file: exit status 2."""
 
 
 @dataclass
@@ -199,17 +201,8 @@ def read_config(path):
     return replace(defaults, **raw)
 
 
-def comma_list(text):
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog="python -m experiments.sweep",
-        description=__doc__.split("\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 2)[2],
-    )
+    parser = cli.parser("python -m experiments.sweep", __doc__)
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--config", help="a sweep TOML file (default: configs/default.toml)"
@@ -460,17 +453,6 @@ def _grid_axes(config):
     return axes
 
 
-def number(value, requirement, valid):
-    """`value` as a float if finite and `valid`; else a UsageError "<requirement>, got …"."""
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        result = math.nan
-    if isinstance(value, bool) or not math.isfinite(result) or not valid(result):
-        raise UsageError(f"{requirement}, got {value!r}")
-    return result
-
-
 def _learning_rate(value):
     return number(value, "learning rate must be a positive number", lambda x: x > 0)
 
@@ -559,16 +541,6 @@ def _check_names(kind, names, allowed):
     for name in names:
         if name not in allowed:
             raise UsageError(f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}")
-
-
-def check_writable(folder, kind="log"):
-    """Fails unless `folder` exists as a writable folder or could be created."""
-    path = Path(folder).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(
-            f"{kind} folder {folder} cannot be written ({existing} is not a writable folder)"
-        )
 
 
 def plan(specs, sweep_dir, data_identity, force):

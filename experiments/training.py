@@ -10,10 +10,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorboard.compat.proto import event_pb2
-from tensorboard.plugins.hparams.summary_v2 import hparams_pb
-from tensorboard.compat.proto import summary_pb2
+from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.histogram import metadata as histogram_metadata
+from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.plugins.text.summary_v2 import text_pb
 from tensorboard.summary.writer.event_file_writer import EventFileWriter

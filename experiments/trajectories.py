@@ -16,7 +16,6 @@ The paths come from the real custom_optimizers classes, applied to a
 2-element Keras variable with autodiff gradients.
 """
 
-import argparse
 import csv
 import math
 import os
@@ -363,12 +362,9 @@ def _names(text, allowed, kind):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m experiments.trajectories",
-        description=__doc__.split("\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 2)[2],
-    )
+    from experiments import cli
+
+    parser = cli.parser("python -m experiments.trajectories", __doc__)
     parser.add_argument(
         "--problems",
         default=",".join(PROBLEMS),
@@ -398,7 +394,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         import custom_optimizers
-        from experiments.sweep import check_writable, number
+        from experiments.cli import check_writable, number
 
         problems = _names(args.problems, PROBLEMS, "problem")
         optimizers = _names(args.optimizers, custom_optimizers.available(), "optimizer")

@@ -175,10 +175,14 @@ def test_a_two_node_cluster_runs_on_both_nodes_with_the_same_results(
 
     cluster = Cluster(
         initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": False},
+        head_node_args={
+            "num_cpus": 1,
+            "include_dashboard": False,
+            "node_ip_address": "127.0.0.1",
+        },
     )
     try:
-        cluster.add_node(num_cpus=1)
+        cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
         cluster.wait_for_nodes()
         assert (
             run_sweep(

@@ -284,6 +284,23 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
             "optimizer adam: Argument(s) not recognized: {'beta_3': 0.1}",
         ),
         ("learning_rates = []\n", "no learning rate given"),
+        (
+            "[optimizers.sgd]\nlearning_rate = 0.1\n",
+            "optimizer sgd: learning_rate is a grid axis of this sweep; set it with "
+            "learning_rates (--learning-rates), not in [optimizers.sgd]",
+        ),
+        (
+            "weight_decays = [1e-4]\n[optimizers.momentum_wd]\nweight_decay = 1e-3\n",
+            "optimizer momentum_wd: weight_decay is a grid axis of this sweep",
+        ),
+        (
+            "[optimizers.adamw]\ndecoupled_weight_decay = false\n",
+            "optimizer adamw: `decoupled_weight_decay` must be True for AdamW",
+        ),
+        (
+            "learning_rates = [0.001, 0.0010000001]\n",
+            "learning rates 0.001 and 0.0010000001 would share the run folder name",
+        ),
     ],
 )
 def test_bad_config_file_exits_2(toml, message, tmp_path, capsys):

@@ -135,42 +135,6 @@ def test_corrupt_or_empty_result_files_are_skipped_and_redone(tmp_path, capsys):
     assert json.loads((runs / "momentum/lr=0.03/result.json").read_text())["history"]
 
 
-@pytest.mark.parametrize(
-    "toml, message",
-    [
-        (
-            "[optimizers.sgd]\nlearning_rate = 0.1\n",
-            "optimizer sgd: learning_rate is a grid axis of this sweep; set it with "
-            "learning_rates (--learning-rates), not in [optimizers.sgd]",
-        ),
-        (
-            "weight_decays = [1e-4]\n[optimizers.momentum_wd]\nweight_decay = 1e-3\n",
-            "optimizer momentum_wd: weight_decay is a grid axis of this sweep",
-        ),
-        (
-            "[optimizers.adamw]\ndecoupled_weight_decay = false\n",
-            "optimizer adamw: `decoupled_weight_decay` must be True for AdamW",
-        ),
-        (
-            "learning_rates = [0.001, 0.0010000001]\n",
-            "learning rates 0.001 and 0.0010000001 would share the run folder name",
-        ),
-    ],
-)
-def test_config_errors_are_found_before_anything_is_written(
-    toml, message, tmp_path, capsys
-):
-    config = tmp_path / "bad.toml"
-    config.write_text(toml)
-    logdir = tmp_path / "logs"
-    assert (
-        sweep.main(["--config", str(config), "--offline", "--logdir", str(logdir)]) == 2
-    )
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and err.count("\n") == 1
-    assert not logdir.exists()
-
-
 def test_equal_grid_values_are_one_run():
     args = sweep.parse_args(
         [*TINY, "--learning-rates", "1e-3,0.001,0.03", "--seeds", "0,0,1",

@@ -1,0 +1,49 @@
+"""What the command-line jobs (sweep, lr_finder, trajectories) share.
+
+Every job reports bad input the same way: one line on stderr, exit status 2,
+nothing written.
+"""
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+
+class UsageError(ValueError):
+    """Bad input from the command line or a config file: exit status 2."""
+
+
+def parser(prog, doc):
+    """An argument parser whose help is the module docstring: summary, then usage."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=doc.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=doc.split("\n\n", 2)[2],
+    )
+
+
+def comma_list(text):
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def number(value, requirement, valid):
+    """`value` as a float if finite and `valid`; else a UsageError "<requirement>, got …"."""
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        result = math.nan
+    if isinstance(value, bool) or not math.isfinite(result) or not valid(result):
+        raise UsageError(f"{requirement}, got {value!r}")
+    return result
+
+
+def check_writable(folder, kind="log"):
+    """Fails unless `folder` exists as a writable folder or could be created."""
+    path = Path(folder).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"{kind} folder {folder} cannot be written ({existing} is not a writable folder)"
+        )
