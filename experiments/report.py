@@ -154,7 +154,7 @@ def aggregate(runs):
         setting = {k: v for k, v in group[0].items() if k not in ("seed", "history")}
         for metric in METRICS:
             setting[metric], setting[f"{metric}_std"] = _mean_std(
-                [r[metric] for r in trained]
+                [r.get(metric) for r in trained]  # older runs lack newer metrics
             )
         setting.update(
             epochs_run=_whole(np.mean([r["epochs_run"] for r in group])),
@@ -166,7 +166,7 @@ def aggregate(runs):
         )
         setting["history"], setting["history_std"] = _history(trained or group)
         setting["first_batch_losses"] = _mean_curve(
-            [r["first_batch_losses"] for r in trained or group]
+            [r.get("first_batch_losses", []) for r in trained or group]
         )
         settings.append(setting)
     return settings
@@ -556,7 +556,8 @@ def plot_first_steps(settings, path):
         for axis in axes[row]:
             axis.set(xlabel="step", ylabel="batch loss (log)", yscale="log")
             axis.grid(alpha=0.3)
-            axis.legend(fontsize=8)
+            if axis.get_legend_handles_labels()[0]:
+                axis.legend(fontsize=8)
     fig.suptitle("The first training steps")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -26,6 +26,11 @@ tf.config.set_logical_device_configuration(
 def _fresh_keras_state():
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
+    yield
+    # A sweep run in-process turns op determinism on, which turns XLA off.
+    from tensorflow.python.framework.config import disable_op_determinism
+
+    disable_op_determinism()
 
 
 def dense_model(inputs=20, hidden=16, outputs=3):

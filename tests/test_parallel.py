@@ -169,9 +169,14 @@ def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
 
 
 def test_a_two_node_cluster_runs_on_both_nodes_with_the_same_results(
-    one_at_a_time, tmp_path, capsys
+    one_at_a_time, tmp_path, capsys, monkeypatch
 ):
+    from ray._private import ray_constants
     from ray.cluster_utils import Cluster
+
+    # Both nodes on loopback. Ray rewrites a 127.0.0.1 address to the
+    # machine's own interface unless it believes it runs a laptop cluster.
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
 
     cluster = Cluster(
         initialize_head=True,

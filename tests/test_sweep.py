@@ -168,6 +168,7 @@ def test_every_run_saves_its_resolved_config(finished):
         "validation_fraction": 0.1,
         "max_train_samples": 256,
         "split_seed": 0,
+        "classes": [],
         "train": 256,
         "validation": 400,
         "test": 1000,
