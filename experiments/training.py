@@ -132,7 +132,15 @@ class RunSpec:
     def differences(self, saved):
         """Fields on which a saved `asdict(spec)` disagrees; absent ones had their default."""
         mine = json.loads(json.dumps(asdict(self)))
-        defaults = {f.name: f.default for f in fields(self) if f.default is not MISSING}
+        defaults = json.loads(
+            json.dumps(
+                {
+                    f.name: f.default_factory() if f.default is MISSING else f.default
+                    for f in fields(self)
+                    if f.default is not MISSING or f.default_factory is not MISSING
+                }
+            )
+        )
         return [k for k in mine if saved.get(k, defaults.get(k)) != mine[k]]
 
 

@@ -405,3 +405,16 @@ def test_fast_histogram_equals_tensorboards(values):
             tensor_util.make_ndarray(ours.value[0].tensor),
             tensor_util.make_ndarray(theirs.value[0].tensor),
         )
+
+
+def test_runs_saved_before_newer_fields_existed_still_match(finished):
+    """A sweep folder from an older version resumes: absent fields had their default."""
+    from experiments.training import RunSpec
+
+    saved = json.loads((finished / "mlp/momentum/lr=0.03/run.json").read_text())["run"]
+    for newer in ("schedule", "schedule_settings", "stage", "init", "new_layers",
+                  "save_weights"):  # fmt: skip
+        del saved[newer]
+    spec = RunSpec(**{**saved, "new_layers": ()})
+    assert spec.differences(saved) == []
+    assert spec.differences({**saved, "epochs": 3}) == ["epochs"]
