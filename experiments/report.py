@@ -341,8 +341,11 @@ def _pyplot():
 
 
 def _colors(names):
+    """A distinct colour per name: the default cycle, or 20 colours for more than 10."""
     plt = _pyplot()
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if len(names) > len(cycle):
+        cycle = [plt.cm.tab20(i) for i in range(20)]
     return {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
 
 
@@ -437,15 +440,15 @@ def plot_sensitivity(settings, path):
     handles, labels = axes[0][0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], ls="", marker="x", color="k", ms=10, mew=2))
     labels.append("diverged")
-    fig.legend(
-        handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False
-    )
+    columns = min(len(labels), 7 if len(model_names) > 1 else 4)
+    fig.legend(handles, labels, loc="lower center", ncol=columns, frameon=False)
+    legend_rows = -(-len(labels) // columns)
     multi = max(s["n_seeds"] for s in settings) > 1
     fig.suptitle(
         "Learning-rate sensitivity: each optimizer across the grid"
         + (" (bars: ± one std over seeds)" if multi else "")
     )
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.03 * (legend_rows + 1), 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
