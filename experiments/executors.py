@@ -1,8 +1,9 @@
 """Where a sweep's runs are trained: here, one after another, or on Ray.
 
-An executor has one method, `run(specs, dataset, sweep_dir)`, which yields
-an `Outcome` per run as each finishes, and `where(outcome)`, a few words
-for the progress line. Both train each run with `train_run`, which wipes
+An executor's interface is `run(specs, dataset, sweep_dir)`, which yields
+an `Outcome` per run as each finishes, plus `describe()` and
+`where(outcome)`, a few words for the progress display, and `close()`.
+Both executors train each run with `train_run`, which wipes
 the run's folder first (so TensorBoard never holds a step twice) and turns
 an error into a failed outcome instead of ending the sweep.
 """

@@ -109,15 +109,9 @@ class SweepConfig:
 
     def schedule_settings(self, schedule):
         """The settings `schedule` uses (none for constant, so old runs still match)."""
-        return {
-            "constant": {},
-            "cosine": {},
-            "step": {
-                "step_fractions": tuple(self.step_fractions),
-                "step_factor": self.step_factor,
-            },
-            "warmup_cosine": {"warmup_fraction": self.warmup_fraction},
-        }[schedule]
+        from experiments.training import SCHEDULE_SETTINGS
+
+        return {key: getattr(self, key) for key in SCHEDULE_SETTINGS[schedule]}
 
     def _start(self, pretrained, settings):
         if pretrained is None or settings.get("from_scratch"):
@@ -187,18 +181,21 @@ def read_config(path):
         if key == "workers":
             raw[key] = _workers(value, f"{path}: workers")
             continue
-        expected = type(getattr(defaults, key))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            raw[key] = float(value)
-        elif not isinstance(value, expected) or isinstance(value, bool):
-            raise UsageError(
-                f"{path}: {key} must be {TYPE_NAMES[expected]}, got {value!r}"
-            )
+        raw[key] = _typed(value, type(getattr(defaults, key)), f"{path}: {key}")
     if not all(isinstance(v, dict) for v in raw.get("optimizers", {}).values()):
         raise UsageError(
             f"{path}: each [optimizers.<name>] must be a table of settings"
         )
     return replace(defaults, **raw)
+
+
+def _typed(value, expected, what):
+    """`value` if it is of type `expected` (an integer passes as a float); else UsageError."""
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or isinstance(value, bool):
+        raise UsageError(f"{what} must be {TYPE_NAMES[expected]}, got {value!r}")
+    return value
 
 
 def parse_args(argv):
@@ -407,13 +404,7 @@ def _check_pretrain(config, rerun_best):
 
     pretrain = config.pretrain
     for key, kind in PRETRAIN_KEYS.items():
-        value = pretrain.get(key)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = pretrain[key] = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise UsageError(
-                f"pretrain.{key} must be {TYPE_NAMES[kind]}, got {value!r}"
-            )
+        pretrain[key] = _typed(pretrain.get(key), kind, f"pretrain.{key}")
     unknown = sorted(set(pretrain) - set(PRETRAIN_KEYS))
     if unknown:
         raise UsageError(

@@ -37,7 +37,14 @@ def hyperparameters(optimizer):
     return values
 
 
-SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
+# Each schedule and the settings (make_schedule's arguments) it uses.
+SCHEDULE_SETTINGS = {
+    "constant": (),
+    "step": ("step_fractions", "step_factor"),
+    "cosine": (),
+    "warmup_cosine": ("warmup_fraction",),
+}
+SCHEDULES = tuple(SCHEDULE_SETTINGS)
 
 
 def make_schedule(
