@@ -20,14 +20,17 @@ BASE_ARGUMENT_DOCS = """weight_decay: Float >= 0 or `None`. The decay strength w
             float >= 0, or `None`. A variable whose path (e.g.
             `"cnn/conv_1/kernel"`) matches a pattern (`re.search`, the rule
             of `exclude_from_weight_decay`, applied to the path so layer
-            names work; a model loaded from a file has paths without the
-            model's name, `"conv_1/kernel"`, so match layer names) takes
-            its steps with η × multiplier, schedules
+            names work) takes its steps with η × multiplier, schedules
             included; decoupled decay uses that η × multiplier too. When
             several patterns match, the first in the dict's order wins.
-            0 freezes the variable: neither its value nor its slots change,
-            with or without weight decay. A pattern that matches no
-            variable is a `ValueError` when the optimizer is built.
+            0 freezes the variable, as `trainable=False` would: neither its
+            value nor its slots change, with or without weight decay, and
+            its gradient is left out of `global_clipnorm`. When the
+            optimizer is built, a pattern that matches no variable is a
+            `ValueError`, and so is one that matches only through the
+            model's name (`"cnn/conv"`): a model loaded from a file has
+            paths without it (`"conv_1/kernel"`), so match layer names.
+            Fixed once built: setting it afterwards is a `ValueError`.
             Defaults to `None` (every variable at η).
         clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
             ema_overwrite_frequency, loss_scale_factor,
@@ -49,6 +52,48 @@ def compute_dtype(variable):
     """
     dtype = keras.backend.standardize_dtype(variable.dtype)
     return "float32" if dtype in LOW_PRECISION else dtype
+
+
+def resolve_multipliers(patterns, paths):
+    """Each path's multiplier: the first pattern that `re.search`es it, else 1.
+
+    Raises `ValueError` for a pattern that takes no variable, and for one
+    that matches only through the model's name. A freshly built model's
+    paths start with its name (`mlp/dense_1/kernel`); the same model
+    loaded from a file has paths without it (`dense_1/kernel`), so such a
+    pattern would train but not load with the same rates.
+    """
+    first_match = [next((p for p in patterns if re.search(p, path)), None)
+                   for path in paths]  # fmt: skip
+    unused = [p for p in patterns if p not in first_match]
+    if unused:
+        raise ValueError(
+            f"`learning_rate_multipliers` pattern {unused[0]!r} matches no "
+            f"variable (or only ones an earlier pattern took); the variables "
+            f"are: {', '.join(paths)}"
+        )
+    model_name = _model_name(paths)
+    if model_name:
+        inside = [path[len(model_name) + 1 :] for path in paths]
+        for pattern in patterns:
+            hits = [bool(re.search(pattern, path)) for path in paths]
+            if hits != [bool(re.search(pattern, path)) for path in inside]:
+                raise ValueError(
+                    f"`learning_rate_multipliers` pattern {pattern!r} matches "
+                    f"through the model's name {model_name!r}; a model loaded from "
+                    f"a file has paths without it ({inside[0]}, ...), so it would "
+                    "load with other rates. Match layer names instead, e.g. "
+                    f"{inside[hits.index(True)].split('/')[0]!r}."
+                )
+    return [patterns.get(p, 1.0) for p in first_match]
+
+
+def _model_name(paths):
+    """The model's name when every path starts `<model>/<layer>/`, else None."""
+    heads = {path.split("/")[0] for path in paths}
+    if len(heads) == 1 and all(path.count("/") >= 2 for path in paths):
+        return heads.pop()
+    return None
 
 
 class WeightDecayOptimizer(keras.optimizers.Optimizer):
@@ -76,31 +121,58 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
         learning_rate = validation.learning_rate(learning_rate)
         weight_decay = validation.optional_non_negative("weight_decay", weight_decay)
         validation.boolean("decoupled_weight_decay", decoupled_weight_decay)
-        multipliers = validation.learning_rate_multipliers(learning_rate_multipliers)
         super().__init__(
             learning_rate=learning_rate, weight_decay=weight_decay, **base_arguments
         )
         self.decoupled_weight_decay = decoupled_weight_decay
-        self.learning_rate_multipliers = multipliers
+        self.learning_rate_multipliers = learning_rate_multipliers
 
     def build(self, variables):
-        """Also resolves each variable's learning-rate multiplier (a Python float)."""
+        """Also resolves each variable's learning-rate multiplier (a Python float).
+
+        The patterns are checked before anything is built, so after a bad
+        pattern the optimizer is still unbuilt and can be fixed and retried.
+        """
         if self.built:
             return
+        multipliers = resolve_multipliers(
+            self.learning_rate_multipliers or {}, [v.path for v in variables]
+        )
         super().build(variables)
-        patterns = self.learning_rate_multipliers or {}
-        first_match = [
-            next((p for p in patterns if re.search(p, v.path)), None) for v in variables
-        ]
-        self._multipliers = [patterns.get(p, 1.0) for p in first_match]
-        unused = [p for p in patterns if p not in first_match]
-        if unused:
-            paths = ", ".join(v.path for v in variables)
+        self._multipliers = multipliers
+
+    @property
+    def learning_rate_multipliers(self):
+        return self._learning_rate_multipliers
+
+    @learning_rate_multipliers.setter
+    def learning_rate_multipliers(self, value):
+        # Each variable's multiplier is fixed at build (and traced into the
+        # training function), so a later change would be ignored while
+        # get_config() reported it: a saved model would reload other rates.
+        if self.built:
             raise ValueError(
-                f"`learning_rate_multipliers` pattern {unused[0]!r} matches no "
-                f"variable (or only ones an earlier pattern took); the variables "
-                f"are: {paths}"
+                "`learning_rate_multipliers` cannot change after the optimizer is "
+                "built (its first step, or model.compile on a built model); create "
+                "a new optimizer with the new multipliers instead."
             )
+        self._learning_rate_multipliers = validation.learning_rate_multipliers(value)
+
+    def _backend_apply_gradients(self, grads, trainable_variables):
+        """Leaves frozen variables (multiplier 0) out of `global_clipnorm`.
+
+        Freezing means what `trainable=False` means: the variable's gradient
+        plays no part in the step, so it must not shrink the others' through
+        the global norm either.
+        """
+        if self.global_clipnorm is not None and 0.0 in self._multipliers:
+            grads = [
+                ops.zeros_like(g)
+                if self._multipliers[self._get_variable_index(v)] == 0
+                else g
+                for g, v in zip(grads, trainable_variables)
+            ]
+        return super()._backend_apply_gradients(grads, trainable_variables)
 
     def _learning_rate_for(self, variable, learning_rate, dtype):
         """η × this variable's multiplier in `dtype`; None when it is frozen (0)."""

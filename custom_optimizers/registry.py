@@ -63,6 +63,11 @@ def get(name, **hyperparameters):
     >>> get("momentum", learning_rate=0.1).momentum
     0.9
     """
+    if not isinstance(name, str):
+        raise TypeError(
+            "`get` takes an optimizer's short name, a string, one of: "
+            f"{', '.join(available())}; got {name!r} ({type(name).__name__})."
+        )
     if name not in RECIPES:
         raise ValueError(
             f"Unknown optimizer {name!r}; known: {', '.join(available())}."

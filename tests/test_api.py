@@ -154,6 +154,13 @@ def test_unknown_name_lists_the_known_ones():
         co.get("adamax")
 
 
+@pytest.mark.parametrize("name", [["adam"], None, 3])
+def test_get_of_a_non_string_says_what_it_takes(name):
+    with pytest.raises(TypeError, match=r"`get` takes an optimizer's short name, "
+                       r"a string, one of: sgd, .*; got "):  # fmt: skip
+        co.get(name)
+
+
 # (constructor, arguments, error, message pattern): every bad input is a row.
 BAD_INPUTS = [
     (

@@ -153,3 +153,68 @@ def test_a_pattern_that_matches_no_variable_is_an_error_at_build():
         match=r"pattern 'encoder' matches no variable .* cnn/conv_1/kernel, ",
     ):
         optimizer.build(small_cnn().trainable_variables)
+
+
+def test_a_pattern_through_the_model_name_is_refused_so_every_saved_model_loads():
+    """`cnn/conv` trains on a fresh model but a loaded one has no `cnn/` in its paths."""
+    model = small_cnn()
+    optimizer = co.SGD(0.1, learning_rate_multipliers={"cnn/conv_1": 0.0})
+    with pytest.raises(ValueError, match=r"'cnn/conv_1' matches through the model's "
+                       r"name 'cnn'.* e\.g\. 'conv_1'"):  # fmt: skip
+        fit(model, optimizer)
+
+
+def test_a_layer_pattern_saves_and_loads_with_the_rates_it_trained_with(tmp_path):
+    model = fit(small_cnn(), co.Adam(1e-3, learning_rate_multipliers={"conv_1": 0.0}))
+    model.save(tmp_path / "model.keras")
+    restored = keras.models.load_model(tmp_path / "model.keras")
+    assert restored.optimizer._multipliers == [0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_a_failed_build_leaves_the_optimizer_unbuilt_and_the_error_repeats():
+    optimizer = co.Adam(learning_rate_multipliers={"encoder": 0.5})
+    variables = small_cnn().trainable_variables
+    for _ in range(2):
+        with pytest.raises(ValueError, match="pattern 'encoder' matches no variable"):
+            optimizer.build(variables)
+        assert not optimizer.built
+
+
+def test_multipliers_cannot_change_once_built():
+    model = fit(small_cnn(), co.SGD(0.1, learning_rate_multipliers={"conv_": 0.1}))
+    with pytest.raises(ValueError, match="cannot change after the optimizer is built"):
+        model.optimizer.learning_rate_multipliers = {"conv_": 0.0}
+    assert model.optimizer.get_config()["learning_rate_multipliers"] == {"conv_": 0.1}
+    unbuilt = co.SGD(0.1)
+    unbuilt.learning_rate_multipliers = {"conv_": 0.5}  # before build: fine
+    with pytest.raises(ValueError, match=r"must be in \[0, inf\); got -1"):
+        unbuilt.learning_rate_multipliers = {"conv_": -1}
+
+
+def test_a_frozen_variable_is_left_out_of_the_global_clipnorm():
+    """Clipped gradient descent moves the unfrozen weights by exactly η·clipnorm.
+
+    The gradients are far larger than the clip, so the clipped gradient of
+    the variables that count has global norm `global_clipnorm`; a frozen
+    variable counted in that norm would shrink the others' step.
+    """
+    x, y = classification_data(samples=16, inputs=64)
+    x = x.reshape(-1, 8, 8, 1) * 50
+
+    def step_norm(freeze_by_trainable):
+        model = small_cnn()
+        model.layers[0].trainable = not freeze_by_trainable
+        multipliers = None if freeze_by_trainable else {"conv_": 0.0}
+        model.compile(
+            optimizer=co.SGD(0.1, global_clipnorm=0.01,
+                             learning_rate_multipliers=multipliers),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )  # fmt: skip
+        before = [w.numpy() for w in model.weights]
+        model.train_on_batch(x, y)
+        steps = [w.numpy() - b for w, b in zip(model.weights, before)]
+        assert not np.any(steps[0]) and not np.any(steps[1])  # conv_1 never moved
+        return np.sqrt(sum(np.sum(s.astype("float64") ** 2) for s in steps))
+
+    assert step_norm(freeze_by_trainable=False) == pytest.approx(0.1 * 0.01, rel=1e-4)
+    assert step_norm(freeze_by_trainable=True) == pytest.approx(0.1 * 0.01, rel=1e-4)
