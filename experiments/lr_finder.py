@@ -4,10 +4,12 @@
     python -m experiments.lr_finder --optimizer sgd,momentum,adam --model mlp,cnn \
         --start 1e-6 --end 10 --steps 200 --out logs/lr_finder
 
-Trains a throwaway model (the weights are discarded) for one pass of
-`--steps` mini-batches while η grows exponentially from `--start` to
-`--end`, recording each batch's loss. It stops early once the smoothed loss
-exceeds four times its minimum (it has exploded) or is not finite. Per
+Trains a throwaway model (the weights are discarded) for `--steps`
+mini-batches while η grows exponentially from `--start` to `--end`,
+recording each batch's loss; it says how many passes over the training
+images that took, and warns when it is more than one. It stops early once
+the smoothed loss exceeds four times its minimum (it has exploded) or is
+not finite. Per
 optimizer and model it writes a PNG of loss against η, a CSV, and
 TensorBoard scalars (`lr_finder/loss` and `lr_finder/learning_rate` per
 step), and prints two suggestions:
@@ -18,7 +20,9 @@ step), and prints two suggestions:
   of thumb from fastai's course: the minimum is already too large).
 
 The loss is smoothed by an exponential moving average (β = 0.98, bias
-corrected), as in fastai.
+corrected), as in fastai; losses from the first non-finite one on are left
+out. If the smoothed loss never falls 5% below its start, no η in the range
+trained: it prints "-" instead of suggestions and says to lower `--start`.
 """
 
 import csv
@@ -36,6 +40,7 @@ from experiments.cli import UsageError, check_writable, comma_list, number  # no
 
 SMOOTHING = 0.98
 EXPLODED = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
+MIN_FALL = 0.05  # the smoothed loss must fall 5% below its start to suggest an η
 
 
 def smoothed(losses, beta=SMOOTHING):
@@ -48,12 +53,30 @@ def smoothed(losses, beta=SMOOTHING):
 
 
 def suggestions(rates, losses):
-    """{rule: η} from a range test's learning rates and raw batch losses."""
+    """{rule: η} from a range test's learning rates and raw batch losses.
+
+    Only the losses before the first non-finite one count. Empty when the
+    smoothed loss never fell below (1 − MIN_FALL) × its first value: then no
+    η in the range trained, and any "suggestion" would be an edge of it.
+    """
+    rates, losses = finite_prefix(rates, losses)
+    if len(losses) < 2:
+        return {}
     smooth = smoothed(losses)
     lowest = int(np.argmin(smooth))
+    if smooth[lowest] > (1 - MIN_FALL) * smooth[0]:
+        return {}
     slopes = np.gradient(smooth, np.log10(rates))
     steepest = int(np.argmin(slopes[: lowest + 1]))
     return {"steepest": float(rates[steepest]), "minimum/10": rates[lowest] / 10}
+
+
+def finite_prefix(rates, losses):
+    """The steps before the first NaN or infinite loss."""
+    losses = np.asarray(losses, dtype=float)
+    finite = np.isfinite(losses)
+    end = len(losses) if finite.all() else int(np.argmin(finite))
+    return np.asarray(rates, dtype=float)[:end], losses[:end]
 
 
 def range_test(
@@ -114,16 +137,17 @@ def write_outputs(folder, rates, losses, found, title):
 
     fig, axis = plt.subplots(figsize=(7, 4.5))
     axis.plot(rates, losses, color="0.75", lw=0.8, label="batch loss")
+    rates, losses = finite_prefix(rates, losses)
     axis.plot(rates, smoothed(losses), color="C0", label="smoothed")
     for (rule, rate), color in zip(found.items(), ("C3", "C2")):
         axis.axvline(rate, color=color, ls="--", label=f"{rule}: η = {rate:.2g}")
-    finite = losses[np.isfinite(losses)]
+    top = min(losses.max(), EXPLODED * smoothed(losses).min()) if len(losses) else 1
     axis.set(
         xscale="log",
         xlabel="learning rate η",
         ylabel="training loss",
-        title=title,
-        ylim=(0, min(finite.max(), EXPLODED * smoothed(losses).min()) * 1.1),
+        title=title if found else f"{title}: the loss never fell; no suggestion",
+        ylim=(0, top * 1.1),
     )
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
@@ -210,8 +234,10 @@ def main(argv=None):
     )
     print(dataset.describe())
     print(
-        f"{'model':6} {'optimizer':12} {'steps':>5} {'steepest':>10} {'minimum/10':>11}"
+        f"{'model':6} {'optimizer':12} {'steps':>5} {'passes':>6} "
+        f"{'steepest':>10} {'minimum/10':>11}"
     )
+    cycled, fruitless = 0.0, []
     for model in settings["models"]:
         for optimizer in settings["optimizers"]:
             rates, losses = range_test(
@@ -221,10 +247,33 @@ def main(argv=None):
             found = suggestions(rates, losses)
             folder = Path(args.out) / model / optimizer
             write_outputs(folder, rates, losses, found, f"{model}, {optimizer}")
+            passes = len(rates) * settings["batch_size"] / len(dataset.x_train)
+            cycled = max(cycled, passes)
+            if not found:
+                fruitless.append(f"{model}/{optimizer}")
             print(
-                f"{model:6} {optimizer:12} {len(rates):5d} {found['steepest']:10.2g} "
-                f"{found['minimum/10']:11.2g}"
+                f"{model:6} {optimizer:12} {len(rates):5d} {passes:6.2f} "
+                + " ".join(
+                    f"{found[rule]:{width}.2g}" if found else f"{'-':>{width}}"
+                    for rule, width in (("steepest", 10), ("minimum/10", 11))
+                )
             )
+    if fruitless:
+        print(
+            f"warning: the loss never fell in [{settings['start']:g}, "
+            f"{settings['end']:g}] for {', '.join(fruitless)}: no good learning "
+            f"rate in this range; try a lower --start (e.g. "
+            f"{settings['start'] / 1000:g})",
+            file=sys.stderr,
+        )
+    if cycled > 1:
+        print(
+            f"note: the test went over the {len(dataset.x_train)} training images "
+            f"up to {cycled:.1f} times; after the first pass the loss is measured "
+            "on batches already trained on, which favours large learning rates. "
+            "Fewer --steps or more data keep it to one pass.",
+            file=sys.stderr,
+        )
     print(f"plots and CSVs: {args.out}/<model>/<optimizer>/lr_finder.png")
     return 0
 

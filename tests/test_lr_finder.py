@@ -1,6 +1,9 @@
 """The learning-rate range test."""
 
+import contextlib
 import csv
+import io
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -31,18 +34,48 @@ def test_suggestions_on_a_known_curve():
     assert found["steepest"] < found["minimum/10"] * 10
 
 
+def test_suggestions_ignore_a_non_finite_last_loss():
+    found = lr_finder.suggestions(
+        [1e-3, 1e-2, 0.1, 1, 10], [2.3, 2.0, 1.5, 1.4, np.nan]
+    )
+    assert found["minimum/10"] == pytest.approx(0.1)
+    assert found["steepest"] in (1e-3, 1e-2, 0.1, 1)
+
+
+def test_no_suggestion_when_the_loss_never_falls():
+    rates = np.logspace(2, 6, 20)
+    assert lr_finder.suggestions(rates, np.linspace(2.3, 40, 20)) == {}
+    assert lr_finder.suggestions(rates[:3], [2.3, np.inf, 5.0]) == {}
+
+
+def test_a_range_where_nothing_trains_warns_and_suggests_a_lower_start(
+    tmp_path, capsys
+):
+    argv = ["--optimizer", "sgd", "--start", "100", "--end", "1e6", "--steps", "10",
+            "--max-train-samples", "1024", "--offline", "--out", str(tmp_path)]  # fmt: skip
+    assert lr_finder.main(argv) == 0
+    out, err = capsys.readouterr()
+    row = next(line for line in out.splitlines() if line.startswith("mlp"))
+    assert row.split()[-2:] == ["-", "-"]
+    assert "the loss never fell in [100, 1e+06] for mlp/sgd" in err
+    assert "try a lower --start (e.g. 0.1)" in err
+    assert (tmp_path / "mlp" / "sgd" / "lr_finder.png").exists()
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("lr_finder")
     argv = ["--optimizer", "sgd,adam", "--model", "mlp", "--steps", "80",
             "--max-train-samples", "1024", "--offline", "--out", str(out)]  # fmt: skip
-    assert lr_finder.main(argv) == 0
-    return out
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        assert lr_finder.main(argv) == 0
+    return SimpleNamespace(folder=out, out=stdout.getvalue(), err=stderr.getvalue())
 
 
 def test_writes_a_plot_a_csv_and_tensorboard_scalars(finished):
     for optimizer in ("sgd", "adam"):
-        folder = finished / "mlp" / optimizer
+        folder = finished.folder / "mlp" / optimizer
         with Image.open(folder / "lr_finder.png") as image:
             assert image.format == "PNG"
         with open(folder / "lr_finder.csv") as f:
@@ -58,8 +91,18 @@ def test_writes_a_plot_a_csv_and_tensorboard_scalars(finished):
         assert len(values(logged, "lr_finder/loss")) == len(rows)
 
 
+def test_says_how_often_small_data_was_cycled(finished):
+    """74 batches of 64 over 1,024 images is 4.6 passes; the table and a note say so."""
+    rows = [line.split() for line in finished.out.splitlines() if line[:3] == "mlp"]
+    assert [row[1] for row in rows] == ["sgd", "adam"]
+    for _, _, steps, passes, *_ in rows:
+        assert float(passes) == pytest.approx(int(steps) * 64 / 1024, abs=0.005)
+    assert rows[0][2:4] == ["74", "4.62"]  # sgd explodes at step 74
+    assert "went over the 1024 training images up to 4.6 times" in finished.err
+
+
 def test_stops_once_the_loss_explodes(finished):
-    with open(finished / "mlp" / "adam" / "lr_finder.csv") as f:
+    with open(finished.folder / "mlp" / "adam" / "lr_finder.csv") as f:
         rows = list(csv.DictReader(f))
     smooth = [float(r["smoothed_loss"]) for r in rows]
     assert len(rows) < 80  # η = 10 is far past where Adam blows up
