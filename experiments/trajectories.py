@@ -11,7 +11,9 @@ For each problem and learning rate it writes <problem>_lr=<η>.gif (every
 optimizer's path over the contour plot, beside its loss per iteration),
 <problem>_lr=<η>.png (the last frame) and <problem>_lr=<η>.csv (positions
 and losses per step). With --basins it instead writes
-<problem>_basins.png: which minimum paths from a grid of starts end in.
+<problem>_basins.png: where paths from a grid of starts end (a global
+minimum, another marked point, not converged within 0.05 of one, or
+diverged), and prints each ending's share.
 The paths come from the real custom_optimizers classes, applied to a
 2-element Keras variable with autodiff gradients.
 """
@@ -126,32 +128,52 @@ def trajectory(problem, optimizer, steps, start=None, seed=0):
     The path ends early, marked by fewer rows, once the position or loss is
     not finite or the position is far off the plot.
     """
+    return trajectories(problem, optimizer, steps, [start or problem.start], seed)[0]
+
+
+def trajectories(problem, optimizer, steps, starts, seed=0):
+    """`trajectory` from each of `starts` at once: a list of (positions, losses).
+
+    One (len(starts), 2) variable holds every start, and its loss is the sum
+    of f over the rows, so each row's gradient is its own point's ∇f and
+    every optimizer here, being element-wise, moves each row exactly as it
+    would move that point alone. A path that ends stops being recorded; its
+    row goes on but touches no other.
+    """
     import keras
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
-    theta = keras.Variable(np.asarray(start or problem.start, "float32"))
+    theta = keras.Variable(np.asarray(starts, "float32").reshape(-1, 2))
     x_min, x_max, y_min, y_max = problem.extent
     limit = 10 * max(x_max - x_min, y_max - y_min)
-    positions, losses = [], []
+    count = len(starts)
+    positions = np.full((steps + 1, count, 2), np.nan, "float32")
+    losses = np.full((steps + 1, count), np.nan)
+    lengths = np.full(count, steps + 1)
+    going = np.ones(count, bool)
     for step in range(steps + 1):
         with tf.GradientTape() as tape:
-            loss = problem.function(theta[0], theta[1])
-        position, loss_value = theta.numpy().copy(), float(loss)
-        if (
-            not (np.all(np.isfinite(position)) and math.isfinite(loss_value))
-            or np.abs(position).max() > limit
-        ):
+            loss = problem.function(theta[:, 0], theta[:, 1])
+            total = tf.reduce_sum(loss)
+        position, loss_value = theta.numpy(), loss.numpy().astype("float64")
+        with np.errstate(invalid="ignore", over="ignore"):
+            ended = going & ~(
+                np.isfinite(position).all(1)
+                & np.isfinite(loss_value)
+                & (np.abs(position).max(1) <= limit)
+            )
+        lengths[ended] = step
+        going &= ~ended
+        positions[step, going], losses[step, going] = position[going], loss_value[going]
+        if step == steps or not going.any():
             break
-        positions.append(position)
-        losses.append(loss_value)
-        if step == steps:
-            break
-        gradient = tape.gradient(loss, theta)
+        gradient = tape.gradient(total, theta)
         if problem.gradient_noise:
-            gradient += rng.normal(0, problem.gradient_noise, 2).astype("float32")
+            noise = rng.normal(0, problem.gradient_noise, (count, 2))
+            gradient += noise.astype("float32")
         optimizer.apply_gradients([(gradient, theta)])
-    return np.array(positions).reshape(-1, 2), np.array(losses)
+    return [(positions[: lengths[i], i], losses[: lengths[i], i]) for i in range(count)]
 
 
 def frame_indices(steps, max_frames):
@@ -279,20 +301,40 @@ def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames
     plt.close(fig)
 
 
+CONVERGED_WITHIN = 0.05  # a path has converged if it ends this close to a marked point
+
+
 def basin(problem, positions, steps):
-    """Which known minimum a path ended nearest to (its index), or None if it diverged."""
+    """Where a path of `steps` steps ended: "global", "local", "not converged"
+    or "diverged".
+
+    "global" is within CONVERGED_WITHIN of a marked point of the lowest f
+    (the saddle's two minima at (0, ±1) both count), "local" within it of
+    another marked point (a local minimum, or the saddle point itself).
+    """
     if len(positions) < steps + 1:
-        return None
-    distances = [np.hypot(*(positions[-1] - np.array(m))) for m in problem.minima]
-    return int(np.argmin(distances))
+        return "diverged"
+    lowest = problem.lowest
+    for x, y in problem.minima:
+        if np.hypot(*(positions[-1] - np.array([x, y]))) <= CONVERGED_WITHIN:
+            value = float(problem.function(x, y))
+            return "global" if value <= lowest + 1e-9 * max(1, abs(lowest)) else "local"
+    return "not converged"
+
+
+ENDINGS = {  # colour and marker of each ending on the basin map
+    "global": ("tab:green", "o"),
+    "local": ("tab:red", "o"),
+    "not converged": ("tab:orange", "s"),
+    "diverged": ("k", "x"),
+}
 
 
 def basin_map(problem, optimizer_names, learning_rates, steps, png_path, columns=15):
     """Where paths from a grid of starts end, per optimizer (row) and η (column).
 
-    Each start is coloured by the minimum its path ends in (the first of
-    `problem.minima` is the global one). Returns {(optimizer, η): share of
-    starts that reached the global minimum}.
+    Each start is coloured by how its path ends (`basin`). Returns
+    {(optimizer, η): {ending: share of starts}}, every ending listed.
     """
     import matplotlib
 
@@ -317,33 +359,31 @@ def basin_map(problem, optimizer_names, learning_rates, steps, png_path, columns
         figsize=(3.6 * len(learning_rates), 2.6 * len(optimizer_names)),
         squeeze=False,
     )
-    colours = ("tab:green", "tab:red", "tab:orange")  # global, local, others
     shares = {}
     for row, name in enumerate(optimizer_names):
         for column, rate in enumerate(learning_rates):
             axis = axes[row][column]
             axis.contour(grid_x, grid_y, np.log1p(surface - surface.min()),
                          levels=15, cmap="Greys", alpha=0.5)  # fmt: skip
-            ends = []
-            for start in starts:
-                optimizer = custom_optimizers.get(name, learning_rate=rate)
-                positions, _ = trajectory(problem, optimizer, steps, start)
-                ends.append(basin(problem, positions, steps))
-                x, y = start
-                if ends[-1] is None:
-                    axis.plot(x, y, "x", color="k", ms=5)
-                else:
-                    axis.plot(x, y, "o", color=colours[min(ends[-1], 2)], ms=4)
+            optimizer = custom_optimizers.get(name, learning_rate=rate)
+            paths = trajectories(problem, optimizer, steps, starts)
+            ends = [basin(problem, positions, steps) for positions, _ in paths]
+            for (x, y), end in zip(starts, ends):
+                colour, marker = ENDINGS[end]
+                axis.plot(x, y, marker, color=colour, ms=4 if marker != "x" else 5)
             for mx, my in problem.minima:
                 axis.plot(mx, my, "*", color="gold", ms=12, mec="k")
-            shares[(name, rate)] = ends.count(0) / len(ends)
+            shares[(name, rate)] = {end: ends.count(end) / len(ends) for end in ENDINGS}
             axis.set_title(
-                f"{name}, η = {rate:g}: {shares[(name, rate)]:.0%} global", fontsize=9
+                f"{name}, η = {rate:g}: {shares[(name, rate)]['global']:.0%} global",
+                fontsize=9,
             )
             axis.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xticks=[], yticks=[])
     fig.suptitle(
-        f"{problem.name}: where {steps} steps from each start end "
-        "(green: global minimum, red: local, x: diverged)"
+        f"{problem.name}: where {steps} steps from each start end (green: a global "
+        f"minimum, red: another marked point, orange square: not within "
+        f"{CONVERGED_WITHIN:g} of one, x: diverged)",
+        fontsize=10,
     )
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
@@ -424,6 +464,11 @@ def main(argv=None):
             )
             if len(start) != 2:
                 raise ValueError(f"start must be two numbers x,y, got {args.start!r}")
+            if args.basins:
+                raise ValueError(
+                    "--start does not combine with --basins, which starts from a "
+                    "grid of points; leave out one of them"
+                )
         check_writable(args.out, kind="output")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -436,8 +481,8 @@ def main(argv=None):
             path = out / f"{problem_name}_basins.png"
             shares = basin_map(problem, optimizers, rates, steps, path)
             for (name, rate), share in shares.items():
-                print(f"{problem_name} {name} η={rate:g}: {share:.0%} of starts "
-                      "end in the global minimum")  # fmt: skip
+                print(f"{problem_name} {name} η={rate:g}: " + ", ".join(
+                    f"{share[end]:.0%} {end}" for end in ENDINGS))  # fmt: skip
             print(f"{path}", flush=True)
         return 0
     for problem_name in problems:

@@ -143,6 +143,7 @@ def test_diverging_path_ends_while_others_go_on():
         (["--steps", "0"], "steps must be a positive integer, got '0'"),
         (["--steps", "2.5"], "steps must be a positive integer, got '2.5'"),
         (["--start", "1,2,3"], "start must be two numbers x,y, got '1,2,3'"),
+        (["--basins", "--start", "1,2"], "--start does not combine with --basins"),
         (
             ["--start", "1,up"],
             "start must be two numbers x,y (got '1,up'): bad value, got 'up'",
@@ -187,7 +188,7 @@ def test_from_the_right_momentum_crosses_to_the_global_minimum(name, ends_in):
     nearer, local valley; momentum's velocity carries it over the barrier."""
     optimizer = co.get(name, learning_rate=0.01)
     positions, _ = tr.trajectory(DOUBLE_WELL, optimizer, 600)
-    assert tr.basin(DOUBLE_WELL, positions, 600) == {"global": 0, "local": 1}[ends_in]
+    assert tr.basin(DOUBLE_WELL, positions, 600) == ends_in
     expected = tr.DOUBLE_WELL_GLOBAL if ends_in == "global" else tr.DOUBLE_WELL_LOCAL
     np.testing.assert_allclose(positions[-1], [expected, 0.0], atol=5e-3)
 
@@ -198,6 +199,46 @@ def test_basin_map_marks_where_each_start_ends(tmp_path):
     )
     # Starts x = -2, -0.875 lie left of the barrier (x = 0.075), 0.25 and up
     # right of it: plain gradient descent at a small η never crosses it.
-    assert shares == {("sgd", 0.03): pytest.approx(2 / 5)}
+    assert shares == {
+        ("sgd", 0.03): pytest.approx(
+            {"global": 2 / 5, "local": 3 / 5, "not converged": 0, "diverged": 0}
+        )
+    }
     with Image.open(tmp_path / "basins.png") as image:
         assert image.format == "PNG" and image.size[0] > 200
+
+
+@pytest.mark.parametrize("end", [(0.0, 1.0), (0.0, -1.0)])
+def test_minima_of_equal_value_are_all_global(end):
+    """The saddle's two minima at (0, ±1) have the same f: either is global."""
+    saddle = tr.PROBLEMS["saddle"]
+    positions = np.array([[1.0, 0.5], [end[0] + 0.01, end[1] - 0.02]])
+    assert tr.basin(saddle, positions, 1) == "global"
+    assert tr.basin(saddle, np.array([[1.0, 0.5], [0.0, 0.02]]), 1) == "local"
+
+
+def test_a_path_that_ends_between_minima_has_not_converged():
+    optimizer = co.get("sgd", learning_rate=0.01)
+    positions, _ = tr.trajectory(DOUBLE_WELL, optimizer, 3, start=(2.0, 0.5))
+    assert len(positions) == 4
+    assert tr.basin(DOUBLE_WELL, positions, 3) == "not converged"
+    assert tr.basin(DOUBLE_WELL, positions[:2], 3) == "diverged"
+
+
+@pytest.mark.parametrize("name", ["sgd", "nesterov", "adam", "rmsprop"])
+def test_paths_from_many_starts_at_once_equal_each_alone(name):
+    problem = tr.PROBLEMS["rosenbrock"]
+    starts = [(-1.5, 2.0), (1.5, -0.5), (-1.9, 2.9)]
+    together = tr.trajectories(problem, co.get(name, learning_rate=0.02), 40, starts)
+    for start, (positions, losses) in zip(starts, together):
+        alone = tr.trajectory(problem, co.get(name, learning_rate=0.02), 40, start)
+        np.testing.assert_array_equal(positions, alone[0])
+        np.testing.assert_array_equal(losses, alone[1])
+
+
+def test_a_path_that_leaves_ends_alone_while_the_others_go_on():
+    """Above η = 2/L, θ₂ grows 1.1× a step; on the floor (θ₂ = 0) nothing grows."""
+    sgd = co.get("sgd", learning_rate=0.21)
+    (floor, _), (wall, _) = tr.trajectories(RAVINE, sgd, 100, [(-4, 0), (-4, 1.9)])
+    assert len(floor) == 101 and np.abs(floor[-1, 0]) < 4 * 0.98**100
+    assert len(wall) < 101 and np.all(np.isfinite(wall))
