@@ -17,6 +17,43 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ERROR_FILE = "error.txt"
+CONNECT_SECONDS = 5.0  # how long to wait for a cluster's head to answer
+
+
+def check_cluster(address):
+    """Fails fast, with how to start one, unless a Ray cluster answers at `address`.
+
+    Without this, `ray.init` retries an address where nothing listens for
+    minutes, and waits on a host that does not resolve until Ctrl-C.
+    """
+    from experiments.cli import UsageError
+
+    how = (
+        "start one with `ray start --head` and pass the address it prints, or "
+        "leave out --address (and RAY_ADDRESS) to run on this machine"
+    )
+    if address.startswith("ray://"):  # Ray Client: host:port after the scheme
+        target = address[len("ray://") :]
+    else:
+        from ray._private.services import canonicalize_bootstrap_address_or_die
+
+        try:
+            target = canonicalize_bootstrap_address_or_die(address)
+        except (ConnectionError, ValueError) as error:
+            reason = str(error).splitlines()[0]
+            raise UsageError(
+                f"no Ray cluster at {address!r} ({reason}); {how}"
+            ) from None
+    host, _, port = target.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), CONNECT_SECONDS).close()
+    except socket.gaierror:
+        raise UsageError(
+            f"no Ray cluster at {address!r}: host {host!r} is unknown; {how}"
+        ) from None
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise UsageError(f"no Ray cluster at {address!r} ({reason}); {how}") from None
 
 
 @dataclass

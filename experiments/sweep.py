@@ -468,6 +468,16 @@ def _workers(value, what):
 
 
 MEMORY_PER_WORKER = 1.5 * 2**30  # a worker with TensorFlow and a run holds ~0.9 GB
+# What `auto` weighs, measured on this project's 2-core machine with the
+# offline digits (README, "Runs side by side"): one run in one process costs
+# RUN_SECONDS plus SAMPLE_EPOCH_SECONDS per training image and epoch; Ray
+# costs RAY_START_SECONDS to start (ray.init, then each worker imports
+# TensorFlow) and then saved RAY_SAVES of the one-process time (the default
+# sweep: 11 min 54 s in one process, 8 min 17 s two at a time).
+RUN_SECONDS = 0.6
+SAMPLE_EPOCH_SECONDS = {"mlp": 7.5e-5, "cnn": 3.8e-4}
+RAY_START_SECONDS = 12.0
+RAY_SAVES = 0.3
 
 
 def workers_for(config):
@@ -481,16 +491,49 @@ def workers_for(config):
     return max(1, min(os.cpu_count() or 1, int(memory // MEMORY_PER_WORKER)))
 
 
-def make_executor(config, runs, verbose):
-    """In this process for one worker (Ray is not imported); else on Ray."""
+def estimated_seconds(specs, train_samples):
+    """One process's time for `specs` on `train_samples` images, from the table above."""
+    slowest = max(SAMPLE_EPOCH_SECONDS.values())
+    return sum(
+        RUN_SECONDS
+        + spec.epochs * train_samples * SAMPLE_EPOCH_SECONDS.get(spec.model, slowest)
+        for spec in specs
+    )
+
+
+def make_executor(config, specs, train_samples, verbose):
+    """Where `specs` train: in this process (Ray is not imported), or on Ray.
+
+    `auto` stays in this process unless Ray's start-up would pay for itself:
+    a small sweep on Ray is slower than one in-process. Says what it chose.
+    """
     from experiments import executors
 
     workers = workers_for(config)
-    if not config.address and (workers == 1 or runs < 2):
+    if config.address:
+        return executors.OnRay(workers, config.address, verbose=verbose)
+    cores = os.cpu_count() or 1
+    if config.workers == "auto" and workers > 1 and len(specs) > 1:
+        seconds = estimated_seconds(specs, train_samples)
+        pays_off = RAY_START_SECONDS / RAY_SAVES
+        on_ray = seconds > pays_off
+        print(
+            f"workers auto: {min(workers, len(specs)) if on_ray else 1} at a time: "
+            f"about {_clock(seconds)} of training in one process, "
+            f"{'above' if on_ray else 'below'} the {_clock(pays_off)} from which "
+            f"Ray's start-up (~{RAY_START_SECONDS:.0f} s) pays off"
+        )
+        if not on_ray:
+            workers = 1
+    elif workers > cores:
+        print(
+            f"warning: --workers {workers} is more than this machine's {cores} "
+            "cores; the runs will share them and each go slower",
+            file=sys.stderr,
+        )
+    if workers == 1 or len(specs) < 2:
         return executors.InProcess(verbose=verbose)
-    if not config.address:
-        workers = min(workers, runs)
-    return executors.OnRay(workers, config.address or None, verbose=verbose)
+    return executors.OnRay(min(workers, len(specs)), verbose=verbose)
 
 
 def _unique(values):
@@ -679,9 +722,10 @@ def train_all(specs, dataset, sweep_dir, executor):
     Returns the runs that failed with an error.
     """
     started = time.perf_counter()
-    failed = []
+    failed, finished = [], []
     for index, outcome in enumerate(executor.run(specs, dataset, sweep_dir), 1):
         elapsed = time.perf_counter() - started
+        finished.append(outcome)
         result = outcome.result
         if outcome.error is not None:
             failed.append(outcome)
@@ -693,14 +737,49 @@ def train_all(specs, dataset, sweep_dir, executor):
                 f"val acc {result['val_accuracy']:.4f}, "
                 f"train loss {result['train_loss']:.4f}"
             )
+        left = time_left(specs, finished, elapsed)
         print(
             f"[{index}/{len(specs)}] {outcome.spec.folder}: {status} "
             f"({outcome.seconds:.1f}s{executor.where(outcome)}) "
-            f"| elapsed {_clock(elapsed)}, "
-            f"~{_clock(elapsed / index * (len(specs) - index))} left",
+            f"| elapsed {_clock(elapsed)}, ~{_clock(left)} left",
             flush=True,
         )
     return failed
+
+
+def time_left(specs, finished, elapsed):
+    """Wall time the runs of `specs` not yet `finished` will take, model by model.
+
+    A run costs its epochs times what an epoch of its model took in the
+    finished runs; a model with none finished yet is priced from another by
+    SAMPLE_EPOCH_SECONDS. The sum is scaled by the wall time per second of
+    run time so far (about 1/N with N runs at once).
+    """
+    done = {id(outcome.spec) for outcome in finished}
+    remaining = [spec for spec in specs if id(spec) not in done]
+    if not remaining:
+        return 0.0
+    epoch_times = {}
+    for outcome in finished:
+        epochs = outcome.result["epochs_run"] if outcome.result else outcome.spec.epochs
+        epoch_times.setdefault(outcome.spec.model, []).append(
+            outcome.seconds / max(1, epochs)
+        )
+    per_epoch = {model: sum(t) / len(t) for model, t in epoch_times.items()}
+    known = next(iter(per_epoch))
+    slowest = max(SAMPLE_EPOCH_SECONDS.values())
+
+    def epoch_seconds(model):
+        if model in per_epoch:
+            return per_epoch[model]
+        ratio = SAMPLE_EPOCH_SECONDS.get(model, slowest) / SAMPLE_EPOCH_SECONDS.get(
+            known, slowest
+        )
+        return per_epoch[known] * ratio
+
+    run_seconds = sum(outcome.seconds for outcome in finished) or 1e-9
+    work = sum(spec.epochs * epoch_seconds(spec.model) for spec in remaining)
+    return work * elapsed / run_seconds
 
 
 def run_sweep(
@@ -723,6 +802,10 @@ def run_sweep(
             f"note: on a cluster the log folder is {logdir}; every node must see "
             "that path (shared storage)"
         )
+    if config.address:  # before anything is written
+        from experiments.executors import check_cluster
+
+        check_cluster(config.address)
     sweep_dir = Path(logdir) / config.name
     grid = config.runs()
     pretraining = config.pretrain_runs()
@@ -759,10 +842,12 @@ def run_sweep(
         )
         (sweep_dir / "sweep.json").write_text(json.dumps(asdict(config), indent=2))
         write_hparams_config(sweep_dir, grid)
-        reruns_at_most = len({(s.model, s.optimizer) for s in grid}) * (rerun_best - 1)
+        one_per_optimizer = {(s.model, s.optimizer): s for s in grid}.values()
+        reruns_at_most = [*one_per_optimizer] * max(0, rerun_best - 1)
         executor = make_executor(
             config,
-            len(pretrain_todo) + len(todo) + max(0, reruns_at_most),
+            pretrain_todo + todo + reruns_at_most,
+            len(dataset.x_train),
             verbose,
         )
         print(executor.describe())

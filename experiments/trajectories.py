@@ -380,8 +380,8 @@ def basin_map(problem, optimizer_names, learning_rates, steps, png_path, columns
             )
             axis.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xticks=[], yticks=[])
     fig.suptitle(
-        f"{problem.name}: where {steps} steps from each start end (green: a global "
-        f"minimum, red: another marked point, orange square: not within "
+        f"{problem.name}: where {steps} steps from each start end\n(green: a "
+        f"global minimum, red: another marked point, orange square: not within "
         f"{CONVERGED_WITHIN:g} of one, x: diverged)",
         fontsize=10,
     )

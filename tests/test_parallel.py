@@ -208,6 +208,7 @@ def test_a_relative_logdir_on_a_cluster_is_made_absolute(tmp_path, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     config = sweep.resolve(sweep.parse_args([*TINY, "--address", "auto"]))
     assert config.address == "auto"
+    monkeypatch.setattr(executors, "check_cluster", lambda address: None)
     monkeypatch.setattr(sweep, "make_executor", lambda *a: pytest.fail("stop here"))
     with pytest.raises(pytest.fail.Exception):
         sweep.run_sweep(config, "logs", download=False)
@@ -238,3 +239,92 @@ def test_workers_in_the_config_file(tmp_path):
     config.write_text("workers = 0\n")
     with pytest.raises(sweep.UsageError, match="workers must be an integer >= 1"):
         sweep.resolve(sweep.parse_args(["--config", str(config)]))
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        return listener.getsockname()[1]  # closed again: nothing listens there
+
+
+@pytest.mark.parametrize(
+    "address, message",
+    [
+        (
+            "127.0.0.1:{port}",
+            "no Ray cluster at '127.0.0.1:{port}' (Connection refused)",
+        ),
+        (
+            "nosuchhost.invalid:6379",
+            "no Ray cluster at 'nosuchhost.invalid:6379': host "
+            "'nosuchhost.invalid' is unknown",
+        ),
+        ("auto", "no Ray cluster at 'auto' (Could not find any running Ray instance"),
+    ],
+)
+def test_a_wrong_address_exits_2_fast_and_writes_nothing(
+    address, message, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    port = free_port()
+    started = time.monotonic()
+    logdir = tmp_path / "logs"
+    argv = [*TINY, "--workers", "2", "--logdir", str(logdir)]
+    assert sweep.main([*argv, "--address", address.format(port=port)]) == 2
+    assert time.monotonic() - started < 30
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + message.format(port=port)), err
+    assert "start one with `ray start --head`" in err and err.count("\n") == 1
+    assert not logdir.exists()
+
+
+class FakeRay:
+    def __init__(self, workers, address=None, verbose=False):
+        self.workers = workers
+
+
+def test_auto_stays_in_process_when_ray_would_not_pay_and_says_why(monkeypatch, capsys):
+    monkeypatch.setattr(executors, "OnRay", FakeRay)
+    monkeypatch.setattr(sweep, "workers_for", lambda config: 2)
+    config = sweep.resolve(sweep.parse_args([*TINY, "--workers", "auto"]))
+    specs = config.runs()  # 4 MLP runs of 2 epochs
+    executor = sweep.make_executor(config, specs, 1800, verbose=False)
+    assert isinstance(executor, executors.InProcess)
+    seconds = sweep.estimated_seconds(specs, 1800)
+    assert seconds == pytest.approx(4 * (0.6 + 2 * 1800 * 7.5e-5))
+    assert capsys.readouterr().out == (
+        "workers auto: 1 at a time: about 0m03s of training in one process, "
+        "below the 0m40s from which Ray's start-up (~12 s) pays off\n"
+    )
+    executor = sweep.make_executor(config, specs * 30, 1800, verbose=False)
+    assert isinstance(executor, FakeRay) and executor.workers == 2
+    assert "workers auto: 2 at a time: about 1m44s" in capsys.readouterr().out
+
+
+def test_more_workers_than_cores_warns(monkeypatch, capsys):
+    monkeypatch.setattr(executors, "OnRay", FakeRay)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    config = sweep.resolve(sweep.parse_args([*TINY, "--workers", "4"]))
+    executor = sweep.make_executor(config, config.runs(), 1800, verbose=False)
+    assert executor.workers == 4
+    assert capsys.readouterr().err == (
+        "warning: --workers 4 is more than this machine's 2 cores; the runs will "
+        "share them and each go slower\n"
+    )
+
+
+def test_time_left_prices_each_model_by_its_own_finished_runs():
+    spec = training.RunSpec("mlp", "sgd", 0.1, 2, 64, 0, "mnist")
+    mlp_1, mlp_2 = spec, training.RunSpec(**{**vars(spec), "learning_rate": 0.2})
+    cnn = training.RunSpec(**{**vars(spec), "model": "cnn"})
+    specs = [mlp_1, mlp_2, cnn]
+    mlp_done = executors.Outcome(mlp_1, {"epochs_run": 2}, seconds=4.0)
+    # mlp_2 as long as mlp_1; the CNN, unseen, 3.8e-4 / 7.5e-5 times an MLP epoch.
+    expected = 4.0 + 2 * 2.0 * 3.8e-4 / 7.5e-5
+    assert sweep.time_left(specs, [mlp_done], 4.0) == pytest.approx(expected)
+    # Two at a time: 4 s of runs in 2 s of wall time halves the estimate.
+    assert sweep.time_left(specs, [mlp_done], 2.0) == pytest.approx(expected / 2)
+    cnn_done = executors.Outcome(cnn, {"epochs_run": 2}, seconds=30.0)
+    assert sweep.time_left(specs, [mlp_done, cnn_done], 34.0) == pytest.approx(4.0)
