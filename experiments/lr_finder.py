@@ -21,7 +21,7 @@ step), and prints two suggestions:
 
 The loss is smoothed by an exponential moving average (β = 0.98, bias
 corrected), as in fastai; losses from the first non-finite one on are left
-out. If the smoothed loss never falls 5% below its start, no η in the range
+out. If the smoothed loss never falls 1% below its start, no η in the range
 trained: it prints "-" instead of suggestions and says to lower `--start`.
 """
 
@@ -40,7 +40,7 @@ from experiments.cli import UsageError, check_writable, comma_list, number  # no
 
 SMOOTHING = 0.98
 EXPLODED = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
-MIN_FALL = 0.05  # the smoothed loss must fall 5% below its start to suggest an η
+MIN_FALL = 0.01  # the smoothed loss must fall 1% below its start to suggest an η
 
 
 def smoothed(losses, beta=SMOOTHING):
