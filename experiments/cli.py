@@ -47,3 +47,19 @@ def check_writable(folder, kind="log"):
         raise UsageError(
             f"{kind} folder {folder} cannot be written ({existing} is not a writable folder)"
         )
+
+
+def names(values, allowed, kind):
+    """`values` if it is a non-empty list of names from `allowed`; else UsageError."""
+    if not values:
+        raise UsageError(f"no {kind} given; allowed: {', '.join(allowed)}")
+    for name in values:
+        if name not in allowed:
+            raise UsageError(f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}")
+    return values
+
+
+def integer(value, flag, least):
+    """`value` as an int if it is a whole number >= `least`; else UsageError."""
+    requirement = f"{flag} must be an integer >= {least}"
+    return int(number(value, requirement, lambda x: x >= least and x == int(x)))

@@ -178,11 +178,6 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def _integer(value, flag, least):
-    return int(number(value, f"{flag} must be an integer >= {least}",
-                      lambda x: x >= least and x == int(x)))  # fmt: skip
-
-
 def resolve(args):
     import custom_optimizers
     from experiments import data, models
@@ -193,26 +188,21 @@ def resolve(args):
         "start": number(
             args.start, "--start must be a positive number", lambda x: x > 0
         ),
-        "steps": _integer(args.steps, "--steps", 10),
-        "batch_size": _integer(args.batch_size, "--batch-size", 1),
-        "seed": _integer(args.seed, "--seed", 0),
-        "max_train_samples": _integer(args.max_train_samples, "--max-train-samples", 0),
+        "steps": cli.integer(args.steps, "--steps", 10),
+        "batch_size": cli.integer(args.batch_size, "--batch-size", 1),
+        "seed": cli.integer(args.seed, "--seed", 0),
+        "max_train_samples": cli.integer(
+            args.max_train_samples, "--max-train-samples", 0
+        ),
     }
     settings["end"] = number(
         args.end,
         "--end must be a number above --start",
         lambda x: x > settings["start"],
     )
-    for kind, names, allowed in (
-        ("optimizer", settings["optimizers"], custom_optimizers.available()),
-        ("model", settings["models"], list(models.MODELS)),
-        ("dataset", [args.dataset], data.DATASETS),
-    ):
-        unknown = [n for n in names if n not in allowed] or ([] if names else [""])
-        if unknown:
-            raise UsageError(
-                f"unknown {kind} {unknown[0]!r}; allowed: {', '.join(allowed)}"
-            )
+    cli.names(settings["optimizers"], custom_optimizers.available(), "optimizer")
+    cli.names(settings["models"], list(models.MODELS), "model")
+    cli.names([args.dataset], data.DATASETS, "dataset")
     return settings
 
 

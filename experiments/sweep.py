@@ -306,17 +306,17 @@ def resolve(args):
     if not config.address:
         config.address = os.environ.get("RAY_ADDRESS", "")
 
-    _check_names(
-        "optimizer",
+    cli.names(
         [
             settings.get("recipe", label)
             for label, settings in config.optimizers.items()
         ],
         custom_optimizers.available(),
+        "optimizer",
     )
     config.models = _unique(config.models)
-    _check_names("model", config.models, models.MODELS)
-    _check_names("dataset", [config.dataset], data.DATASETS)
+    cli.names(config.models, models.MODELS, "model")
+    cli.names([config.dataset], data.DATASETS, "dataset")
     if not config.learning_rates:
         raise UsageError("no learning rate given; give one or more positive numbers")
     config.learning_rates = _folder_safe(
@@ -328,7 +328,7 @@ def resolve(args):
     config.seeds = _unique([_seed(value) for value in config.seeds])
     _seed(config.seed)
     config.schedules = _unique(config.schedules)
-    _check_names("schedule", config.schedules, SCHEDULES)
+    cli.names(config.schedules, SCHEDULES, "schedule")
     _check_schedule_settings(config)
     if args.rerun_best < 0 or (args.rerun_best and config.seeds):
         raise UsageError(
@@ -411,7 +411,7 @@ def _check_pretrain(config, rerun_best):
             f"pretrain: unknown key {unknown[0]!r}; allowed: {', '.join(PRETRAIN_KEYS)}"
         )
     pretrain["classes"] = _classes(pretrain["classes"], "pretrain.classes")
-    _check_names("optimizer", [pretrain["optimizer"]], custom_optimizers.available())
+    cli.names([pretrain["optimizer"]], custom_optimizers.available(), "optimizer")
     _learning_rate(pretrain["learning_rate"])
     if pretrain["epochs"] < 1:
         raise UsageError(f"pretrain.epochs must be >= 1, got {pretrain['epochs']}")
@@ -567,14 +567,6 @@ def _seed(value):
     if isinstance(value, bool) or seed < 0 or str(seed) != str(value).strip():
         raise UsageError(f"seeds must be non-negative integers, got {value!r}")
     return seed
-
-
-def _check_names(kind, names, allowed):
-    if not names:
-        raise UsageError(f"no {kind} given; allowed: {', '.join(allowed)}")
-    for name in names:
-        if name not in allowed:
-            raise UsageError(f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}")
 
 
 def plan(specs, sweep_dir, data_identity, force):

@@ -131,20 +131,22 @@ def trajectory(problem, optimizer, steps, start=None, seed=0):
     return trajectories(problem, optimizer, steps, [start or problem.start], seed)[0]
 
 
-def trajectories(problem, optimizer, steps, starts, seed=0):
+def trajectories(problem, optimizer, steps, starts, seed=0, groups=1):
     """`trajectory` from each of `starts` at once: a list of (positions, losses).
 
     One (len(starts), 2) variable holds every start, and its loss is the sum
     of f over the rows, so each row's gradient is its own point's ∇f and
     every optimizer here, being element-wise, moves each row exactly as it
     would move that point alone. A path that ends stops being recorded; its
-    row goes on but touches no other.
+    row goes on but touches no other. With `groups` > 1 the starts are split
+    into that many variables, `rate_0`, `rate_1`, ... (see `at_rates`).
     """
     import keras
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
-    theta = keras.Variable(np.asarray(starts, "float32").reshape(-1, 2))
+    chunks = np.split(np.asarray(starts, "float32").reshape(-1, 2), groups)
+    thetas = [keras.Variable(c, name=f"rate_{i}") for i, c in enumerate(chunks)]
     x_min, x_max, y_min, y_max = problem.extent
     limit = 10 * max(x_max - x_min, y_max - y_min)
     count = len(starts)
@@ -154,9 +156,10 @@ def trajectories(problem, optimizer, steps, starts, seed=0):
     going = np.ones(count, bool)
     for step in range(steps + 1):
         with tf.GradientTape() as tape:
-            loss = problem.function(theta[:, 0], theta[:, 1])
+            stacked = tf.concat(thetas, 0)
+            loss = problem.function(stacked[:, 0], stacked[:, 1])
             total = tf.reduce_sum(loss)
-        position, loss_value = theta.numpy(), loss.numpy().astype("float64")
+        position, loss_value = stacked.numpy(), loss.numpy().astype("float64")
         with np.errstate(invalid="ignore", over="ignore"):
             ended = going & ~(
                 np.isfinite(position).all(1)
@@ -168,12 +171,39 @@ def trajectories(problem, optimizer, steps, starts, seed=0):
         positions[step, going], losses[step, going] = position[going], loss_value[going]
         if step == steps or not going.any():
             break
-        gradient = tape.gradient(total, theta)
+        gradients = tape.gradient(total, thetas)
         if problem.gradient_noise:
-            noise = rng.normal(0, problem.gradient_noise, (count, 2))
-            gradient += noise.astype("float32")
-        optimizer.apply_gradients([(gradient, theta)])
+            noise = rng.normal(0, problem.gradient_noise, (count, 2)).astype("float32")
+            gradients = [g + n for g, n in zip(gradients, np.split(noise, groups))]
+        optimizer.apply_gradients(zip(gradients, thetas))
     return [(positions[: lengths[i], i], losses[: lengths[i], i]) for i in range(count)]
+
+
+def at_rates(problem, name, learning_rates, steps, starts, seed=0, **hyperparameters):
+    """{η: `trajectories` of optimizer `name` at η}, every η in one optimizer.
+
+    The optimizer runs at η = 1 and gives each η's variable (`rate_<i>`) the
+    per-layer multiplier η: its step is then 1·η, the same float32 number
+    as η itself, so each path is the one a run at that η alone would take.
+    """
+    import custom_optimizers
+
+    multipliers = {f"^rate_{i}$": float(rate) for i, rate in enumerate(learning_rates)}
+    optimizer = custom_optimizers.get(
+        name,
+        learning_rate=1.0,
+        learning_rate_multipliers=multipliers,
+        **hyperparameters,
+    )
+    paths = trajectories(
+        problem, optimizer, steps, list(starts) * len(learning_rates), seed,
+        groups=len(learning_rates),
+    )  # fmt: skip
+    count = len(starts)
+    return {
+        rate: paths[i * count : (i + 1) * count]
+        for i, rate in enumerate(learning_rates)
+    }
 
 
 def frame_indices(steps, max_frames):
@@ -391,16 +421,6 @@ def basin_map(problem, optimizer_names, learning_rates, steps, png_path, columns
     return shares
 
 
-def _names(text, allowed, kind):
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise ValueError(f"no {kind} given; allowed: {', '.join(allowed)}")
-    for name in names:
-        if name not in allowed:
-            raise ValueError(f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}")
-    return names
-
-
 def main(argv=None):
     from experiments import cli
 
@@ -434,10 +454,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         import custom_optimizers
-        from experiments.cli import check_writable, number
+        from experiments.cli import check_writable, comma_list, number
 
-        problems = _names(args.problems, PROBLEMS, "problem")
-        optimizers = _names(args.optimizers, custom_optimizers.available(), "optimizer")
+        problems = cli.names(comma_list(args.problems), PROBLEMS, "problem")
+        optimizers = cli.names(
+            comma_list(args.optimizers), custom_optimizers.available(), "optimizer"
+        )
         rates = [
             number(t, "learning rate must be a positive number", lambda x: x > 0)
             for t in args.learning_rates.split(",")

@@ -242,3 +242,19 @@ def test_a_path_that_leaves_ends_alone_while_the_others_go_on():
     (floor, _), (wall, _) = tr.trajectories(RAVINE, sgd, 100, [(-4, 0), (-4, 1.9)])
     assert len(floor) == 101 and np.abs(floor[-1, 0]) < 4 * 0.98**100
     assert len(wall) < 101 and np.all(np.isfinite(wall))
+
+
+@pytest.mark.parametrize("name, settings", [("momentum", {"momentum": 0.5}),
+                                            ("adam", {}), ("nesterov", {})])  # fmt: skip
+def test_several_rates_in_one_optimizer_give_each_rate_s_own_path(name, settings):
+    starts = [(-1.5, 2.0), (1.5, -0.5)]
+    rates = [0.003, 0.02, 0.1]
+    problem = tr.PROBLEMS["rosenbrock"]
+    together = tr.at_rates(problem, name, rates, 30, starts, **settings)
+    assert list(together) == rates
+    for rate in rates:
+        for start, (positions, losses) in zip(starts, together[rate]):
+            optimizer = co.get(name, learning_rate=rate, **settings)
+            alone = tr.trajectory(problem, optimizer, 30, start)
+            np.testing.assert_array_equal(positions, alone[0])
+            np.testing.assert_array_equal(losses, alone[1])

@@ -1,0 +1,203 @@
+"""The interactive page: its paths come from the optimizer classes, and it
+works in a real browser from disk with no network."""
+
+import math
+import re
+import shutil
+import socket
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image, ImageChops
+
+import custom_optimizers as co
+from experiments import explorer
+from experiments import trajectories as tr
+
+SMALL = ["--problems", "saddle,rosenbrock", "--learning-rates", "0.01,0.1",
+         "--steps", "20"]  # fmt: skip
+
+
+def test_each_stored_path_is_the_optimizer_s_own():
+    paths = explorer.compute_paths(["saddle"], ["sgd", "momentum"], [0.01, 0.1], 20)
+    assert len(paths) == 3 * 2 + 3 * 2 * len(explorer.BETAS)
+    stored = paths[explorer.key("saddle", "momentum", 0.1, 0.5, 1)]
+    optimizer = co.get("momentum", learning_rate=0.1, momentum=0.5)
+    alone = tr.trajectory(tr.PROBLEMS["saddle"], optimizer, 20,
+                          explorer.STARTS["saddle"][1])  # fmt: skip
+    np.testing.assert_array_equal(stored[0], alone[0])
+    np.testing.assert_array_equal(stored[1], alone[1])
+    plain = paths[explorer.key("saddle", "sgd", 0.01, None, 2)]
+    np.testing.assert_array_equal(
+        plain[0], tr.trajectory(tr.PROBLEMS["saddle"], co.get("sgd", learning_rate=0.01),
+                                20, explorer.STARTS["saddle"][2])[0]
+    )  # fmt: skip
+
+
+def test_the_learning_rate_grid_has_13_points_from_1e_3_to_1_with_0_1():
+    rates = explorer.LEARNING_RATES
+    assert len(rates) >= 13 and rates[0] == 1e-3 and rates[-1] == 1 and 0.1 in rates
+    np.testing.assert_allclose(np.diff(np.log10(rates)), 0.25, atol=2e-3)
+
+
+def test_the_textbook_rates_on_the_ravine():
+    """Goh's optima are the minima of the step map's spectral radius."""
+    mu, big_l = tr.RAVINE_SLOW_CURVATURE, tr.RAVINE_CURVATURE
+    kappa, curvatures = big_l / mu, (mu, big_l)
+    etas = np.linspace(0.01, 0.25, 2401)
+    rates = [explorer.contraction(eta, 0.0, curvatures) for eta in etas]
+    assert etas[int(np.argmin(rates))] == pytest.approx(2 / (big_l + mu), abs=1e-4)
+    assert min(rates) == pytest.approx((kappa - 1) / (kappa + 1), rel=1e-4)
+    assert explorer.contraction(0.2001, 0.0, curvatures) > 1  # η > 2/L diverges
+    beta = ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+    eta = (2 / (math.sqrt(big_l) + math.sqrt(mu))) ** 2
+    best = explorer.contraction(eta, beta, curvatures)
+    assert best == pytest.approx(math.sqrt(beta), rel=1e-3)
+    for other in ((eta * 0.9, beta), (eta, beta + 0.05), (eta * 0.8, beta - 0.1)):
+        assert explorer.contraction(*other, curvatures) > best
+
+
+def test_measured_steps_count_until_the_loss_stays_below_the_tolerance():
+    losses = [5.0, 1e-7, 2e-6, 5e-7, 1e-8]  # dips below, comes back, stays
+    assert explorer.steps_to_tolerance(losses, 4) == 3
+    assert explorer.steps_to_tolerance(losses[:3], 2) is None  # above at the end
+    assert explorer.steps_to_tolerance(losses[:3], 4) is None  # ended early
+
+
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert explorer.main(["--problems", "himmelblau", "--out", str(out)]) == 2
+    assert "unknown problem 'himmelblau'; allowed: ravine" in capsys.readouterr().err
+    assert explorer.main(["--steps", "0", "--out", str(out)]) == 2
+    assert "--steps must be an integer >= 1, got '0'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def small_page(tmp_path_factory):
+    out = tmp_path_factory.mktemp("explorer")
+    assert explorer.main([*SMALL, "--out", str(out)]) == 0
+    return out / "index.html"
+
+
+def test_the_page_loads_nothing_from_elsewhere(small_page):
+    text = small_page.read_text()
+    tags = re.findall(r"<(?:script|link)\b[^>]*>", text)
+    assert len(tags) >= 3  # Bokeh's bundles and the page's own script
+    assert not [t for t in tags if re.search(r"(src|href)\s*=", t)]
+    assert "Bokeh" in text and len(text) > 1_000_000  # its library, inlined
+
+
+CHROMIUM = shutil.which("chromium")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed: `apt-get install chromium` (Debian) runs "
+    "the browser checks of the explorer page",
+)
+
+
+# Chromium's own services (network time, component updates, sign-in): it asks
+# them for about:blank too, whatever the flags.
+CHROMIUM_OWN = ("clients2.google.com", "update.googleapis.com", "accounts.google.com")
+
+
+class CountingProxy:
+    """A loopback 'proxy' that records every request a browser sends it."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.requests = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(2)
+                try:
+                    self.requests.append(connection.recv(200).split(b"\r\n")[0])
+                except OSError:
+                    self.requests.append(b"(nothing sent)")
+
+    def close(self):
+        self.server.close()
+
+
+def chromium(url, tmp_path, *action):
+    """Runs headless Chromium on `url` with every request sent to a counting proxy."""
+    proxy = CountingProxy()
+    try:
+        result = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+             f"--proxy-server=127.0.0.1:{proxy.port}", "--proxy-bypass-list=<-loopback>",
+             "--window-size=1400,1000", "--virtual-time-budget=10000", *action, url],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        proxy.close()
+    asked = [r.decode(errors="replace") for r in proxy.requests]
+    page_asked = [r for r in asked if not any(host in r for host in CHROMIUM_OWN)]
+    assert page_asked == [], "the page asked the network for something"
+    return result.stdout
+
+
+def status(dom):
+    return re.search(r'<p id="status">(.*?)</p>', dom, re.S).group(1)
+
+
+@needs_chromium
+def test_a_learning_rate_in_the_url_changes_the_drawn_paths(small_page, tmp_path):
+    url = f"file://{small_page}?problem=rosenbrock&beta=0.5&start=2"
+    shown = {}
+    for rate in ("0.01", "0.1"):
+        dom = chromium(f"{url}&lr={rate}", tmp_path, "--dump-dom")
+        shown[rate] = status(dom)
+        assert shown[rate].startswith(
+            f"rosenbrock, η = {rate}, β = 0.5, start 2, step 20"
+        )
+        # Each optimizer's last loss as the page shows it, from the same paths.
+        for name in explorer.OPTIMIZERS:
+            beta = 0.5 if name in explorer.WITH_BETA else None
+            positions, losses = explorer.compute_paths(
+                ["rosenbrock"], [name], [float(rate)], 20
+            )[explorer.key("rosenbrock", name, float(rate), beta, 1)]
+            lowest = tr.PROBLEMS["rosenbrock"].lowest
+            expected = (
+                f"{name}: diverged at step {len(losses)}" if len(losses) < 21
+                else f"{name}: f − lowest = {_precision3(losses[-1] - lowest)} at step 20"
+            )  # fmt: skip
+            assert expected in shown[rate], (expected, shown[rate])
+    assert shown["0.01"].split(":", 1)[1] != shown["0.1"].split(":", 1)[1]
+    pictures = []
+    for rate in ("0.01", "0.1"):
+        picture = tmp_path / f"lr={rate}.png"
+        chromium(f"{url}&lr={rate}", tmp_path, f"--screenshot={picture}")
+        pictures.append(Image.open(picture).convert("RGB"))
+    plot_area = (260, 120, 1400, 560)
+    difference = ImageChops.difference(*(p.crop(plot_area) for p in pictures))
+    assert difference.getbbox() is not None  # the paths were drawn differently
+
+
+def _precision3(value):
+    """JavaScript's toPrecision(3) of the float32 number the page holds."""
+    value = float(np.float32(max(value, explorer.LOSS_FLOOR)))
+    mantissa, exponent = f"{value:.2e}".split("e")
+    exponent = int(exponent)
+    if exponent < -6 or exponent >= 3:
+        return f"{mantissa}e{exponent:+d}"
+    return f"{value:.{2 - exponent}f}"
+
+
+def test_the_page_builds_without_bokeh_validation_errors(caplog):
+    paths = explorer.compute_paths(["saddle"], explorer.OPTIMIZERS, [0.1], 5)
+    text = explorer.page(paths, None, ["saddle"], explorer.OPTIMIZERS, [0.1], 5)
+    assert "saddle|adam|0.1|-|0" in text
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
