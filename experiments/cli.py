@@ -7,6 +7,7 @@ nothing written.
 import argparse
 import math
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -40,13 +41,22 @@ def number(value, requirement, valid):
 
 
 def check_writable(folder, kind="log"):
-    """Fails unless `folder` exists as a writable folder or could be created."""
+    """Fails unless `folder` exists as a writable folder or could be created.
+
+    It tries: makes and removes a scratch folder in `folder`, or in its
+    nearest existing parent, since permission bits say nothing to root (or
+    about /proc and read-only mounts).
+    """
     path = Path(folder).absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(existing)
+        os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=existing))
+    except OSError:
         raise UsageError(
             f"{kind} folder {folder} cannot be written ({existing} is not a writable folder)"
-        )
+        ) from None
 
 
 def names(values, allowed, kind):

@@ -16,7 +16,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-ERROR_FILE = "error.txt"
+from experiments.run_files import ERROR_FILE
+
 CONNECT_SECONDS = 5.0  # how long to wait for a cluster's head to answer
 
 
@@ -80,9 +81,9 @@ def train_run(spec, dataset, sweep_dir, verbose=False):
     try:
         result = training.train(spec, dataset, run_dir, verbose=verbose)
     except Exception as error:  # recorded; the sweep goes on
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / ERROR_FILE).write_text(traceback.format_exc())
         message = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / ERROR_FILE).write_text(f"{message}\n\n{traceback.format_exc()}")
         return Outcome(spec, None, message, time.perf_counter() - started, node)
     return Outcome(spec, result, None, time.perf_counter() - started, node)
 

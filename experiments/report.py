@@ -23,6 +23,7 @@ from experiments.run_files import (  # noqa: E402
     HYPERPARAMETERS,
     RESULT_FILE,
     UnreadableRun,
+    failures,
     read_run,
 )
 
@@ -255,7 +256,9 @@ def _percent(value, std=math.nan, n=1):
     return f"{100 * value:.2f}%"
 
 
-def write_markdown(settings, path, sweep_name):
+def write_markdown(settings, path, sweep_name, failed=None):
+    """summary.md: per model, each optimizer's best setting, ranked; then the
+    runs that failed (`failed`: {run folder: its error's first line})."""
     best = best_settings(settings)
     first = settings[0]
     runs = sum(s["n_seeds"] for s in settings)
@@ -299,10 +302,10 @@ def write_markdown(settings, path, sweep_name):
                 },
                 key=float,
             )
-            if top is None:
-                cells = ["–"] * (5 if has_grid else 4)
+            if top is None:  # every setting diverged: not ranked
+                cells = ["–"] * (2 if has_grid else 1) + ["diverged"] * 2 + ["–"]
                 lines.append(
-                    f"| {rank} | {optimizer} | {' | '.join(cells)} | {', '.join(diverged)} |"
+                    f"| – | {optimizer} | {' | '.join(cells)} | {', '.join(diverged)} |"
                 )
                 continue
             tied = [
@@ -328,6 +331,11 @@ def write_markdown(settings, path, sweep_name):
                 + "; ".join(notes)
                 + ".",
             ]
+    if failed:
+        lines += ["", "## Failed runs", "",
+                  f"{len(failed)} runs raised an error and have no result; "
+                  "running the sweep's command again retries them.", ""]  # fmt: skip
+        lines += [f"- `{folder}`: {message}" for folder, message in failed.items()]
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -719,19 +727,15 @@ def write_report(sweep_dir):
     settings = aggregate(runs)
     paths = [
         sweep_dir / name
-        for name in (
-            "summary.csv",
-            "runs.csv",
-            "summary.md",
-            "sensitivity.png",
-            "best_curves.png",
-        )
+        for name in ("summary.csv", "runs.csv", "summary.md", "sensitivity.png")
     ]
     write_csv(settings, SETTING_COLUMNS, paths[0])
     write_csv(runs, RUN_COLUMNS, paths[1])
-    write_markdown(settings, paths[2], sweep_dir.name)
+    write_markdown(settings, paths[2], sweep_dir.name, failures(sweep_dir))
     plot_sensitivity(settings, paths[3])
-    plot_best_curves(settings, paths[4])
+    if any(top for top, _ in best_settings(settings).values()):  # else all diverged
+        paths.append(sweep_dir / "best_curves.png")
+        plot_best_curves(settings, paths[-1])
     for optimizer in dict.fromkeys(s["optimizer"] for s in settings):
         paths.append(sweep_dir / f"lr_curves_{optimizer}.png")
         plot_learning_rate_curves(settings, optimizer, paths[-1])

@@ -13,6 +13,9 @@ from pathlib import Path
 
 RESULT_FILE = "result.json"
 CONFIG_FILE = "run.json"
+ERROR_FILE = (
+    "error.txt"  # a failed run's error: its one-line message, then the traceback
+)
 
 # Optimizer settings that the HParams dashboard and the summary show.
 HYPERPARAMETERS = (
@@ -24,6 +27,7 @@ HYPERPARAMETERS = (
     "beta_2",
     "epsilon",
     "amsgrad",
+    "bias_correction",
 )
 
 
@@ -71,3 +75,15 @@ def read_run(run_dir):
 
 def is_finished(run_dir):
     return (Path(run_dir) / RESULT_FILE).exists()
+
+
+def failures(sweep_dir):
+    """{run folder relative to `sweep_dir`: its error's first line} for unfinished runs."""
+    found = {}
+    for error_file in sorted(Path(sweep_dir).rglob(ERROR_FILE)):
+        if not is_finished(error_file.parent):
+            lines = error_file.read_text(errors="replace").strip().splitlines()
+            found[str(error_file.parent.relative_to(sweep_dir))] = (
+                lines[0] if lines else "(no message)"
+            )
+    return found

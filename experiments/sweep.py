@@ -195,6 +195,10 @@ def _typed(value, expected, what):
         return float(value)
     if not isinstance(value, expected) or isinstance(value, bool):
         raise UsageError(f"{what} must be {TYPE_NAMES[expected]}, got {value!r}")
+    if expected is list and any(isinstance(item, (list, dict)) for item in value):
+        raise UsageError(
+            f"{what} must be a list of plain values (names or numbers), got {value!r}"
+        )
     return value
 
 
@@ -330,9 +334,14 @@ def resolve(args):
     config.schedules = _unique(config.schedules)
     cli.names(config.schedules, SCHEDULES, "schedule")
     _check_schedule_settings(config)
-    if args.rerun_best < 0 or (args.rerun_best and config.seeds):
+    if (
+        args.rerun_best < 0
+        or args.rerun_best == 1
+        or (args.rerun_best and config.seeds)
+    ):
         raise UsageError(
-            "--rerun-best N needs N >= 1 and no --seeds/seeds (it picks its own seeds)"
+            "--rerun-best N needs N >= 2 (seed 0 and N - 1 more) and no --seeds/seeds "
+            f"(it picks its own seeds), got {args.rerun_best}"
         )
     for key, least in (("epochs", 1), ("batch_size", 1), ("max_train_samples", 0)):
         if getattr(config, key) < least:
@@ -347,8 +356,16 @@ def resolve(args):
         raise UsageError(
             f"validation_fraction must be in (0, 1), got {config.validation_fraction}"
         )
-    if not config.name or "/" in config.name or config.name.startswith("."):
-        raise UsageError(f"sweep name must be a plain folder name, got {config.name!r}")
+    if (
+        not config.name.strip()
+        or config.name != config.name.strip()
+        or any(c in config.name for c in "/\\\0")
+        or config.name.startswith(".")
+    ):
+        raise UsageError(
+            "sweep name must be a plain folder name (no slashes, no leading dot or "
+            f"surrounding spaces), got {config.name!r}"
+        )
     for optimizer, settings in config.optimizers.items():
         for key, axis in _grid_axes(config).items():
             if key in settings:
@@ -569,12 +586,14 @@ def _seed(value):
     return seed
 
 
-def plan(specs, sweep_dir, data_identity, force):
+def plan(specs, sweep_dir, data_identity, force, redo_diverged=False):
     """Splits the runs into those to train and those already finished.
 
     A finished run whose saved settings or data differ from the new ones is
     an error: it belongs to another sweep and must be neither reused nor
-    overwritten. A run whose files cannot be read is trained again.
+    overwritten. A run whose files cannot be read is trained again, and so
+    is one that diverged when `redo_diverged` (pre-training: nothing can
+    start from it, so it is retried, with whatever settings are given now).
     """
     from experiments.run_files import UnreadableRun, is_finished, read_run
 
@@ -585,9 +604,12 @@ def plan(specs, sweep_dir, data_identity, force):
             todo.append(spec)
             continue
         try:
-            config, _ = read_run(run_dir)
+            config, result = read_run(run_dir)
         except UnreadableRun as error:
             print(f"warning: {run_dir}: {error}; training it again", file=sys.stderr)
+            todo.append(spec)
+            continue
+        if redo_diverged and result["diverged"]:
             todo.append(spec)
             continue
         changed = spec.differences(config["run"]) + data_differences(
@@ -787,6 +809,7 @@ def run_sweep(
     """Runs the sweep; returns the runs that failed (an empty list when none did)."""
     from experiments import data, report
     from experiments.folder_lock import FolderLock
+    from experiments.run_files import is_finished
 
     if config.address and not Path(logdir).is_absolute():
         logdir = Path(logdir).resolve()
@@ -817,12 +840,22 @@ def run_sweep(
 
     dataset = load(config.classes)
     pretrain_data = load(config.pretrain["classes"]) if pretraining else None
+    for loaded in filter(None, (dataset, pretrain_data)):
+        if config.batch_size > len(loaded.x_train):
+            raise UsageError(
+                f"batch_size {config.batch_size} is more than the "
+                f"{len(loaded.x_train)} training samples; give at most that"
+            )
     with FolderLock(sweep_dir):
         todo, done = plan(grid, sweep_dir, dataset.identity, force)
         pretrain_todo = []
         if pretraining:
             pretrain_todo, pretrain_done = plan(
-                pretraining, sweep_dir, pretrain_data.identity, force
+                pretraining,
+                sweep_dir,
+                pretrain_data.identity,
+                force,
+                redo_diverged=True,
             )
             print(
                 f"pre-training: {len(pretrain_todo)} runs to train, "
@@ -860,7 +893,7 @@ def run_sweep(
         finally:
             executor.close()
         report_failures(failed, sweep_dir)
-        if failed and not done and len(failed) >= len(todo):
+        if not any(is_finished(sweep_dir / spec.folder) for spec in grid):
             return failed  # nothing finished to report on
         report.write_report(sweep_dir)
     print(
@@ -882,10 +915,17 @@ def unusable_pretraining(pretraining, sweep_dir):
 
 
 def report_failures(failed, sweep_dir):
+    """Prints each failure; its run folder keeps the error for the report."""
+    from experiments.run_files import ERROR_FILE
+
     for outcome in failed:
+        run_dir = sweep_dir / outcome.spec.folder
+        if not (run_dir / ERROR_FILE).exists():  # no traceback: a lost worker
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / ERROR_FILE).write_text(f"{outcome.error}\n")
         print(
-            f"failed: {sweep_dir / outcome.spec.folder}: {outcome.error} "
-            "(error.txt there, if it raised; rerun the command to retry)",
+            f"failed: {run_dir}: {outcome.error} "
+            f"({ERROR_FILE} there; rerun the command to retry)",
             file=sys.stderr,
         )
 

@@ -60,7 +60,8 @@ def make_schedule(
     constant: η throughout. step: η, multiplied by `step_factor` at each of
     `step_fractions` of training. cosine: η·(1 + cos(π·t/T))/2, down to 0
     at the end. warmup_cosine: linearly from 0 to η over the first
-    `warmup_fraction` of training, then cosine to 0.
+    `warmup_fraction` of training (at least one step, and at most all but
+    the last), then cosine to 0; a run of one step takes it at η.
     """
     schedules = keras.optimizers.schedules
     if name == "constant":
@@ -73,7 +74,11 @@ def make_schedule(
     if name == "cosine":
         return schedules.CosineDecay(learning_rate, decay_steps=total_steps)
     if name == "warmup_cosine":
-        warmup = max(1, round(warmup_fraction * total_steps))
+        # At least one step of warm-up and one of decay; a one-step run has
+        # no room for warm-up and takes its step at η.
+        warmup = min(max(1, round(warmup_fraction * total_steps)), total_steps - 1)
+        if warmup < 1:
+            return schedules.CosineDecay(learning_rate, decay_steps=total_steps)
         return schedules.CosineDecay(
             0.0,
             decay_steps=total_steps - warmup,

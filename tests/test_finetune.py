@@ -141,3 +141,20 @@ def test_bad_finetune_configs_exit_2_and_write_nothing(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "logs").exists()
+
+
+def test_a_diverged_pretraining_fails_cleanly_and_is_retried(tmp_path, capsys):
+    """Nothing is fine-tuned from it, the sweep ends on the failure, and the
+    same folder trains again once the pretrain settings are fixed."""
+    diverging = TINY_FINETUNE.replace("learning_rate = 1e-3", "learning_rate = 1e4")
+    assert run_finetune(tmp_path, diverging) == 1
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines()[-1].startswith("failed: ")
+    assert "pre-training diverged; change the pretrain settings" in err
+    assert "Traceback" not in err and "holds no finished runs" not in err
+    sweep_dir = tmp_path / "logs" / "finetune"
+    assert not (sweep_dir / "summary.md").exists()
+    assert run_finetune(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "pre-training: 1 runs to train, 0 already finished" in out
+    assert (sweep_dir / "summary.md").exists()

@@ -100,6 +100,12 @@ def test_a_run_that_raises_is_recorded_failed_and_the_rest_go_on(
     )
     assert not (failed / "result.json").exists()
     assert len(summary(tmp_path / "quick")) == 3
+    report = (tmp_path / "quick" / "summary.md").read_text()
+    assert report.endswith(
+        "## Failed runs\n\n1 runs raised an error and have no result; running the "
+        "sweep's command again retries them.\n\n"
+        "- `mlp/adam/lr=0.03`: RuntimeError: out of memory, say\n"
+    )
 
     monkeypatch.setattr(training, "train", real_train)
     assert run_sweep(tmp_path, *FOUR_RUNS, "--workers", "1") == 0  # retried

@@ -42,6 +42,22 @@ def test_warmup_cosine_rises_linearly_then_falls():
     assert np.all(np.diff(values_[10:]) <= 0) and values_[-1] < 1e-3
 
 
+@pytest.mark.parametrize(
+    "steps, fraction, expected",
+    [
+        (1, 0.05, [0.1]),
+        (2, 0.75, [0.0, 0.1]),
+        (2, 0.05, [0.0, 0.1]),
+        (3, 0.9, [0.0, 0.05, 0.1]),
+    ],
+)
+def test_warmup_cosine_fits_runs_of_a_few_steps(steps, fraction, expected):
+    """At least one step of warm-up and one of decay; one step alone is at η."""
+    schedule = make_schedule("warmup_cosine", 0.1, steps, warmup_fraction=fraction)
+    rates = [float(schedule(step)) for step in range(steps)]
+    np.testing.assert_allclose(rates, expected, atol=1e-7)
+
+
 def test_schedules_serialize_with_the_optimizer():
     from custom_optimizers import SGD
 

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -255,6 +256,9 @@ def test_force_reruns_everything(tmp_path, capsys):
             "max_train_samples must be an integer >= 0, got -5",
         ),
         (["--config", "nowhere.toml"], "config file nowhere.toml not found"),
+        (["--name", " "], "sweep name must be a plain folder name (no slashes, no "),
+        (["--name", "a/b"], "sweep name must be a plain folder name"),
+        (["--rerun-best", "1"], "--rerun-best N needs N >= 2 (seed 0 and N - 1 more)"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(
@@ -301,6 +305,14 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
         (
             "learning_rates = [0.001, 0.0010000001]\n",
             "learning rates 0.001 and 0.0010000001 would share the run folder name",
+        ),
+        (
+            'models = [["mlp"]]\n',
+            "models must be a list of plain values (names or numbers), got [['mlp']]",
+        ),
+        (
+            "schedules = [{a = 1}]\n",
+            "schedules must be a list of plain values (names or numbers), got [{'a': 1}]",
         ),
     ],
 )
@@ -418,3 +430,40 @@ def test_runs_saved_before_newer_fields_existed_still_match(finished):
     spec = RunSpec(**{**saved, "new_layers": ()})
     assert spec.differences(saved) == []
     assert spec.differences({**saved, "epochs": 3}) == ["epochs"]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_a_log_folder_that_permissions_call_writable_but_is_not_exits_2(
+    tmp_path, capsys
+):
+    """As root, /proc passes os.access, yet nothing can be made in it."""
+    assert sweep.main([*TINY, "--logdir", "/proc/no-such-sweeps"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: log folder /proc/no-such-sweeps cannot be written "
+        "(/proc is not a writable folder)\n"
+    )
+
+
+def test_a_sweep_where_every_run_diverged_still_reports(tmp_path, capsys):
+    assert run_sweep(tmp_path, "--learning-rates", "50") == 0
+    sweep_dir = tmp_path / "quick"
+    table = (sweep_dir / "summary.md").read_text()
+    assert "| – | momentum | – | diverged | diverged | – | 50 |" in table
+    assert "| – | adam | – | diverged | diverged | – | 50 |" in table
+    assert (sweep_dir / "sensitivity.png").exists()
+    assert not (sweep_dir / "best_curves.png").exists()  # no best to draw
+    assert [row["diverged"] for row in summary(sweep_dir)] == ["True", "True"]
+
+
+def test_a_batch_larger_than_the_data_exits_2_before_anything_is_written(
+    tmp_path, capsys
+):
+    logdir = tmp_path / "logs"
+    assert run_sweep(logdir, "--batch-size", "100000000000000000000") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        "error: batch_size 100000000000000000000 is more than the 256 training "
+        "samples; give at most that"
+    )
+    assert not logdir.exists()
