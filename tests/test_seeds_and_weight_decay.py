@@ -217,7 +217,7 @@ def test_weight_decay_grid_gives_a_heatmap_and_a_row_per_cell(tmp_path):
         (["--seed", "-3"], "seeds must be non-negative integers, got -3"),
         (
             ["--rerun-best", "3", "--seeds", "0,1"],
-            "--rerun-best N needs N >= 1 and no --seeds",
+            "--rerun-best N needs N >= 2 (seed 0 and N - 1 more) and no --seeds",
         ),
     ],
 )
