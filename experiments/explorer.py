@@ -9,7 +9,7 @@ for every problem, optimizer, learning rate on a log grid, momentum β and
 start point; the page only picks which precomputed paths to draw. It is
 one self-contained HTML file (Bokeh, inlined): open it from disk, with no
 network and no server. The page honours URL parameters, e.g.
-index.html?problem=ravine&lr=0.1&beta=0.9&start=1&step=50.
+index.html?problem=ravine&lr=0.1&beta=0.9&start=1&step=0&play=1.
 
 Beside the paths, on the ravine (a quadratic with curvatures μ and L), the
 page and this command print the textbook predictions for gradient descent
@@ -275,6 +275,7 @@ if (query.has("lr")) {
 if (query.has("step")) step.value = Math.min(step.end, parseInt(query.get("step")));
 if (query.has("problem") && problem.options.includes(query.get("problem")))
     problem.value = query.get("problem");
+if (query.get("play") === "1") play.active = true;
 """
 
 PLAY_JS = """
@@ -443,7 +444,7 @@ def page(paths, theory, problems, optimizers, rates, steps):
     )  # fmt: skip
     document = Document()
     document.add_root(layout)
-    from_url = CustomJS(args=controls, code=URL_JS)
+    from_url = CustomJS(args=dict(play=play, **controls), code=URL_JS)
     document.js_on_event("document_ready", from_url, update)
     intro = (
         "Choose a problem, η, momentum's β (for momentum and nesterov) and a start; "

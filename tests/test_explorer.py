@@ -201,3 +201,12 @@ def test_the_page_builds_without_bokeh_validation_errors(caplog):
     text = explorer.page(paths, None, ["saddle"], explorer.OPTIMIZERS, [0.1], 5)
     assert "saddle|adam|0.1|-|0" in text
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+@needs_chromium
+def test_play_animates_the_steps(small_page, tmp_path):
+    """From step 0, play advances the step slider (50 ms a step) to the end."""
+    url = f"file://{small_page}?problem=saddle&step=0"
+    assert ", step 0: " in status(chromium(url, tmp_path, "--dump-dom"))
+    played = status(chromium(f"{url}&play=1", tmp_path, "--dump-dom"))
+    assert ", step 20: " in played  # 10 s of virtual time is ample for 20 steps
