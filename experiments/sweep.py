@@ -101,6 +101,7 @@ class SweepConfig:
             )
             for model in self.models
             for optimizer, settings in self.optimizers.items()
+            if model in settings.get("models", self.models)
             for schedule in self.schedules
             for learning_rate in self.learning_rates
             for weight_decay in decay_grids[optimizer]
@@ -381,10 +382,34 @@ def resolve(args):
             make_optimizer(optimizer, settings)
         except (ValueError, TypeError) as error:
             raise UsageError(f"optimizer {optimizer}: {error}") from None
+        applies_to = settings.get("models", config.models)
+        if not isinstance(applies_to, list):
+            raise UsageError(f"optimizer {optimizer}: models must be a list of names")
+        cli.names(applies_to, config.models, f"model in [optimizers.{optimizer}]")
+        if settings.get("learning_rate_multipliers"):
+            _check_multipliers(
+                optimizer, settings["learning_rate_multipliers"], applies_to
+            )
     config.classes = _classes(config.classes, "classes")
     if config.pretrain:
         _check_pretrain(config, args.rerun_best)
     return config
+
+
+def _check_multipliers(optimizer, patterns, model_names):
+    """Every per-layer pattern against each model it applies to, before any run."""
+    from custom_optimizers.base import resolve_multipliers
+    from experiments import models
+
+    for name in model_names:
+        paths = [v.path for v in models.build(name, seed=0).trainable_variables]
+        try:
+            resolve_multipliers(patterns, paths)
+        except ValueError as error:
+            raise UsageError(
+                f"optimizer {optimizer} on model {name}: {error} (list the models it "
+                f"applies to with models = [...] in [optimizers.{optimizer}])"
+            ) from None
 
 
 def _check_schedule_settings(config):

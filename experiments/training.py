@@ -159,7 +159,10 @@ class RunSpec:
 WEIGHTS_FILE = "model.weights.h5"
 # Keys of a sweep's [optimizers.<label>] table that are not optimizer arguments:
 # `recipe` (the registry name, when the label is not one) and these.
-TABLE_ONLY_KEYS = ("from_scratch",)  # fine-tuning: start from fresh weights
+TABLE_ONLY_KEYS = (
+    "from_scratch",  # fine-tuning: start from fresh weights
+    "models",  # the sweep's models this table runs on (default: all)
+)
 FIRST_STEPS = 100  # batch losses kept in result.json: how a run starts
 
 

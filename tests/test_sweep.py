@@ -307,6 +307,16 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
             "learning rates 0.001 and 0.0010000001 would share the run folder name",
         ),
         (
+            "[optimizers.frozen]\nrecipe = 'momentum'\n"
+            "learning_rate_multipliers = { 'conv_' = 0.0 }\n",
+            "optimizer frozen on model mlp: `learning_rate_multipliers` pattern "
+            "'conv_' matches no variable",
+        ),
+        (
+            "[optimizers.frozen]\nrecipe = 'momentum'\nmodels = ['cnn', 'vgg']\n",
+            "unknown model in [optimizers.frozen] 'vgg'; allowed: mlp, cnn",
+        ),
+        (
             'models = [["mlp"]]\n',
             "models must be a list of plain values (names or numbers), got [['mlp']]",
         ),
@@ -467,3 +477,20 @@ def test_a_batch_larger_than_the_data_exits_2_before_anything_is_written(
         "samples; give at most that"
     )
     assert not logdir.exists()
+
+
+def test_an_optimizer_table_can_name_the_models_it_runs_on(tmp_path):
+    config = tmp_path / "frozen.toml"
+    config.write_text(
+        "models = ['mlp', 'cnn']\nlearning_rates = [0.1]\n[optimizers.sgd]\n"
+        "[optimizers.frozen]\nrecipe = 'momentum'\nmodels = ['cnn']\n"
+        "learning_rate_multipliers = { 'conv_' = 0.0 }\n"
+    )
+    runs = sweep.resolve(sweep.parse_args(["--config", str(config)])).runs()
+    assert [(r.model, r.optimizer) for r in runs] == [
+        ("mlp", "sgd"),
+        ("cnn", "sgd"),
+        ("cnn", "frozen"),
+    ]
+    optimizer = runs[-1].build_optimizer(steps_per_epoch=10)
+    assert optimizer.learning_rate_multipliers == {"conv_": 0.0}
