@@ -727,8 +727,13 @@ def _clock(seconds):
     return f"{minutes}m{seconds:02d}s"
 
 
+def compared_entry(spec):
+    """What the report ranks as one optimizer: each schedule competes on its own."""
+    return spec.model, spec.optimizer, spec.schedule
+
+
 def best_reruns(grid, sweep_dir, seeds):
-    """Each model and optimizer's best grid setting, again with `seeds` − 1 more seeds.
+    """Each compared entry's best grid setting, again with `seeds` − 1 more seeds.
 
     "Best" is the highest validation accuracy among the grid's finished runs
     that did not diverge, as DeepOBS picks a learning rate on one seed before
@@ -742,7 +747,7 @@ def best_reruns(grid, sweep_dir, seeds):
             _, result = read_run(sweep_dir / spec.folder)
         except UnreadableRun:  # failed: it has no result to rank
             continue
-        key = (spec.model, spec.optimizer)
+        key = compared_entry(spec)
         if (
             not result["diverged"]
             and result["val_accuracy"] > best.get(key, (None, -1.0))[1]
@@ -892,8 +897,8 @@ def run_sweep(
         )
         (sweep_dir / "sweep.json").write_text(json.dumps(asdict(config), indent=2))
         write_hparams_config(sweep_dir, grid)
-        one_per_optimizer = {(s.model, s.optimizer): s for s in grid}.values()
-        reruns_at_most = [*one_per_optimizer] * max(0, rerun_best - 1)
+        one_per_entry = {compared_entry(s): s for s in grid}.values()
+        reruns_at_most = [*one_per_entry] * max(0, rerun_best - 1)
         executor = make_executor(
             config,
             pretrain_todo + todo + reruns_at_most,

@@ -163,6 +163,20 @@ def test_rerun_best_reruns_exactly_each_optimizers_best_setting(tmp_path, capsys
     assert sorted(r["n_seeds"] for r in summary) == ["1", "1", "3", "3"]
 
 
+def test_rerun_best_reruns_each_schedule_s_best_as_the_report_ranks_them(tmp_path):
+    """The report ranks sgd and sgd+cosine apart, so each gets its best rerun."""
+    argv = [*TINY, "--optimizers", "sgd", "--learning-rates", "0.03,0.3",
+            "--schedules", "constant,cosine", "--rerun-best", "3",
+            "--logdir", str(tmp_path)]  # fmt: skip
+    assert sweep.main(argv) == 0
+    summary = rows(tmp_path / "quick" / "summary.csv")
+    seeds = {(r["optimizer"], r["learning_rate"]): r["n_seeds"] for r in summary}
+    assert sorted(seeds.values()) == ["1", "1", "3", "3"]
+    assert {name for (name, _), n in seeds.items() if n == "3"} == {"sgd", "sgd+cosine"}
+    table = (tmp_path / "quick" / "summary.md").read_text()
+    assert table.count("(3 seeds)") == 4  # validation and test, for both entries
+
+
 def test_weight_decay_grid_gives_a_heatmap_and_a_row_per_cell(tmp_path):
     assert (
         sweep.main(
