@@ -48,6 +48,7 @@ RUN_COLUMNS = (
     "dataset",
     "data_source",
     "train_samples",
+    "params",
 )
 SETTING_COLUMNS = (
     "model",
@@ -95,6 +96,7 @@ def load_runs(sweep_dir):
                 **config["hyperparameters"],
                 "data_source": config["data"]["source"],
                 "train_samples": config["data"]["train"],
+                "params": config.get("params", ""),  # runs before it was recorded: blank
                 "history": result["history"],
                 "first_batch_losses": result.get("first_batch_losses", []),
                 "in_decay_grid": spec.get("weight_decay") is not None,

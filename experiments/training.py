@@ -355,6 +355,8 @@ def train(spec, dataset, run_dir, verbose=False):
     run_dir.mkdir(parents=True, exist_ok=True)
     optimizer = spec.build_optimizer(math.ceil(len(dataset.x_train) / spec.batch_size))
     settings = hyperparameters(optimizer)
+    keras.utils.set_random_seed(spec.seed)
+    model = models.build(spec.model, spec.seed)
     write_json(
         run_dir / CONFIG_FILE,
         {
@@ -362,10 +364,9 @@ def train(spec, dataset, run_dir, verbose=False):
             "hyperparameters": settings,
             "optimizer_config": optimizer.get_config(),
             "data": dataset.identity,
+            "params": model.count_params(),
         },
     )
-    keras.utils.set_random_seed(spec.seed)
-    model = models.build(spec.model, spec.seed)
     if spec.init:
         sweep_dir = run_dir.parents[len(spec.folder.parts) - 1]
         models.load_pretrained(

@@ -54,6 +54,15 @@ def finished(tmp_path_factory):
     return logdir / "quick"
 
 
+def test_each_run_records_its_model_s_parameter_count(finished):
+    """784·256 + 256 + 256·128 + 128 + 128·10 + 10 weights in the MLP."""
+    with open(finished / "runs.csv") as f:
+        runs = list(csv.DictReader(f))
+    assert len(runs) == 4 and {r["params"] for r in runs} == {"235146"}
+    saved = json.loads((finished / "mlp/adam/lr=0.03/run.json").read_text())
+    assert saved["params"] == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+
+
 def test_summary_has_a_row_per_run_with_results(finished):
     rows = summary(finished)
     assert {(r["optimizer"], float(r["learning_rate"])) for r in rows} == {
