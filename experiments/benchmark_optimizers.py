@@ -7,10 +7,10 @@ process, alternating rounds so machine noise hits both alike; the table
 gives the median seconds per step of each and their ratio (ours / Keras).
 """
 
-import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -19,7 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import custom_optimizers as co  # noqa: E402
-from experiments import models  # noqa: E402
+from experiments import cli, models  # noqa: E402
 
 PAIRS = {
     "sgd": (lambda: co.SGD(0.01), lambda: keras.optimizers.SGD(0.01)),
@@ -67,12 +67,7 @@ WORKLOADS = {
 
 
 def compiled(build_model, optimizer):
-    model = build_model()
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    return model
+    return models.compile_classifier(build_model(), optimizer)
 
 
 def seconds_per_step(model, x, y, steps):
@@ -97,31 +92,30 @@ def compare(build_model, input_shape, batch, pair, rounds, steps):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--rounds", type=int, default=15, help="alternating timing rounds"
-    )
-    parser.add_argument(
-        "--steps", type=int, default=20, help="training steps per round"
-    )
+    parser = cli.parser("python -m experiments.benchmark_optimizers", __doc__)
+    parser.add_argument("--rounds", default="15", help="alternating timing rounds")
+    parser.add_argument("--steps", default="20", help="training steps per round")
     parser.add_argument("--optimizers", default=",".join(PAIRS), help="comma-separated")
     args = parser.parse_args(argv)
-    names = args.optimizers.split(",")
-    unknown = [n for n in names if n not in PAIRS]
-    if unknown:
-        parser.error(f"unknown optimizer {unknown[0]!r}; known: {', '.join(PAIRS)}")
+    try:
+        rounds = cli.integer(args.rounds, "--rounds", 1)
+        steps = cli.integer(args.steps, "--steps", 1)
+        names = cli.names(cli.comma_list(args.optimizers), PAIRS, "optimizer")
+    except cli.UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"TensorFlow backend, Keras {keras.__version__}; median of {args.rounds} "
-        f"alternating rounds of {args.steps} steps\n"
+        f"TensorFlow backend, Keras {keras.__version__}; median of {rounds} "
+        f"alternating rounds of {steps} steps\n"
     )
     print("| workload | optimizer | ours ms/step | Keras ms/step | ratio |")
     print("|---|---|---:|---:|---:|")
     for workload, (build_model, input_shape, batch) in WORKLOADS.items():
         for name in names:
             ours, theirs = compare(
-                build_model, input_shape, batch, PAIRS[name], args.rounds, args.steps
+                build_model, input_shape, batch, PAIRS[name], rounds, steps
             )
             print(
                 f"| {workload} | {name} | {ours * 1e3:.2f} | {theirs * 1e3:.2f} "
@@ -131,4 +125,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,7 +13,6 @@ The fixed costs of one sweep (importing TensorFlow, loading data, writing
 the report) are timed apart.
 """
 
-import argparse
 import math
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from experiments import sweep
+from experiments import cli, sweep
 
 
 def bare_fit(spec, dataset):
@@ -32,12 +31,9 @@ def bare_fit(spec, dataset):
 
     keras.utils.set_random_seed(spec.seed)
     model = models.build(spec.model, spec.seed)
-    model.compile(
-        optimizer=spec.build_optimizer(
-            math.ceil(len(dataset.x_train) / spec.batch_size)
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+    steps_per_epoch = math.ceil(len(dataset.x_train) / spec.batch_size)
+    models.compile_classifier(
+        model, spec.build_optimizer(steps_per_epoch), metrics=["accuracy"]
     )
     model.fit(
         training.batches(dataset.x_train, dataset.y_train, spec.batch_size, spec.seed),
@@ -57,18 +53,23 @@ def timed(function, *args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.benchmark_sweep")
+    parser = cli.parser("python -m experiments.benchmark_sweep", __doc__)
     parser.add_argument("--config", default=str(sweep.CONFIGS / "quick.toml"))
     parser.add_argument("--models")
     parser.add_argument("--learning-rates")
-    parser.add_argument("--rounds", type=int, default=1, help="repeat every run")
+    parser.add_argument("--rounds", default="1", help="repeat every run")
     args = parser.parse_args(argv)
     sweep_argv = ["--config", args.config, "--offline"]
     if args.models:
         sweep_argv += ["--models", args.models]
     if args.learning_rates:
         sweep_argv += ["--learning-rates", args.learning_rates]
-    config = sweep.resolve(sweep.parse_args(sweep_argv))
+    try:
+        args.rounds = cli.integer(args.rounds, "--rounds", 1)
+        config = sweep.resolve(sweep.parse_args(sweep_argv))
+    except cli.UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     import_seconds = _import_seconds()
 
@@ -122,4 +123,4 @@ def _import_seconds():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

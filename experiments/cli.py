@@ -73,3 +73,13 @@ def integer(value, flag, least):
     """`value` as an int if it is a whole number >= `least`; else UsageError."""
     requirement = f"{flag} must be an integer >= {least}"
     return int(number(value, requirement, lambda x: x >= least and x == int(x)))
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: files only, no window, on any machine."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

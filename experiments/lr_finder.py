@@ -91,10 +91,7 @@ def range_test(
     keras.utils.set_random_seed(seed)
     model = models.build(model_name, seed)
     optimizer = custom_optimizers.get(optimizer_name, learning_rate=start)
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    models.compile_classifier(model, optimizer)
     batches = iter(
         training.batches(dataset.x_train, dataset.y_train, batch_size, seed).repeat()
     )
@@ -130,11 +127,7 @@ def write_outputs(folder, rates, losses, found, title):
         log.write(scalar_pb("lr_finder/learning_rate", rate), step)
     log.close()
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = cli.pyplot()
     fig, axis = plt.subplots(figsize=(7, 4.5))
     axis.plot(rates, losses, color="0.75", lw=0.8, label="batch loss")
     rates, losses = finite_prefix(rates, losses)

@@ -53,6 +53,16 @@ def build(name, seed, input_shape=(28, 28, 1), classes=10):
     return MODELS[name](input_shape, classes)
 
 
+def compile_classifier(model, optimizer, metrics=()):
+    """Compiles `model` with the loss every job trains on: cross-entropy on its logits."""
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=list(metrics),
+    )
+    return model
+
+
 def load_pretrained(model, weights_path, new_layers=()):
     """Copies saved weights into `model`, except into the layers named in `new_layers`.
 

@@ -19,6 +19,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from experiments.cli import pyplot  # noqa: E402
 from experiments.run_files import (  # noqa: E402
     HYPERPARAMETERS,
     RESULT_FILE,
@@ -96,7 +97,9 @@ def load_runs(sweep_dir):
                 **config["hyperparameters"],
                 "data_source": config["data"]["source"],
                 "train_samples": config["data"]["train"],
-                "params": config.get("params", ""),  # runs before it was recorded: blank
+                "params": config.get(
+                    "params", ""
+                ),  # runs before it was recorded: blank
                 "history": result["history"],
                 "first_batch_losses": result.get("first_batch_losses", []),
                 "in_decay_grid": spec.get("weight_decay") is not None,
@@ -341,18 +344,9 @@ def write_markdown(settings, path, sweep_name, failed=None):
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _colors(names):
     """A distinct colour per name: the default cycle, or 20 colours for more than 10."""
-    plt = _pyplot()
+    plt = pyplot()
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     if len(names) > len(cycle):
         cycle = [plt.cm.tab20(i) for i in range(20)]
@@ -376,7 +370,7 @@ def _best_per_learning_rate(settings):
 
 def plot_sensitivity(settings, path):
     """Final validation accuracy and training loss against learning rate, ± one std."""
-    plt = _pyplot()
+    plt = pyplot()
     settings = _best_per_learning_rate(settings)
     model_names = sorted({s["model"] for s in settings})
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
@@ -484,7 +478,7 @@ def _plot_curves(axes_pair, setting, color, label):
 
 
 def _curve_figure(settings_by_model, colors, labeler, title, path):
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(
         2,
         len(settings_by_model),
@@ -534,7 +528,7 @@ def plot_first_steps(settings, path):
     """Per-batch training loss of the first steps, per model: each optimizer at
     its best η, and all at Adam's best η (the first optimizer's, without
     Adam), where bias correction's effect shows."""
-    plt = _pyplot()
+    plt = pyplot()
     best = best_settings(settings)
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
     colors = _colors(optimizers)
@@ -579,7 +573,7 @@ def plot_first_steps(settings, path):
 
 def plot_learning_rate_curves(settings, optimizer, path):
     """One optimizer's curves across learning rates: too small is slow, too large diverges."""
-    plt = _pyplot()
+    plt = pyplot()
     chosen = sorted(
         (s for s in _best_per_learning_rate(settings) if s["optimizer"] == optimizer),
         key=lambda s: s["learning_rate"],
@@ -608,7 +602,7 @@ def plot_weight_decay_heatmaps(settings, model, path):
     on one colour scale per row; the best cell is boxed, diverged cells are
     grey with an X.
     """
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.colors import LogNorm
 
     chosen = [s for s in settings if s["model"] == model and s["in_decay_grid"]]

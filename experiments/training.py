@@ -372,11 +372,7 @@ def train(spec, dataset, run_dir, verbose=False):
         models.load_pretrained(
             model, sweep_dir / spec.init / WEIGHTS_FILE, spec.new_layers
         )
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    models.compile_classifier(model, optimizer, metrics=["accuracy"])
     logger = RunLogger(
         run_dir,
         len(dataset.x_train),

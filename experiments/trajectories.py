@@ -239,10 +239,9 @@ def write_csv(paths, path):
 
 def animate(problem, paths, learning_rate, steps, gif_path, png_path, max_frames=60):
     """Writes the GIF (Pillow, no ffmpeg) and its last frame as a PNG."""
-    import matplotlib
+    from experiments.cli import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     x_min, x_max, y_min, y_max = problem.extent
@@ -366,10 +365,9 @@ def basin_map(problem, optimizer_names, learning_rates, steps, png_path, columns
     Each start is coloured by how its path ends (`basin`). Returns
     {(optimizer, η): {ending: share of starts}}, every ending listed.
     """
-    import matplotlib
+    from experiments.cli import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     import custom_optimizers
 
