@@ -38,7 +38,40 @@ def cnn(input_shape=(28, 28, 1), classes=10):
     )
 
 
-MODELS = {"mlp": mlp, "cnn": cnn}
+def deepobs_2c2d(input_shape=(28, 28, 1), classes=10):
+    """DeepOBS's 2c2d network, exactly (Schneider et al. 2019, the network of
+    its mnist_2c2d and fmnist_2c2d test problems).
+
+    From fsschneider/DeepOBS, deepobs/tensorflow/testproblems/_2c2d.py: two
+    5×5 convolutions (32, then 64 filters, "same" padding, ReLU), each
+    followed by 2×2 max pooling with stride 2 ("same"), a dense layer of
+    1024 ReLU units and a linear layer of `classes` logits; every kernel
+    drawn from a normal distribution with standard deviation 0.05 truncated
+    at two deviations (TF1's `truncated_normal_initializer`, as Keras's
+    `TruncatedNormal`), every bias 0.05. 3,274,634 weights for 28×28 inputs.
+    """
+    layer = {
+        "kernel_initializer": keras.initializers.TruncatedNormal(stddev=0.05),
+        "bias_initializer": keras.initializers.Constant(0.05),
+    }
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Conv2D(32, 5, padding="same", activation="relu",
+                                name="conv_1", **layer),
+            keras.layers.MaxPooling2D(2, strides=2, padding="same", name="pool_1"),
+            keras.layers.Conv2D(64, 5, padding="same", activation="relu",
+                                name="conv_2", **layer),
+            keras.layers.MaxPooling2D(2, strides=2, padding="same", name="pool_2"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(1024, activation="relu", name="dense", **layer),
+            keras.layers.Dense(classes, name="logits", **layer),
+        ],
+        name="deepobs_2c2d",
+    )  # fmt: skip
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "deepobs_2c2d": deepobs_2c2d}
 
 
 def build(name, seed, input_shape=(28, 28, 1), classes=10):

@@ -517,7 +517,8 @@ MEMORY_PER_WORKER = 1.5 * 2**30  # a worker with TensorFlow and a run holds ~0.9
 # TensorFlow) and then saved RAY_SAVES of the one-process time (the default
 # sweep: 11 min 54 s in one process, 8 min 17 s two at a time).
 RUN_SECONDS = 0.6
-SAMPLE_EPOCH_SECONDS = {"mlp": 7.5e-5, "cnn": 3.8e-4}
+# deepobs_2c2d: 66 ms per batch of 128 with 2 threads (shared/NOTES.md).
+SAMPLE_EPOCH_SECONDS = {"mlp": 7.5e-5, "cnn": 3.8e-4, "deepobs_2c2d": 5.2e-4}
 RAY_START_SECONDS = 12.0
 RAY_SAVES = 0.3
 
