@@ -59,7 +59,7 @@ def check_cluster(address):
 
 @dataclass
 class Outcome:
-    spec: object  # training.RunSpec
+    spec: object  # runs.RunSpec
     result: dict = None  # None when the run failed
     error: str = None  # the error's last line, when it failed
     seconds: float = 0.0

@@ -37,6 +37,12 @@ from experiments.cli import (  # noqa: E402
     comma_list,
     number,
 )
+from experiments.runs import (  # noqa: E402
+    SCHEDULE_SETTINGS,
+    SCHEDULES,
+    RunSpec,
+    make_optimizer,
+)
 
 CONFIGS = Path(__file__).parent / "configs"
 
@@ -76,8 +82,6 @@ class SweepConfig:
     pretrain: dict = field(default_factory=dict)
 
     def runs(self):
-        from experiments.training import RunSpec
-
         decay_grids = {  # one optimizer build per name, not per model and rate
             name: self.weight_decay_grid(name, settings)
             for name, settings in self.optimizers.items()
@@ -110,8 +114,6 @@ class SweepConfig:
 
     def schedule_settings(self, schedule):
         """The settings `schedule` uses (none for constant, so old runs still match)."""
-        from experiments.training import SCHEDULE_SETTINGS
-
         return {key: getattr(self, key) for key in SCHEDULE_SETTINGS[schedule]}
 
     def _start(self, pretrained, settings):
@@ -124,8 +126,6 @@ class SweepConfig:
 
     def pretrain_runs(self):
         """One pre-training run per model and seed, when `pretrain` is set."""
-        from experiments.training import RunSpec
-
         if not self.pretrain:
             return []
         return [
@@ -147,8 +147,6 @@ class SweepConfig:
 
     def weight_decay_grid(self, optimizer, settings):
         """The grid for optimizers that decay weights (by default or by setting)."""
-        from experiments.training import make_optimizer
-
         decays = make_optimizer(optimizer, settings).weight_decay is not None
         return self.weight_decays if self.weight_decays and decays else [None]
 
@@ -276,7 +274,6 @@ def resolve(args):
     """The config file with the command line's overrides, checked in full."""
     import custom_optimizers
     from experiments import data, models
-    from experiments.training import SCHEDULES, make_optimizer
 
     path = (
         CONFIGS / "quick.toml"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from experiments import executors, sweep, training
+from experiments import executors, runs, sweep, training
 from tests.test_sweep import TINY, events, run_sweep, summary
 from tests.test_sweep_faults import ROOT, steps_written_twice, wait_for
 
@@ -322,9 +322,9 @@ def test_more_workers_than_cores_warns(monkeypatch, capsys):
 
 
 def test_time_left_prices_each_model_by_its_own_finished_runs():
-    spec = training.RunSpec("mlp", "sgd", 0.1, 2, 64, 0, "mnist")
-    mlp_1, mlp_2 = spec, training.RunSpec(**{**vars(spec), "learning_rate": 0.2})
-    cnn = training.RunSpec(**{**vars(spec), "model": "cnn"})
+    spec = runs.RunSpec("mlp", "sgd", 0.1, 2, 64, 0, "mnist")
+    mlp_1, mlp_2 = spec, runs.RunSpec(**{**vars(spec), "learning_rate": 0.2})
+    cnn = runs.RunSpec(**{**vars(spec), "model": "cnn"})
     specs = [mlp_1, mlp_2, cnn]
     mlp_done = executors.Outcome(mlp_1, {"epochs_run": 2}, seconds=4.0)
     # mlp_2 as long as mlp_1; the CNN, unseen, 3.8e-4 / 7.5e-5 times an MLP epoch.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import sweep
-from experiments.training import make_schedule
+from experiments.runs import make_schedule
 from tests.test_sweep import TINY, events, values
 
 T = 100  # steps of training

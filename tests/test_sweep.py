@@ -440,7 +440,7 @@ def test_fast_histogram_equals_tensorboards(values):
 
 def test_runs_saved_before_newer_fields_existed_still_match(finished):
     """A sweep folder from an older version resumes: absent fields had their default."""
-    from experiments.training import RunSpec
+    from experiments.runs import RunSpec
 
     saved = json.loads((finished / "mlp/momentum/lr=0.03/run.json").read_text())["run"]
     for newer in ("schedule", "schedule_settings", "stage", "init", "new_layers",
