@@ -797,8 +797,8 @@ def time_left(specs, finished, elapsed):
     SAMPLE_EPOCH_SECONDS. The sum is scaled by the wall time per second of
     run time so far (about 1/N with N runs at once).
     """
-    done = {id(outcome.spec) for outcome in finished}
-    remaining = [spec for spec in specs if id(spec) not in done]
+    done = {outcome.spec.folder for outcome in finished}  # copies, from Ray
+    remaining = [spec for spec in specs if spec.folder not in done]
     if not remaining:
         return 0.0
     epoch_times = {}

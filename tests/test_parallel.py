@@ -1,5 +1,6 @@
 """Runs side by side on Ray: same results, faults survived, a two-node cluster."""
 
+import copy
 import json
 import os
 import re
@@ -326,11 +327,14 @@ def test_time_left_prices_each_model_by_its_own_finished_runs():
     mlp_1, mlp_2 = spec, runs.RunSpec(**{**vars(spec), "learning_rate": 0.2})
     cnn = runs.RunSpec(**{**vars(spec), "model": "cnn"})
     specs = [mlp_1, mlp_2, cnn]
-    mlp_done = executors.Outcome(mlp_1, {"epochs_run": 2}, seconds=4.0)
+    # Outcomes carry copies of the specs (Ray sends them back pickled).
+    mlp_done = executors.Outcome(copy.deepcopy(mlp_1), {"epochs_run": 2}, seconds=4.0)
     # mlp_2 as long as mlp_1; the CNN, unseen, 3.8e-4 / 7.5e-5 times an MLP epoch.
     expected = 4.0 + 2 * 2.0 * 3.8e-4 / 7.5e-5
     assert sweep.time_left(specs, [mlp_done], 4.0) == pytest.approx(expected)
     # Two at a time: 4 s of runs in 2 s of wall time halves the estimate.
     assert sweep.time_left(specs, [mlp_done], 2.0) == pytest.approx(expected / 2)
-    cnn_done = executors.Outcome(cnn, {"epochs_run": 2}, seconds=30.0)
+    cnn_done = executors.Outcome(copy.deepcopy(cnn), {"epochs_run": 2}, seconds=30.0)
     assert sweep.time_left(specs, [mlp_done, cnn_done], 34.0) == pytest.approx(4.0)
+    mlp_2_done = executors.Outcome(copy.deepcopy(mlp_2), {"epochs_run": 2}, seconds=4.0)
+    assert sweep.time_left(specs, [mlp_done, cnn_done, mlp_2_done], 38.0) == 0
