@@ -114,12 +114,45 @@ def main(argv=None):
         f"fixed costs: import TensorFlow {import_seconds:.1f} s, "
         f"load data {data_seconds:.1f} s, report {report_seconds:.1f} s"
     )
+    init, workers = _ray_start_seconds()
+    print(
+        f"Ray's start-up with 2 workers: {init + workers:.1f} s (ray.init {init:.1f} s, "
+        f"then TensorFlow imported in each worker {workers:.1f} s); "
+        f"sweep.RAY_START_SECONDS = {sweep.RAY_START_SECONDS:g}"
+    )
 
 
 def _import_seconds():
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import tensorflow"], check=True)
     return time.perf_counter() - started
+
+
+# Run apart, in a fresh process, as a sweep starts Ray: the local Ray of
+# `executors.OnRay`, then one task per worker that imports TensorFlow.
+RAY_START = """
+import os, time
+started = time.perf_counter()
+import ray
+from experiments import executors
+executor = executors.OnRay(2)
+ready = time.perf_counter()
+@ray.remote(num_cpus=1)
+def import_tensorflow():
+    import tensorflow
+    return os.getpid()
+assert len(set(ray.get([import_tensorflow.remote() for _ in range(2)]))) == 2
+print(ready - started, time.perf_counter() - ready)
+executor.close()
+"""
+
+
+def _ray_start_seconds():
+    """(ray.init, the workers' TensorFlow import) in seconds."""
+    done = subprocess.run([sys.executable, "-c", RAY_START], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    init, workers = map(float, done.stdout.split()[-2:])
+    return init, workers
 
 
 if __name__ == "__main__":
