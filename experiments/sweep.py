@@ -531,12 +531,15 @@ def workers_for(config):
     return max(1, min(os.cpu_count() or 1, int(memory // MEMORY_PER_WORKER)))
 
 
+def sample_epoch_seconds(model):
+    """SAMPLE_EPOCH_SECONDS of `model`; a model not in the table, as the slowest."""
+    return SAMPLE_EPOCH_SECONDS.get(model, max(SAMPLE_EPOCH_SECONDS.values()))
+
+
 def estimated_seconds(specs, train_samples):
     """One process's time for `specs` on `train_samples` images, from the table above."""
-    slowest = max(SAMPLE_EPOCH_SECONDS.values())
     return sum(
-        RUN_SECONDS
-        + spec.epochs * train_samples * SAMPLE_EPOCH_SECONDS.get(spec.model, slowest)
+        RUN_SECONDS + spec.epochs * train_samples * sample_epoch_seconds(spec.model)
         for spec in specs
     )
 
@@ -809,15 +812,13 @@ def time_left(specs, finished, elapsed):
         )
     per_epoch = {model: sum(t) / len(t) for model, t in epoch_times.items()}
     known = next(iter(per_epoch))
-    slowest = max(SAMPLE_EPOCH_SECONDS.values())
 
     def epoch_seconds(model):
         if model in per_epoch:
             return per_epoch[model]
-        ratio = SAMPLE_EPOCH_SECONDS.get(model, slowest) / SAMPLE_EPOCH_SECONDS.get(
-            known, slowest
+        return (
+            per_epoch[known] * sample_epoch_seconds(model) / sample_epoch_seconds(known)
         )
-        return per_epoch[known] * ratio
 
     run_seconds = sum(outcome.seconds for outcome in finished) or 1e-9
     work = sum(spec.epochs * epoch_seconds(spec.model) for spec in remaining)
