@@ -117,8 +117,9 @@ def ravine_theory(steps=2000):
     η = 2/(L + μ), where θ − θ* shrinks by (κ − 1)/(κ + 1) a step;
     heavy-ball momentum (his z ← βz + ∇f, w ← w − αz is the library's
     m ← βm + ηg with α = η) is fastest at β = ((√κ − 1)/(√κ + 1))² and
-    η = (2/(√L + √μ))², with rate (√κ − 1)/(√κ + 1). Returns rows of
-    (optimizer, η, β, predicted steps or a note, measured steps or None).
+    η = (2/(√L + √μ))², with rate (√κ − 1)/(√κ + 1). Returns those numbers
+    and `rows` of (optimizer, η, β, predicted steps, measured steps), with
+    None where it never gets there (predicted: diverges).
     """
     mu, big_l = tr.RAVINE_SLOW_CURVATURE, tr.RAVINE_CURVATURE
     kappa = big_l / mu
