@@ -1,0 +1,398 @@
+"""The report's figures, one function each; `draw` lists them all.
+
+Each takes the settings `report.aggregate` makes and a path to write.
+"""
+
+import numpy as np
+
+from experiments.cli import pyplot
+from experiments.report import best_settings, usable
+
+
+def draw(settings, sweep_dir):
+    """Every figure that applies to these settings; returns their paths."""
+    paths = []
+
+    def add(name, plot, *args):
+        paths.append(sweep_dir / name)
+        plot(settings, *args, paths[-1])
+
+    add("sensitivity.png", plot_sensitivity)
+    if any(top for top, _ in best_settings(settings).values()):  # else all diverged
+        add("best_curves.png", plot_best_curves)
+    for optimizer in dict.fromkeys(s["optimizer"] for s in settings):
+        add(f"lr_curves_{optimizer}.png", plot_learning_rate_curves, optimizer)
+    if any(s["first_batch_losses"] for s in settings):
+        add("first_steps.png", plot_first_steps)
+    for model in dict.fromkeys(s["model"] for s in settings):
+        if any(s["in_decay_grid"] for s in settings if s["model"] == model):
+            add(f"weight_decay_{model}.png", plot_weight_decay_heatmaps, model)
+    return paths
+
+
+def _colors(names):
+    """A distinct colour per name: the default cycle, or 20 colours for more than 10."""
+    plt = pyplot()
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if len(names) > len(cycle):
+        cycle = [plt.cm.tab20(i) for i in range(20)]
+    return {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
+
+
+def _best_per_learning_rate(settings):
+    """For each (model, optimizer, lr), its best weight decay's setting (the only one without a grid)."""
+    best = {}
+    for s in settings:
+        key = (s["model"], s["optimizer"], s["learning_rate"])
+        score = (
+            -1.0
+            if s["diverged"] or not usable(s["val_accuracy"])
+            else s["val_accuracy"]
+        )
+        if key not in best or score > best[key][0]:
+            best[key] = (score, s)
+    return [s for _, s in best.values()]
+
+
+def plot_sensitivity(settings, path):
+    """Final validation accuracy and training loss against learning rate, ± one std."""
+    plt = pyplot()
+    settings = _best_per_learning_rate(settings)
+    model_names = sorted({s["model"] for s in settings})
+    optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
+    colors = _colors(optimizers)
+    fig, axes = plt.subplots(
+        2, len(model_names), figsize=(max(5.5 * len(model_names), 9), 8), squeeze=False
+    )
+    for column, model in enumerate(model_names):
+        accuracy_axis, loss_axis = axes[0][column], axes[1][column]
+        for index, optimizer in enumerate(optimizers):
+            group = sorted(
+                (
+                    s
+                    for s in settings
+                    if s["model"] == model and s["optimizer"] == optimizer
+                ),
+                key=lambda s: s["learning_rate"],
+            )
+            ok = [s for s in group if not s["diverged"]]
+            bad = [s["learning_rate"] for s in group if s["diverged"]]
+            lr = [s["learning_rate"] for s in ok]
+            for axis, metric in (
+                (accuracy_axis, "val_accuracy"),
+                (loss_axis, "train_loss"),
+            ):
+                std = [
+                    s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0
+                    for s in ok
+                ]
+                axis.errorbar(
+                    lr,
+                    [s[metric] for s in ok],
+                    yerr=std,
+                    fmt="o-",
+                    capsize=3,
+                    color=colors[optimizer],
+                    label=optimizer,
+                )
+            if bad:  # stacked a little per optimizer so coinciding marks stay visible
+                accuracy_axis.plot(
+                    bad,
+                    [0.025 * index] * len(bad),
+                    "x",
+                    color=colors[optimizer],
+                    ms=10,
+                    mew=2,
+                )
+                loss_axis.plot(
+                    bad,
+                    [1.0 - 0.025 * index] * len(bad),
+                    "x",
+                    color=colors[optimizer],
+                    ms=10,
+                    mew=2,
+                    transform=loss_axis.get_xaxis_transform(),
+                )
+        accuracy_axis.set(
+            title=f"{model}: validation accuracy",
+            ylabel="final validation accuracy",
+            ylim=(-0.03, 1.0),
+        )
+        loss_axis.set(
+            title=f"{model}: training loss",
+            ylabel="final training loss (log)",
+            yscale="log",
+        )
+        for axis in (accuracy_axis, loss_axis):
+            axis.set_xscale("log")
+            axis.set_xlabel("learning rate η (log)")
+            axis.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], ls="", marker="x", color="k", ms=10, mew=2))
+    labels.append("diverged")
+    columns = min(len(labels), 7 if len(model_names) > 1 else 4)
+    fig.legend(handles, labels, loc="lower center", ncol=columns, frameon=False)
+    legend_rows = -(-len(labels) // columns)
+    multi = max(s["n_seeds"] for s in settings) > 1
+    fig.suptitle(
+        "Learning-rate sensitivity: each optimizer across the grid"
+        + (" (bars: ± one std over seeds)" if multi else "")
+    )
+    fig.tight_layout(rect=(0, 0.03 * (legend_rows + 1), 1, 0.97))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_curves(axes_pair, setting, color, label):
+    history, spread = setting["history"], setting["history_std"]
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for axis, key in zip(axes_pair, ("loss", "val_accuracy")):
+        mean, std = np.array(history[key]), np.array(spread[key])
+        axis.plot(epochs, mean, "-o", ms=3, color=color, label=label)
+        if setting["n_seeds"] > 1:
+            axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+    if setting["diverged"]:
+        axes_pair[0].plot(
+            [len(epochs)],
+            [1.0],
+            "x",
+            color=color,
+            ms=10,
+            mew=2,
+            transform=axes_pair[0].get_xaxis_transform(),
+        )
+
+
+def _curve_figure(settings_by_model, colors, labeler, title, path):
+    plt = pyplot()
+    fig, axes = plt.subplots(
+        2,
+        len(settings_by_model),
+        figsize=(5.5 * len(settings_by_model), 8),
+        squeeze=False,
+    )
+    for column, (model, settings) in enumerate(settings_by_model.items()):
+        pair = (axes[0][column], axes[1][column])
+        for setting in settings:
+            _plot_curves(pair, setting, colors(setting), labeler(setting))
+        pair[0].set(
+            title=f"{model}: training loss", ylabel="training loss (log)", yscale="log"
+        )
+        pair[1].set(title=f"{model}: validation accuracy", ylabel="validation accuracy")
+        for axis in pair:
+            axis.set_xlabel("epoch")
+            axis.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_best_curves(settings, path):
+    """Training curves of every optimizer at its best setting (± one std band over seeds)."""
+    best = best_settings(settings)
+    colors = _colors(list(dict.fromkeys(s["optimizer"] for s in settings)))
+    by_model = {}
+    for (model, _), (top, _) in sorted(best.items()):
+        if top is not None:
+            by_model.setdefault(model, []).append(top)
+    _curve_figure(
+        by_model,
+        lambda s: colors[s["optimizer"]],
+        lambda s: (
+            f"{s['optimizer']} (η={s['learning_rate']:g}"
+            + (f", {s['n_seeds']} seeds)" if s["n_seeds"] > 1 else ")")
+        ),
+        "Each optimizer at its best learning rate",
+        path,
+    )
+
+
+def plot_first_steps(settings, path):
+    """Per-batch training loss of the first steps, per model: each optimizer at
+    its best η, and all at Adam's best η (the first optimizer's, without
+    Adam), where bias correction's effect shows."""
+    plt = pyplot()
+    best = best_settings(settings)
+    optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
+    colors = _colors(optimizers)
+    models = list(dict.fromkeys(s["model"] for s in settings))
+    fig, axes = plt.subplots(
+        len(models), 2, figsize=(12, 4.2 * len(models)), squeeze=False
+    )
+    for row, model in enumerate(models):
+        reference = "adam" if "adam" in optimizers else optimizers[0]
+        anchor = best.get((model, reference), (None,))[0]
+        shared = anchor["learning_rate"] if anchor else None
+        for optimizer in optimizers:
+            top = best.get((model, optimizer), (None,))[0]
+            at_shared = [
+                s
+                for s in settings
+                if (s["model"], s["optimizer"], s["learning_rate"])
+                == (model, optimizer, shared)
+            ]
+            same_rate = at_shared[0] if at_shared else None
+            for axis, setting in ((axes[row][0], top), (axes[row][1], same_rate)):
+                if setting and setting["first_batch_losses"]:
+                    losses = setting["first_batch_losses"]
+                    axis.plot(
+                        range(1, len(losses) + 1),
+                        losses,
+                        color=colors[optimizer],
+                        label=f"{optimizer} (η={setting['learning_rate']:g})",
+                    )
+        axes[row][0].set_title(f"{model}: each optimizer at its best η")
+        axes[row][1].set_title(f"{model}: all at η = {shared:g}" if shared else model)
+        for axis in axes[row]:
+            axis.set(xlabel="step", ylabel="batch loss (log)", yscale="log")
+            axis.grid(alpha=0.3)
+            if axis.get_legend_handles_labels()[0]:
+                axis.legend(fontsize=8)
+    fig.suptitle("The first training steps")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_learning_rate_curves(settings, optimizer, path):
+    """One optimizer's curves across learning rates: too small is slow, too large diverges."""
+    plt = pyplot()
+    chosen = sorted(
+        (s for s in _best_per_learning_rate(settings) if s["optimizer"] == optimizer),
+        key=lambda s: s["learning_rate"],
+    )
+    rates = sorted({s["learning_rate"] for s in chosen})
+    cmap = plt.get_cmap("viridis")
+    shade = {lr: cmap(i / max(len(rates) - 1, 1)) for i, lr in enumerate(rates)}
+    by_model = {}
+    for setting in chosen:
+        by_model.setdefault(setting["model"], []).append(setting)
+    _curve_figure(
+        by_model,
+        lambda s: shade[s["learning_rate"]],
+        lambda s: (
+            f"η={s['learning_rate']:g}" + (" (diverged)" if s["diverged"] else "")
+        ),
+        f"{optimizer} across learning rates",
+        path,
+    )
+
+
+def plot_weight_decay_heatmaps(settings, model, path):
+    """Validation accuracy and training loss over learning rate × weight decay, per optimizer.
+
+    One column per optimizer (coupled and decoupled forms side by side), all
+    on one colour scale per row; the best cell is boxed, diverged cells are
+    grey with an X.
+    """
+    plt = pyplot()
+    from matplotlib.colors import LogNorm
+
+    chosen = [s for s in settings if s["model"] == model and s["in_decay_grid"]]
+    optimizers = list(dict.fromkeys(s["optimizer"] for s in chosen))
+    rates = sorted({s["learning_rate"] for s in chosen})
+    decays = sorted({s["weight_decay"] for s in chosen})
+    grids = {}
+    for optimizer in optimizers:
+        accuracy, loss = (
+            np.full((len(decays), len(rates)), np.nan),
+            np.full((len(decays), len(rates)), np.nan),
+        )
+        diverged = np.zeros_like(accuracy, bool)
+        for s in chosen:
+            if s["optimizer"] != optimizer:
+                continue
+            cell = decays.index(s["weight_decay"]), rates.index(s["learning_rate"])
+            diverged[cell] = s["diverged"]
+            if not s["diverged"]:
+                accuracy[cell], loss[cell] = s["val_accuracy"], s["train_loss"]
+        grids[optimizer] = (accuracy, loss, diverged)
+    all_accuracy = np.concatenate([g[0].ravel() for g in grids.values()])
+    all_loss = np.concatenate([g[1].ravel() for g in grids.values()])
+    finite_loss = all_loss[np.isfinite(all_loss) & (all_loss > 0)]
+    scales = [
+        dict(
+            cmap="viridis", vmin=np.nanmin(all_accuracy), vmax=np.nanmax(all_accuracy)
+        ),
+        dict(
+            cmap="magma_r",
+            norm=LogNorm(finite_loss.min(), finite_loss.max())
+            if finite_loss.size
+            else None,
+        ),
+    ]
+    forms = {
+        s["optimizer"]: "decoupled" if s.get("decoupled_weight_decay") else "coupled"
+        for s in chosen
+    }
+    fig, axes = plt.subplots(
+        2,
+        len(optimizers),
+        figsize=(4.2 * len(optimizers) + 1.5, 8.5),
+        squeeze=False,
+        layout="constrained",
+    )
+    for column, optimizer in enumerate(optimizers):
+        accuracy, loss, diverged = grids[optimizer]
+        for row, (values, scale, label) in enumerate(
+            (
+                (accuracy, scales[0], "validation accuracy"),
+                (loss, scales[1], "training loss"),
+            )
+        ):
+            axis = axes[row][column]
+            cmap = plt.get_cmap(scale["cmap"]).with_extremes(bad="lightgrey")
+            image = axis.imshow(
+                np.ma.masked_invalid(values),
+                origin="lower",
+                aspect="auto",
+                cmap=cmap,
+                **{k: v for k, v in scale.items() if k != "cmap"},
+            )
+            for (i, j), bad in np.ndenumerate(diverged):
+                if bad:
+                    axis.text(
+                        j, i, "X", ha="center", va="center", color="black", fontsize=11
+                    )
+                elif row == 0 and np.isfinite(values[i, j]):
+                    axis.text(
+                        j,
+                        i,
+                        f"{100 * values[i, j]:.0f}",
+                        ha="center",
+                        va="center",
+                        color="white",
+                        fontsize=8,
+                    )
+            if np.isfinite(accuracy).any():
+                best = np.unravel_index(np.nanargmax(accuracy), accuracy.shape)
+                axis.add_patch(
+                    plt.Rectangle(
+                        (best[1] - 0.5, best[0] - 0.5),
+                        1,
+                        1,
+                        fill=False,
+                        edgecolor="red",
+                        lw=2.5,
+                    )
+                )
+            axis.set_xticks(
+                range(len(rates)), [f"{r:g}" for r in rates], rotation=45, fontsize=8
+            )
+            axis.set_yticks(range(len(decays)), [f"{d:g}" for d in decays], fontsize=8)
+            axis.set(
+                xlabel="learning rate η",
+                ylabel="weight decay wd" if column == 0 else "",
+                title=f"{optimizer} ({forms[optimizer]} decay)\n{label}",
+            )
+            if column == len(optimizers) - 1:
+                fig.colorbar(image, ax=axes[row].tolist(), label=label, shrink=0.9)
+    fig.suptitle(
+        f"{model}: learning rate × weight decay (red box: best; grey X: diverged; "
+        "numbers: validation accuracy %)"
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
