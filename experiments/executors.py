@@ -61,7 +61,7 @@ def check_cluster(address):
 class Outcome:
     spec: object  # runs.RunSpec
     result: dict = None  # None when the run failed
-    error: str = None  # the error's last line, when it failed
+    error: str = None  # the error's one-line message, when it failed
     seconds: float = 0.0
     node: str = ""  # host and process that trained it
 

@@ -332,7 +332,7 @@ def stored_paths(paths, steps):
     return store, lengths
 
 
-def figures(problems, optimizers, steps):
+def plane_and_curve(problems, optimizers, steps):
     """The contour plane and the loss plot, with one empty source per drawn piece.
 
     Returns the two figures and the script's arguments for them: every
@@ -413,7 +413,7 @@ def page(paths, theory, problems, optimizers, rates, steps):
     from jinja2 import Template
 
     store, lengths = stored_paths(paths, steps)
-    plane, curve, drawing = figures(problems, optimizers, steps)
+    plane, curve, drawing = plane_and_curve(problems, optimizers, steps)
     near_tenth = min(rates, key=lambda rate: abs(math.log(rate / 0.1)))
     controls = dict(
         problem=Select(title="problem", value=problems[0], options=list(problems)),

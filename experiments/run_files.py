@@ -13,9 +13,8 @@ from pathlib import Path
 
 RESULT_FILE = "result.json"
 CONFIG_FILE = "run.json"
-ERROR_FILE = (
-    "error.txt"  # a failed run's error: its one-line message, then the traceback
-)
+# A failed run's error: its one-line message, then the traceback.
+ERROR_FILE = "error.txt"
 
 # Optimizer settings that the HParams dashboard and the summary show.
 HYPERPARAMETERS = (

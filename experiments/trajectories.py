@@ -14,8 +14,8 @@ and losses per step). With --basins it instead writes
 <problem>_basins.png: where paths from a grid of starts end (a global
 minimum, another marked point, not converged within 0.05 of one, or
 diverged), and prints each ending's share.
-The paths come from the real custom_optimizers classes, applied to a
-2-element Keras variable with autodiff gradients.
+The paths come from the real custom_optimizers classes, applied to Keras
+variables (one row per start point) with autodiff gradients.
 """
 
 import csv
