@@ -75,16 +75,16 @@ def main(argv=None):
 
     from experiments import data, executors, report
 
+    specs = [s for s in config.runs() if s.learning_rate < 1]  # no divergence
     started = time.perf_counter()
     dataset = data.load(
-        config.dataset,
+        specs[0].dataset,
         validation_fraction=config.validation_fraction,
         max_train_samples=config.max_train_samples,
         seed=config.seed,
         download=False,
     )
     data_seconds = time.perf_counter() - started
-    specs = [s for s in config.runs() if s.learning_rate < 1]  # no divergence
     with tempfile.TemporaryDirectory() as folder:
         sweep_dir = Path(folder)
         executors.train_run(specs[0], dataset, sweep_dir)  # warm-up: first-use costs
@@ -105,8 +105,9 @@ def main(argv=None):
                         ours += seconds
         report_seconds = timed(report.write_report, sweep_dir)
     print(
-        f"{len(specs)} runs x {args.rounds} ({', '.join(config.models)}; "
-        f"{dataset.describe()}; {config.epochs} epochs, batch {config.batch_size})"
+        f"{len(specs)} runs x {args.rounds} "
+        f"({', '.join(dict.fromkeys(s.problem.folder for s in specs))}; "
+        f"{dataset.describe()}; {specs[0].epochs} epochs, batch {specs[0].batch_size})"
     )
     print(f"bare model.fit      {bare:7.1f} s")
     print(f"sweep's train_run   {ours:7.1f} s   ratio {ours / bare:.3f}")

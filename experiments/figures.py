@@ -24,9 +24,9 @@ def draw(settings, sweep_dir):
         add(f"lr_curves_{optimizer}.png", plot_learning_rate_curves, optimizer)
     if any(s["first_batch_losses"] for s in settings):
         add("first_steps.png", plot_first_steps)
-    for model in dict.fromkeys(s["model"] for s in settings):
-        if any(s["in_decay_grid"] for s in settings if s["model"] == model):
-            add(f"weight_decay_{model}.png", plot_weight_decay_heatmaps, model)
+    for problem in dict.fromkeys(s["problem"] for s in settings):
+        if any(s["in_decay_grid"] for s in settings if s["problem"] == problem):
+            add(f"weight_decay_{problem}.png", plot_weight_decay_heatmaps, problem)
     return paths
 
 
@@ -40,10 +40,10 @@ def _colors(names):
 
 
 def _best_per_learning_rate(settings):
-    """For each (model, optimizer, lr), its best weight decay's setting (the only one without a grid)."""
+    """For each (problem, optimizer, lr), its best weight decay's setting (the only one without a grid)."""
     best = {}
     for s in settings:
-        key = (s["model"], s["optimizer"], s["learning_rate"])
+        key = (s["problem"], s["optimizer"], s["learning_rate"])
         score = (
             -1.0
             if s["diverged"] or not usable(s["val_accuracy"])
@@ -58,20 +58,23 @@ def plot_sensitivity(settings, path):
     """Final validation accuracy and training loss against learning rate, ± one std."""
     plt = pyplot()
     settings = _best_per_learning_rate(settings)
-    model_names = sorted({s["model"] for s in settings})
+    problem_names = sorted({s["problem"] for s in settings})
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
     colors = _colors(optimizers)
     fig, axes = plt.subplots(
-        2, len(model_names), figsize=(max(5.5 * len(model_names), 9), 8), squeeze=False
+        2,
+        len(problem_names),
+        figsize=(max(5.5 * len(problem_names), 9), 8),
+        squeeze=False,
     )
-    for column, model in enumerate(model_names):
+    for column, problem in enumerate(problem_names):
         accuracy_axis, loss_axis = axes[0][column], axes[1][column]
         for index, optimizer in enumerate(optimizers):
             group = sorted(
                 (
                     s
                     for s in settings
-                    if s["model"] == model and s["optimizer"] == optimizer
+                    if s["problem"] == problem and s["optimizer"] == optimizer
                 ),
                 key=lambda s: s["learning_rate"],
             )
@@ -114,12 +117,12 @@ def plot_sensitivity(settings, path):
                     transform=loss_axis.get_xaxis_transform(),
                 )
         accuracy_axis.set(
-            title=f"{model}: validation accuracy",
+            title=f"{problem}: validation accuracy",
             ylabel="final validation accuracy",
             ylim=(-0.03, 1.0),
         )
         loss_axis.set(
-            title=f"{model}: training loss",
+            title=f"{problem}: training loss",
             ylabel="final training loss (log)",
             yscale="log",
         )
@@ -130,7 +133,7 @@ def plot_sensitivity(settings, path):
     handles, labels = axes[0][0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], ls="", marker="x", color="k", ms=10, mew=2))
     labels.append("diverged")
-    columns = min(len(labels), 7 if len(model_names) > 1 else 4)
+    columns = min(len(labels), 7 if len(problem_names) > 1 else 4)
     fig.legend(handles, labels, loc="lower center", ncol=columns, frameon=False)
     legend_rows = -(-len(labels) // columns)
     multi = max(s["n_seeds"] for s in settings) > 1
@@ -163,22 +166,26 @@ def _plot_curves(axes_pair, setting, color, label):
         )
 
 
-def _curve_figure(settings_by_model, colors, labeler, title, path):
+def _curve_figure(settings_by_problem, colors, labeler, title, path):
     plt = pyplot()
     fig, axes = plt.subplots(
         2,
-        len(settings_by_model),
-        figsize=(5.5 * len(settings_by_model), 8),
+        len(settings_by_problem),
+        figsize=(5.5 * len(settings_by_problem), 8),
         squeeze=False,
     )
-    for column, (model, settings) in enumerate(settings_by_model.items()):
+    for column, (problem, settings) in enumerate(settings_by_problem.items()):
         pair = (axes[0][column], axes[1][column])
         for setting in settings:
             _plot_curves(pair, setting, colors(setting), labeler(setting))
         pair[0].set(
-            title=f"{model}: training loss", ylabel="training loss (log)", yscale="log"
+            title=f"{problem}: training loss",
+            ylabel="training loss (log)",
+            yscale="log",
         )
-        pair[1].set(title=f"{model}: validation accuracy", ylabel="validation accuracy")
+        pair[1].set(
+            title=f"{problem}: validation accuracy", ylabel="validation accuracy"
+        )
         for axis in pair:
             axis.set_xlabel("epoch")
             axis.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
@@ -194,12 +201,12 @@ def plot_best_curves(settings, path):
     """Training curves of every optimizer at its best setting (± one std band over seeds)."""
     best = best_settings(settings)
     colors = _colors(list(dict.fromkeys(s["optimizer"] for s in settings)))
-    by_model = {}
-    for (model, _), (top, _) in sorted(best.items()):
+    by_problem = {}
+    for (problem, _), (top, _) in sorted(best.items()):
         if top is not None:
-            by_model.setdefault(model, []).append(top)
+            by_problem.setdefault(problem, []).append(top)
     _curve_figure(
-        by_model,
+        by_problem,
         lambda s: colors[s["optimizer"]],
         lambda s: (
             f"{s['optimizer']} (η={s['learning_rate']:g}"
@@ -211,28 +218,28 @@ def plot_best_curves(settings, path):
 
 
 def plot_first_steps(settings, path):
-    """Per-batch training loss of the first steps, per model: each optimizer at
+    """Per-batch training loss of the first steps, per problem: each optimizer at
     its best η, and all at Adam's best η (the first optimizer's, without
     Adam), where bias correction's effect shows."""
     plt = pyplot()
     best = best_settings(settings)
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
     colors = _colors(optimizers)
-    models = list(dict.fromkeys(s["model"] for s in settings))
+    problem_list = list(dict.fromkeys(s["problem"] for s in settings))
     fig, axes = plt.subplots(
-        len(models), 2, figsize=(12, 4.2 * len(models)), squeeze=False
+        len(problem_list), 2, figsize=(12, 4.2 * len(problem_list)), squeeze=False
     )
-    for row, model in enumerate(models):
+    for row, problem in enumerate(problem_list):
         reference = "adam" if "adam" in optimizers else optimizers[0]
-        anchor = best.get((model, reference), (None,))[0]
+        anchor = best.get((problem, reference), (None,))[0]
         shared = anchor["learning_rate"] if anchor else None
         for optimizer in optimizers:
-            top = best.get((model, optimizer), (None,))[0]
+            top = best.get((problem, optimizer), (None,))[0]
             at_shared = [
                 s
                 for s in settings
-                if (s["model"], s["optimizer"], s["learning_rate"])
-                == (model, optimizer, shared)
+                if (s["problem"], s["optimizer"], s["learning_rate"])
+                == (problem, optimizer, shared)
             ]
             same_rate = at_shared[0] if at_shared else None
             for axis, setting in ((axes[row][0], top), (axes[row][1], same_rate)):
@@ -244,8 +251,10 @@ def plot_first_steps(settings, path):
                         color=colors[optimizer],
                         label=f"{optimizer} (η={setting['learning_rate']:g})",
                     )
-        axes[row][0].set_title(f"{model}: each optimizer at its best η")
-        axes[row][1].set_title(f"{model}: all at η = {shared:g}" if shared else model)
+        axes[row][0].set_title(f"{problem}: each optimizer at its best η")
+        axes[row][1].set_title(
+            f"{problem}: all at η = {shared:g}" if shared else problem
+        )
         for axis in axes[row]:
             axis.set(xlabel="step", ylabel="batch loss (log)", yscale="log")
             axis.grid(alpha=0.3)
@@ -267,11 +276,11 @@ def plot_learning_rate_curves(settings, optimizer, path):
     rates = sorted({s["learning_rate"] for s in chosen})
     cmap = plt.get_cmap("viridis")
     shade = {lr: cmap(i / max(len(rates) - 1, 1)) for i, lr in enumerate(rates)}
-    by_model = {}
+    by_problem = {}
     for setting in chosen:
-        by_model.setdefault(setting["model"], []).append(setting)
+        by_problem.setdefault(setting["problem"], []).append(setting)
     _curve_figure(
-        by_model,
+        by_problem,
         lambda s: shade[s["learning_rate"]],
         lambda s: (
             f"η={s['learning_rate']:g}" + (" (diverged)" if s["diverged"] else "")
@@ -281,7 +290,7 @@ def plot_learning_rate_curves(settings, optimizer, path):
     )
 
 
-def plot_weight_decay_heatmaps(settings, model, path):
+def plot_weight_decay_heatmaps(settings, problem, path):
     """Validation accuracy and training loss over learning rate × weight decay, per optimizer.
 
     One column per optimizer (coupled and decoupled forms side by side), all
@@ -291,7 +300,7 @@ def plot_weight_decay_heatmaps(settings, model, path):
     plt = pyplot()
     from matplotlib.colors import LogNorm
 
-    chosen = [s for s in settings if s["model"] == model and s["in_decay_grid"]]
+    chosen = [s for s in settings if s["problem"] == problem and s["in_decay_grid"]]
     optimizers = list(dict.fromkeys(s["optimizer"] for s in chosen))
     rates = sorted({s["learning_rate"] for s in chosen})
     decays = sorted({s["weight_decay"] for s in chosen})
@@ -391,7 +400,7 @@ def plot_weight_decay_heatmaps(settings, model, path):
             if column == len(optimizers) - 1:
                 fig.colorbar(image, ax=axes[row].tolist(), label=label, shrink=0.9)
     fig.suptitle(
-        f"{model}: learning rate × weight decay (red box: best; grey X: diverged; "
+        f"{problem}: learning rate × weight decay (red box: best; grey X: diverged; "
         "numbers: validation accuracy %)"
     )
     fig.savefig(path, dpi=110)

@@ -111,7 +111,7 @@ def range_test(
 
 
 def write_outputs(folder, rates, losses, found, title):
-    from experiments.training import EventLog, scalar_pb
+    from experiments.tensorboard_logs import EventLog, scalar_pb
 
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "lr_finder.csv", "w", newline="") as f:

@@ -6,9 +6,9 @@ tables are here; the plots are in `figures.py`.
     python -m experiments.report logs/<sweep-name>
 
 Also runs at the end of every sweep. Reads each finished run's run.json and
-result.json (unfinished runs are left out). A *setting* is a model,
-optimizer, learning rate and weight decay; its runs over several seeds are
-aggregated as mean and sample standard deviation.
+result.json (unfinished runs are left out). A *setting* is a problem, an
+optimizer and the values of every axis but the seed (`runs.AXES`); its runs
+over several seeds are aggregated as mean and sample standard deviation.
 """
 
 import argparse
@@ -22,60 +22,75 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from experiments import runs as run_specs  # noqa: E402
 from experiments.run_files import (  # noqa: E402
+    FINAL_METRICS,
     HYPERPARAMETERS,
     RESULT_FILE,
     UnreadableRun,
     failures,
     read_run,
 )
+from experiments.runs import RunSpec, entry_label  # noqa: E402
 
-METRICS = (
-    "train_loss",
-    "val_loss",
-    "val_accuracy",
-    "test_accuracy",
-    "first_update_norm",
-)
-RUN_COLUMNS = (
-    "model",
-    "optimizer",
-    "learning_rate",
-    "schedule",
-    "seed",
-    "epochs_run",
-    *METRICS,
-    "diverged",
-    "seconds",
-    *HYPERPARAMETERS,
-    "dataset",
-    "data_source",
-    "train_samples",
-    "params",
-)
-SETTING_COLUMNS = (
-    "model",
-    "optimizer",
-    "learning_rate",
-    "schedule",
-    "epochs_run",
-    *[column for metric in METRICS for column in (metric, f"{metric}_std")],
-    "diverged",
-    "diverged_seeds",
-    "n_seeds",
-    "seeds",
-    "seconds",
-    *HYPERPARAMETERS,
-    "dataset",
-    "data_source",
-    "train_samples",
-)
+METRICS = (*FINAL_METRICS[:-1], "first_update_norm")  # diverged is a flag, not averaged
+
+
+def _axis_columns():
+    """The axes not already among the optimizer's HYPERPARAMETERS, in AXES' order."""
+    return [a.name for a in run_specs.AXES if a.name not in HYPERPARAMETERS]
+
+
+def run_columns():
+    """runs.csv's columns: one row per finished run."""
+    return (
+        "problem",
+        "model",
+        "optimizer",
+        *_axis_columns(),
+        "epochs_run",
+        *METRICS,
+        "diverged",
+        "seconds",
+        *HYPERPARAMETERS,
+        "dataset",
+        "data_source",
+        "train_samples",
+        "params",
+    )
+
+
+def setting_columns():
+    """summary.csv's columns: one row per setting, its seeds aggregated."""
+    return (
+        "problem",
+        "model",
+        "optimizer",
+        *(name for name in _axis_columns() if name != "seed"),
+        "epochs_run",
+        *[column for metric in METRICS for column in (metric, f"{metric}_std")],
+        "diverged",
+        "diverged_seeds",
+        "n_seeds",
+        "seeds",
+        "seconds",
+        *HYPERPARAMETERS,
+        "dataset",
+        "data_source",
+        "train_samples",
+    )
+
+
 FORGIVING_MARGIN = 0.01  # "within 1 point of the best accuracy"
 
 
 def load_runs(sweep_dir):
-    """One dict per finished run (the run columns plus its `history`)."""
-    runs = []
+    """One dict per finished run (the run columns plus its `history`).
+
+    Its `optimizer` is the entry the report ranks: the optimizer, plus each
+    compared axis away from its default (`sgd+cosine`).
+    """
+    runs_found = []
     for result_path in sorted(Path(sweep_dir).rglob(RESULT_FILE)):
         try:
             config, result = read_run(result_path.parent)
@@ -85,45 +100,56 @@ def load_runs(sweep_dir):
                 file=sys.stderr,
             )
             continue
-        spec = config["run"]
-        if spec.get("stage"):  # pre-training: a means, not a result to compare
+        spec = RunSpec.from_identity(config["run"], config.get("problem"))
+        if spec.stage:  # pre-training: a means, not a result to compare
             continue
-        schedule = spec.get("schedule", "constant")
-        runs.append(
+        runs_found.append(
             {
-                **{
-                    k: spec[k]
-                    for k in ("model", "optimizer", "learning_rate", "seed", "dataset")
-                },
-                **{k: result[k] for k in RUN_COLUMNS if k in result},
-                **config["hyperparameters"],
+                "problem": spec.problem.folder,
+                "model": spec.model,
+                "dataset": spec.dataset,
+                **spec.values,
+                **{k: result[k] for k in run_columns() if k in result},
+                **config["hyperparameters"],  # the optimizer's values of its axes
+                "optimizer": entry_label(spec.optimizer, spec.values, spec.problem),
                 "data_source": config["data"]["source"],
                 "train_samples": config["data"]["train"],
-                "params": config.get(
-                    "params", ""
-                ),  # runs before it was recorded: blank
+                "params": config.get("params", ""),  # not recorded before: blank
                 "history": result["history"],
                 "first_batch_losses": result.get("first_batch_losses", []),
-                "in_decay_grid": spec.get("weight_decay") is not None,
-                "schedule": schedule,
-                # Each schedule competes as an optimizer of its own, at its best η.
-                **(
-                    {"optimizer": f"{spec['optimizer']}+{schedule}"}
-                    if schedule != "constant"
-                    else {}
-                ),
+                "in_decay_grid": spec.weight_decay is not None,
             }
         )
-    runs.sort(
-        key=lambda r: (
-            r["model"],
-            r["optimizer"],
-            r["learning_rate"],
-            r.get("weight_decay") or 0.0,
-            r["seed"],
+    runs_found.sort(key=lambda r: (r["problem"], r["optimizer"], *_sort_key(r)))
+    return runs_found
+
+
+def _sort_key(row):
+    """Axes in AXES' order, seed last; an unset axis before any value."""
+    first = ("learning_rate", "weight_decay")
+    order = [
+        *first,
+        *(a.name for a in run_specs.AXES if a.name not in (*first, "seed")),
+        "seed",
+    ]
+    return [
+        (
+            row.get(name) is not None,
+            row.get(name)
+            if isinstance(row.get(name), (int, float))
+            else str(row.get(name)),
         )
+        for name in order
+    ]
+
+
+def setting_key(row):
+    """A run's setting: the values of every axis but the seed, on its problem and entry."""
+    return (
+        row["problem"],
+        row["optimizer"],
+        *(row.get(a.name) for a in run_specs.AXES if a.role != "repeat"),
     )
-    return runs
 
 
 def _mean_std(values):
@@ -149,13 +175,7 @@ def aggregate(runs):
     """
     groups = {}
     for run in runs:
-        key = (
-            run["model"],
-            run["optimizer"],
-            run["learning_rate"],
-            run.get("weight_decay"),
-        )
-        groups.setdefault(key, []).append(run)
+        groups.setdefault(setting_key(run), []).append(run)
     settings = []
     for group in groups.values():
         trained = [r for r in group if not r["diverged"]]
@@ -203,7 +223,7 @@ def usable(value):
 
 
 def best_settings(settings):
-    """{(model, optimizer): (best setting, forgiving learning rates)} by mean validation accuracy.
+    """{(problem, entry): (best setting, forgiving learning rates)} by mean validation accuracy.
 
     A setting where any seed diverged is not eligible. Only the settings with
     the most seeds compete: after --rerun-best, a rerun setting's mean is not
@@ -211,7 +231,9 @@ def best_settings(settings):
     """
     groups = {}
     for setting in settings:
-        groups.setdefault((setting["model"], setting["optimizer"]), []).append(setting)
+        groups.setdefault((setting["problem"], setting["optimizer"]), []).append(
+            setting
+        )
     best = {}
     for key, group in groups.items():
         trained = [s for s in group if not s["diverged"] and usable(s["val_accuracy"])]
@@ -283,14 +305,14 @@ def write_markdown(settings, path, sweep_name, failed=None):
         "several seeds. *Forgiving range*: the learning rates whose accuracy is "
         f"within {100 * FORGIVING_MARGIN:g} point of that optimizer's best.",
     ]
-    for model in sorted({s["model"] for s in settings}):
+    for problem in sorted({s["problem"] for s in settings}):
         ranked = sorted(
-            ((opt, *best[(m, opt)]) for m, opt in best if m == model),
+            ((opt, *best[(p, opt)]) for p, opt in best if p == problem),
             key=lambda row: -(row[1]["val_accuracy"] if row[1] else -1),
         )
         lines += [
             "",
-            f"## {model}",
+            f"## {problem}",
             "",
             "| rank | optimizer | best lr | "
             + ("weight decay | " if has_grid else "")
@@ -303,7 +325,7 @@ def write_markdown(settings, path, sweep_name, failed=None):
                 {
                     f"{s['learning_rate']:g}"
                     for s in settings
-                    if s["model"] == model
+                    if s["problem"] == problem
                     and s["optimizer"] == optimizer
                     and s["diverged"]
                 },
@@ -356,8 +378,8 @@ def write_report(sweep_dir):
         )
     settings = aggregate(runs)
     paths = [sweep_dir / name for name in ("summary.csv", "runs.csv", "summary.md")]
-    write_csv(settings, SETTING_COLUMNS, paths[0])
-    write_csv(runs, RUN_COLUMNS, paths[1])
+    write_csv(settings, setting_columns(), paths[0])
+    write_csv(runs, run_columns(), paths[1])
     write_markdown(settings, paths[2], sweep_dir.name, failures(sweep_dir))
     from experiments import figures
 

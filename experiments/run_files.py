@@ -16,6 +16,10 @@ CONFIG_FILE = "run.json"
 # A failed run's error: its one-line message, then the traceback.
 ERROR_FILE = "error.txt"
 
+# A finished run's last values, in result.json, the HParams dashboard and the
+# summaries (`diverged`: 1 when the run was stopped for a NaN, inf or huge loss).
+FINAL_METRICS = ("train_loss", "val_loss", "val_accuracy", "test_accuracy", "diverged")
+
 # Optimizer settings that the HParams dashboard and the summary show.
 HYPERPARAMETERS = (
     "momentum",

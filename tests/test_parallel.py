@@ -1,6 +1,7 @@
 """Runs side by side on Ray: same results, faults survived, a two-node cluster."""
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import time
 import pytest
 
 from experiments import executors, runs, sweep, training
+from experiments.problems import unnamed
 from tests.test_sweep import TINY, events, run_sweep, summary
 from tests.test_sweep_faults import ROOT, steps_written_twice, wait_for
 
@@ -297,15 +299,15 @@ def test_auto_stays_in_process_when_ray_would_not_pay_and_says_why(monkeypatch, 
     monkeypatch.setattr(sweep, "workers_for", lambda config: 2)
     config = sweep.resolve(sweep.parse_args([*TINY, "--workers", "auto"]))
     specs = config.runs()  # 4 MLP runs of 2 epochs
-    executor = sweep.make_executor(config, specs, 1800, verbose=False)
+    executor = sweep.make_executor(config, specs, {"mnist": 1800}, verbose=False)
     assert isinstance(executor, executors.InProcess)
-    seconds = sweep.estimated_seconds(specs, 1800)
+    seconds = sweep.estimated_seconds(specs, {"mnist": 1800})
     assert seconds == pytest.approx(4 * (0.6 + 2 * 1800 * 7.5e-5))
     assert capsys.readouterr().out == (
         "workers auto: 1 at a time: about 0m03s of training in one process, "
         "below the 0m40s from which Ray's start-up (~12 s) pays off\n"
     )
-    executor = sweep.make_executor(config, specs * 30, 1800, verbose=False)
+    executor = sweep.make_executor(config, specs * 30, {"mnist": 1800}, verbose=False)
     assert isinstance(executor, FakeRay) and executor.workers == 2
     assert "workers auto: 2 at a time: about 1m44s" in capsys.readouterr().out
 
@@ -314,7 +316,9 @@ def test_more_workers_than_cores_warns(monkeypatch, capsys):
     monkeypatch.setattr(executors, "OnRay", FakeRay)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     config = sweep.resolve(sweep.parse_args([*TINY, "--workers", "4"]))
-    executor = sweep.make_executor(config, config.runs(), 1800, verbose=False)
+    executor = sweep.make_executor(
+        config, config.runs(), {"mnist": 1800}, verbose=False
+    )
     assert executor.workers == 4
     assert capsys.readouterr().err == (
         "warning: --workers 4 is more than this machine's 2 cores; the runs will "
@@ -323,9 +327,9 @@ def test_more_workers_than_cores_warns(monkeypatch, capsys):
 
 
 def test_time_left_prices_each_model_by_its_own_finished_runs():
-    spec = runs.RunSpec("mlp", "sgd", 0.1, 2, 64, 0, "mnist")
-    mlp_1, mlp_2 = spec, runs.RunSpec(**{**vars(spec), "learning_rate": 0.2})
-    cnn = runs.RunSpec(**{**vars(spec), "model": "cnn"})
+    spec = runs.RunSpec(unnamed("mnist", "mlp", 64), "sgd", 2, {"learning_rate": 0.1})
+    mlp_1, mlp_2 = spec, spec.at(learning_rate=0.2)
+    cnn = dataclasses.replace(spec, problem=unnamed("mnist", "cnn", 64))
     specs = [mlp_1, mlp_2, cnn]
     # Outcomes carry copies of the specs (Ray sends them back pickled).
     mlp_done = executors.Outcome(copy.deepcopy(mlp_1), {"epochs_run": 2}, seconds=4.0)

@@ -28,6 +28,7 @@ def rows(path):
 
 def fake_run(optimizer, learning_rate, seed, val_accuracy, diverged=False):
     return {
+        "problem": "mlp",
         "model": "mlp",
         "optimizer": optimizer,
         "learning_rate": learning_rate,

@@ -138,7 +138,8 @@ def test_corrupt_or_empty_result_files_are_skipped_and_redone(tmp_path, capsys):
 def test_equal_grid_values_are_one_run():
     args = sweep.parse_args(
         [*TINY, "--learning-rates", "1e-3,0.001,0.03", "--seeds", "0,0,1",
-         "--weight-decays", "1e-4,0.0001", "--models", "mlp,mlp"]
+         "--optimizers", "momentum,adamw", "--weight-decays", "1e-4,0.0001",
+         "--models", "mlp,mlp"]
     )  # fmt: skip
     config = sweep.resolve(args)
     assert config.learning_rates == [1e-3, 0.03]

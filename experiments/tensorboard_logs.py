@@ -1,0 +1,286 @@
+"""What a sweep writes for TensorBoard: each run's logs, and the HParams dashboard's setup.
+
+`RunLogger` writes a run's scalars and histograms as it trains;
+`log_final_metrics` its HParams session; `write_hparams_config` the
+sweep's HParams columns, from `runs.AXES`.
+"""
+
+import math
+import threading
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.plugins.histogram import metadata as histogram_metadata
+from tensorboard.plugins.hparams.summary_v2 import hparams_pb
+from tensorboard.plugins.scalar.summary_v2 import scalar_pb
+from tensorboard.plugins.text.summary_v2 import text_pb
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.util import tensor_util
+
+from experiments import runs
+from experiments.run_files import FINAL_METRICS, HYPERPARAMETERS
+
+FIRST_STEPS = 100  # batch losses kept in result.json: how a run starts
+
+
+class RunLogger(keras.callbacks.Callback):
+    """A run's TensorBoard logs, and divergence detection, in one callback.
+
+    Writes what Keras's TensorBoard callback writes, under the same tags
+    (`epoch_<metric>` in `<run>/train` and `<run>/validation`,
+    `epoch_learning_rate`, `evaluation_<metric>_vs_iterations`), plus what
+    it leaves out: per-batch training loss (`batch_loss`, the loss of that
+    batch alone, recovered from Keras's running epoch mean), weight
+    histograms named by full variable path (`weights/<layer>/<name>`),
+    the learning rate of every batch under a schedule (`batch_learning_rate`),
+    optimizer diagnostics per epoch (`optimizer/update_norm`, the global
+    norm of the epoch's change in the weights, and `optimizer/weight_norm`),
+    the global norm of the very first update (`optimizer/first_update_norm`),
+    and the data source as text. Stops training at the first batch whose
+    loss is NaN, infinite or above `divergence_loss`.
+
+    The batch hook is `async_safe`: Keras runs it on a helper thread, so the
+    training loop does not wait for each batch's loss to reach Python (with
+    Keras's TensorBoard callback, or any hook that is not, it does). Hooks
+    may arrive out of order; they are logged in order.
+    """
+
+    async_safe = True
+
+    def __init__(
+        self, log_dir, train_samples, batch_size, data_description, divergence_loss
+    ):
+        super().__init__()
+        self.log_dir = Path(log_dir)
+        self.train_samples = train_samples
+        self.batch_size = batch_size
+        self.data_description = data_description
+        self.divergence_loss = divergence_loss
+        self.steps_per_epoch = math.ceil(train_samples / batch_size)
+        self.diverged = False
+        self.lock = threading.Lock()
+        self.first_batch_losses = []  # the first FIRST_STEPS, for the report
+        self.first_update_norm = math.nan
+
+    def on_train_begin(self, logs=None):
+        self.train_log = EventLog(self.log_dir / "train")
+        self.validation_log = EventLog(self.log_dir / "validation")
+        self.train_log.write(text_pb("data", self.data_description), step=0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.epoch_start_weights = [w.numpy() for w in self.model.trainable_weights]
+        self.running_means, self.next_batch, self.previous_total = {}, 0, 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.epoch == 0 and batch == 1:  # the first update has been applied
+            weights = self.model.trainable_weights
+            self.first_update_norm = _global_norm(
+                [w.numpy() - w0 for w, w0 in zip(weights, self.epoch_start_weights)]
+            )
+            self.train_log.write(
+                scalar_pb("optimizer/first_update_norm", self.first_update_norm), 1
+            )
+
+    def on_train_batch_end(self, batch, logs=None):
+        mean = float(logs["loss"])  # Keras logs the epoch's running mean
+        with self.lock:
+            self.running_means[batch] = mean
+            while self.next_batch in self.running_means:
+                self._log_batch(
+                    self.next_batch, self.running_means.pop(self.next_batch)
+                )
+                self.next_batch += 1
+
+    def _log_batch(self, batch, running_mean):
+        seen = min((batch + 1) * self.batch_size, self.train_samples)
+        size = seen - batch * self.batch_size
+        total = running_mean * seen
+        batch_loss = (total - self.previous_total) / size
+        self.previous_total = total
+        step = self.epoch * self.steps_per_epoch + batch + 1
+        self.train_log.write(scalar_pb("batch_loss", batch_loss), step)
+        if step <= FIRST_STEPS:
+            self.first_batch_losses.append(batch_loss)
+        if not batch_loss <= self.divergence_loss:  # also true for NaN
+            self.diverged = True
+            self.model.stop_training = True
+
+    def on_test_end(self, logs=None):
+        step = int(self.model.optimizer.iterations)
+        for name, value in (logs or {}).items():
+            self.validation_log.write(
+                scalar_pb(f"evaluation_{name}_vs_iterations", value), step
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        schedule = self.model.optimizer._learning_rate
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            first = epoch * self.steps_per_epoch  # the step k + 1 uses schedule(k)
+            for k in range(first, first + self.steps_per_epoch):
+                rate = float(keras.ops.convert_to_numpy(schedule(k)))
+                self.train_log.write(scalar_pb("batch_learning_rate", rate), k + 1)
+        learning_rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        for name, value in {**logs, "learning_rate": learning_rate}.items():
+            log = self.validation_log if name.startswith("val_") else self.train_log
+            log.write(scalar_pb(f"epoch_{name.removeprefix('val_')}", value), epoch)
+        weights = self.model.trainable_weights
+        values = [w.numpy() for w in weights]
+        change = [w - w0 for w, w0 in zip(values, self.epoch_start_weights)]
+        self.train_log.write(
+            scalar_pb("optimizer/update_norm", _global_norm(change)), epoch
+        )
+        self.train_log.write(
+            scalar_pb("optimizer/weight_norm", _global_norm(values)), epoch
+        )
+        if not self.diverged:
+            for w, value in zip(weights, values):
+                self.train_log.write(histogram_pb(f"weights/{w.path}", value), epoch)
+        if not all(math.isfinite(float(v)) for v in logs.values()):
+            self.diverged = True
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.train_log.close()
+        self.validation_log.close()
+
+
+class EventLog:
+    """A TensorBoard event file written in Python, without a TensorFlow op per value.
+
+    `tf.summary` runs an eager op for every scalar; once per batch that cost
+    about a tenth of a small model's training time.
+    """
+
+    def __init__(self, folder):
+        self.writer = EventFileWriter(str(folder))
+
+    def write(self, summary, step):
+        self.writer.add_event(
+            event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary)
+        )
+
+    def close(self):
+        self.writer.close()
+
+
+def histogram_pb(tag, values, buckets=30):
+    """TensorBoard's `histogram_pb` (same buckets and proto), counted by `bincount`.
+
+    TensorBoard's own builds a values × buckets one-hot matrix, which made
+    the weight histograms a few percent of a small model's training time.
+    """
+    data = np.asarray(values, dtype="float64").ravel()
+    low, high = data.min(), data.max()
+    if high == low:
+        left = right = np.full(buckets, low)
+        counts = np.zeros(buckets)
+        counts[-1] = data.size
+    else:
+        index = np.floor((data - low) / ((high - low) / buckets)).astype(int)
+        counts = np.bincount(np.minimum(index, buckets - 1), minlength=buckets)
+        edges = np.linspace(low, high, buckets + 1)
+        left, right = edges[:-1], edges[1:]
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=tag,
+        metadata=histogram_metadata.create_summary_metadata(None, None),
+        tensor=tensor_util.make_tensor_proto(
+            np.array([left, right, counts], dtype="float64").T, dtype=np.float64
+        ),
+    )
+    return summary
+
+
+def _global_norm(arrays):
+    return float(np.sqrt(sum(np.sum(np.square(a, dtype="float64")) for a in arrays)))
+
+
+def log_final_metrics(run_dir, spec, hyperparameters, result):
+    """The run's HParams session and the metrics the HParams dashboard shows."""
+    final = EventLog(run_dir / "final")
+    for name in FINAL_METRICS:
+        final.write(scalar_pb(name, float(result[name])), result["epochs_run"])
+    final.close()
+    axes = {name: value for name, value in spec.values.items() if value is not None}
+    session = EventLog(run_dir)
+    session.write(
+        hparams_pb(
+            {
+                "problem": spec.problem.folder,
+                "model": spec.model,
+                "optimizer": spec.optimizer,
+                **axes,
+                **hyperparameters,
+            },
+            trial_id=str(spec.folder),
+        ),
+        step=0,
+    )
+    session.close()
+
+
+def comparison_columns():
+    """The HParams columns that tell runs apart, most important first."""
+    return [
+        "optimizer",
+        "learning_rate",
+        "problem",
+        *(a.name for a in runs.AXES if a.name != "learning_rate"),
+    ]
+
+
+HPARAMS_SHOWN = 5  # TensorBoard 2.21's HPARAMS tab checks this many columns
+
+
+def write_hparams_config(sweep_dir, specs):
+    """Configures TensorBoard's HParams dashboard for the runs in `specs`.
+
+    TensorBoard checks the first five hparams whose `differs` flag is set,
+    alphabetically, and a config from `hp.hparams_config` sets none, so
+    the tab opened on amsgrad, beta_1, beta_2, ... Here `differs` is set on
+    the comparison columns (those that vary in this sweep first, if there
+    are more than the columns shown). The config is rewritten on every
+    invocation, replacing the last one, since a resume may add seeds.
+    """
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    columns = comparison_columns()
+    varying = {
+        column
+        for column in columns
+        if len({json_key(spec, column) for spec in specs}) > 1
+    }
+    shown = sorted(columns, key=lambda column: column not in varying)
+    shown = set(shown[:HPARAMS_SHOWN])
+    names = dict.fromkeys(("model", *columns, *HYPERPARAMETERS))
+    metrics = [hp.Metric(tag, group="final", display_name=tag) for tag in FINAL_METRICS]
+    summary = hp.hparams_config_pb([hp.HParam(n) for n in names], metrics)
+    value = summary.value[0]
+    data = plugin_data_pb2.HParamsPluginData.FromString(
+        value.metadata.plugin_data.content
+    )
+    for info in data.experiment.hparam_infos:
+        info.differs = info.name in shown
+    value.metadata.plugin_data.content = data.SerializeToString()
+    for old in Path(sweep_dir).glob("events.out.tfevents.*"):
+        old.unlink()
+    writer = tf.summary.create_file_writer(str(sweep_dir))
+    with writer.as_default():
+        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
+    writer.close()
+
+
+def json_key(spec, column):
+    """A run's value in an HParams column, comparable across runs."""
+    if column == "problem":
+        return spec.problem.folder
+    if column == "optimizer":
+        return spec.optimizer
+    return repr(spec.values.get(column))

@@ -1,0 +1,276 @@
+"""Sweep axes from one table (runs.AXES), and test problems as data (problems.py)."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from experiments import problems, runs, sweep
+from tests.test_sweep import events, run_sweep
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def planned(*argv):
+    config = sweep.resolve(sweep.parse_args(["--quick", "--offline", *argv]))
+    return config.runs()
+
+
+def table(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def hparams(path):
+    """The HParams plugin data of the event files in `path`, by tag."""
+    return {
+        tag: plugin_data_pb2.HParamsPluginData.FromString(content)
+        for tag, content in events(path).PluginTagToContent("hparams").items()
+    }
+
+
+def test_a_new_axis_is_one_table_entry(tmp_path, monkeypatch):
+    """An axis declared here, and nowhere else, reaches the folder names, the
+    HParams config and sessions, both CSVs, the report's ranking and --rerun-best."""
+    throwaway = runs.Axis(
+        "throwaway",
+        lambda value: runs.cli.integer(value, "throwaway", 0),
+        default=0,
+        tag="tw",
+        role="compared",
+        goes_to="training",
+    )
+    monkeypatch.setattr(runs, "AXES", (*runs.AXES[:-1], throwaway, runs.AXES[-1]))
+    assert (
+        run_sweep(
+            tmp_path,
+            "--optimizers", "adam",
+            "--learning-rates", "0.003,0.03",
+            "--grid", "throwaway=0,5",
+            "--rerun-best", "2",
+        )
+        == 0
+    )  # fmt: skip
+    sweep_dir = tmp_path / "quick"
+    folders = sorted(
+        str(p.parent.relative_to(sweep_dir)) for p in sweep_dir.rglob("result.json")
+    )
+    # Each entry's best η again with seed 1: the two throwaway values rank apart.
+    rows = table(sweep_dir / "summary.csv")
+    best = {row["optimizer"]: row for row in rows if row["n_seeds"] == "2"}
+    assert len(rows) == 4 and set(best) == {"adam", "adam+tw=5"}
+    assert folders == sorted(
+        [
+            "mlp/adam/lr=0.003", "mlp/adam/lr=0.03",
+            "mlp/adam/lr=0.003,tw=5", "mlp/adam/lr=0.03,tw=5",
+            f"mlp/adam/lr={best['adam']['learning_rate']},seed=1",
+            f"mlp/adam/lr={best['adam+tw=5']['learning_rate']},tw=5,seed=1",
+        ]
+    )  # fmt: skip
+    assert {row["throwaway"] for row in table(sweep_dir / "runs.csv")} == {"0", "5"}
+    assert best["adam+tw=5"]["throwaway"] == "5"
+    markdown = (sweep_dir / "summary.md").read_text()
+    assert "| adam+tw=5 |" in markdown and "| adam |" in markdown
+    config = hparams(sweep_dir)["_hparams_/experiment"].experiment
+    assert "throwaway" in [info.name for info in config.hparam_infos]
+    session = hparams(sweep_dir / "mlp/adam/lr=0.03,tw=5")
+    start = session["_hparams_/session_start_info"].session_start_info
+    assert start.hparams["throwaway"].number_value == 5
+
+
+def test_batch_size_is_a_grid_axis_and_the_batches_follow_it(tmp_path):
+    """256 images: 8 batches of 32 or 4 of 64 (quick.toml's) per epoch, 2 epochs."""
+    assert (
+        run_sweep(tmp_path, "--optimizers", "sgd", "--learning-rates", "0.1",
+                  "--grid", "batch_size=32,64")
+        == 0
+    )  # fmt: skip
+    sweep_dir = tmp_path / "quick"
+    for folder, steps in (("lr=0.1,batch_size=32", 16), ("lr=0.1", 8)):
+        run = sweep_dir / "mlp/sgd" / folder
+        assert len(events(run / "train").Tensors("batch_loss")) == steps
+    rows = {row["batch_size"]: row for row in table(sweep_dir / "summary.csv")}
+    assert {rows["32"]["optimizer"], rows["64"]["optimizer"]} == {
+        "sgd+batch_size=32",
+        "sgd",
+    }
+
+
+@pytest.mark.parametrize(
+    "axis, values, optimizer",
+    [
+        ("momentum", "0.5,0.99", "momentum"),
+        ("beta_1", "0.5,0.8", "adam"),
+        ("beta_2", "0.9,0.99", "adam"),
+        ("epsilon", "1e-3,1e-6", "adam"),
+    ],
+)
+def test_an_optimizer_argument_on_the_grid_reaches_the_optimizers_that_use_it(
+    axis, values, optimizer
+):
+    specs = planned("--optimizers", f"sgd,{optimizer}", "--learning-rates", "0.1",
+                    "--grid", f"{axis}={values}")  # fmt: skip
+    plain = [s for s in specs if s.optimizer == "sgd"]
+    gridded = [s for s in specs if s.optimizer == optimizer]
+    assert [str(s.folder) for s in plain] == ["mlp/sgd/lr=0.1"]  # uses none of them
+    expected = [float(v) for v in values.split(",")]
+    assert [getattr(s.build_optimizer(10), axis) for s in gridded] == expected
+    assert [str(s.folder) for s in gridded] == [
+        f"mlp/{optimizer}/lr=0.1,{axis}={v:g}" for v in expected
+    ]
+
+
+def test_grid_in_toml_and_the_grid_replaces_an_optimizer_table_s_value(tmp_path):
+    config = tmp_path / "grid.toml"
+    config.write_text(
+        "learning_rates = [0.1]\nmodels = ['mlp']\n"
+        "[grid]\nmomentum = [0.5, 0.9]\n"
+        "[optimizers.momentum]\nmomentum = 0.7\n"
+    )
+    specs = sweep.resolve(sweep.parse_args(["--config", str(config)])).runs()
+    assert [s.build_optimizer(10).momentum for s in specs] == [0.5, 0.9]
+    assert all("momentum" not in s.optimizer_settings for s in specs)
+
+
+def test_the_readme_weight_decay_command_takes_the_grid_over_the_table():
+    """default.toml's momentum_l2 sets weight_decay = 5e-4; --weight-decays replaces it."""
+    config = sweep.resolve(sweep.parse_args(
+        ["--offline", "--optimizers", "momentum_l2,adamw", "--weight-decays", "1e-4,1e-2"]
+    ))  # fmt: skip
+    decays = {
+        (s.optimizer, s.build_optimizer(10).weight_decay)
+        for s in config.runs()
+        if s.model == "mlp" and s.learning_rate == 0.1
+    }
+    assert decays == {
+        ("momentum_l2", 1e-4), ("momentum_l2", 1e-2),
+        ("adamw", 1e-4), ("adamw", 1e-2),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--optimizers", "sgd,momentum", "--grid", "beta_1=0.5"],
+         "grid beta_1: none of this sweep's optimizers (sgd, momentum) uses beta_1; "
+         "it applies to optimizers that do, such as adam, "),
+        (["--grid", "warmth=1"], "unknown grid axis 'warmth'; allowed: learning_rate, "),
+        (["--grid", "momentum=0.5,1.5"], "momentum must be in [0, 1), got '1.5'"),
+        (["--grid", "batch_size=0"], "batch_size must be an integer >= 1, got '0'"),
+        (["--grid", "momentum="], "--grid momentum is empty"),
+        (["--problems", "fmnist_2c2d"],
+         "give --problems, or --dataset and --models, not both"),
+    ],
+)  # fmt: skip
+def test_bad_axes_and_problems_exit_2_with_one_line(tmp_path, capsys, argv, message):
+    assert run_sweep(tmp_path, *argv) == 2  # TINY names --models
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: {message}"), err[-1]
+    assert not (tmp_path / "quick").exists()
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("problems = ['fmnist_2c2d']\nmodels = ['mlp']\n",
+         "give problems, or dataset and models, not both"),
+        ("learning_rates = [0.1]\n[grid]\nlearning_rate = [0.2]\n",
+         "give learning_rates or [grid] learning_rate, not both"),
+        ("[grid]\nmomentum = 0.5\n", "[grid] momentum must be a list, got 0.5"),
+    ],
+)  # fmt: skip
+def test_bad_grid_and_problems_in_toml(tmp_path, capsys, toml, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(toml)
+    assert sweep.main(["--config", str(config), "--logdir", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unknown_problem_exits_2_naming_the_known_ones(tmp_path, capsys):
+    assert (
+        sweep.main(["--quick", "--problems", "mnist_mlp", "--logdir", str(tmp_path)])
+        == 2
+    )
+    assert capsys.readouterr().err.startswith(
+        "error: unknown problem 'mnist_mlp'; allowed: mnist_small_mlp, "
+    )
+
+
+def test_a_problem_brings_its_dataset_model_batch_size_and_length():
+    """quick.toml's epochs and batch size were its models'; a problem has its own."""
+    (spec,) = planned("--problems", "fmnist_2c2d", "--optimizers", "sgd",
+                      "--learning-rates", "0.1")  # fmt: skip
+    assert (spec.dataset, spec.model, spec.batch_size, spec.epochs) == (
+        "fashion_mnist", "deepobs_2c2d", 128, 100,
+    )  # fmt: skip
+    assert str(spec.folder) == "fmnist_2c2d/sgd/lr=0.1"
+    (shorter,) = planned("--problems", "fmnist_2c2d", "--optimizers", "sgd",
+                         "--learning-rates", "0.1", "--epochs", "2",
+                         "--batch-size", "64")  # fmt: skip
+    assert (shorter.epochs, shorter.batch_size) == (2, 64)
+    assert str(shorter.folder) == "fmnist_2c2d/sgd/lr=0.1,batch_size=64"
+
+
+def test_problem_names_never_borrow_deepobs_names_for_other_networks():
+    """DeepOBS's mnist_mlp/fmnist_mlp are 1000-500-100 MLPs and *_2c2d its 2c2d;
+    a shipped problem with one of its names is that problem exactly."""
+    deepobs = {"mnist_mlp", "fmnist_mlp", "mnist_2c2d", "fmnist_2c2d",
+               "mnist_logreg", "fmnist_logreg", "mnist_vae", "fmnist_vae"}  # fmt: skip
+    borrowed = set(problems.PROBLEMS) & deepobs
+    assert borrowed == {"fmnist_2c2d"}
+    assert problems.PROBLEMS["fmnist_2c2d"].model == "deepobs_2c2d"
+
+
+def test_an_optimizer_table_runs_on_the_problems_it_lists(tmp_path):
+    config = tmp_path / "some.toml"
+    config.write_text(
+        "problems = ['mnist_small_mlp', 'mnist_small_cnn']\nlearning_rates = [0.1]\n"
+        "[optimizers.sgd]\n"
+        "[optimizers.momentum]\nproblems = ['mnist_small_cnn']\n"
+    )
+    specs = sweep.resolve(sweep.parse_args(["--config", str(config)])).runs()
+    assert sorted(str(s.folder) for s in specs) == [
+        "mnist_small_cnn/momentum/lr=0.1",
+        "mnist_small_cnn/sgd/lr=0.1",
+        "mnist_small_mlp/sgd/lr=0.1",
+    ]
+
+
+@pytest.mark.skipif(
+    not FASHION.is_dir(), reason="apt-get install dataset-fashion-mnist"
+)
+def test_a_sweep_over_problems_on_two_datasets(tmp_path):
+    """Each run trains on its problem's dataset and records its problem."""
+    argv = ["--quick", "--offline", "--problems", "mnist_small_mlp,fmnist_small_mlp",
+            "--optimizers", "sgd", "--learning-rates", "0.1", "--epochs", "1",
+            "--max-train-samples", "256", "--logdir", str(tmp_path)]  # fmt: skip
+    assert sweep.main(argv) == 0
+    sweep_dir = tmp_path / "quick"
+    rows = {row["problem"]: row for row in table(sweep_dir / "runs.csv")}
+    assert {p: (r["dataset"], r["model"], r["params"]) for p, r in rows.items()} == {
+        "mnist_small_mlp": ("mnist", "mlp", "235146"),
+        "fmnist_small_mlp": ("fashion_mnist", "mlp", "235146"),
+    }
+    assert (
+        rows["fmnist_small_mlp"]["data_source"]
+        != rows["mnist_small_mlp"]["data_source"]
+    )
+    saved = json.loads((sweep_dir / "fmnist_small_mlp/sgd/lr=0.1/run.json").read_text())
+    assert saved["run"]["problem"] == "fmnist_small_mlp"
+    assert saved["problem"]["dataset"] == "fashion_mnist"
+    markdown = (sweep_dir / "summary.md").read_text()
+    assert "## fmnist_small_mlp" in markdown and "## mnist_small_mlp" in markdown
+    # Resumes: nothing to train the second time.
+    assert sweep.main(argv) == 0
+
+
+def test_unnamed_problems_keep_the_folder_names_of_older_sweeps():
+    specs = planned("--optimizers", "sgd", "--learning-rates", "0.1", "--seeds", "0,2",
+                    "--schedules", "constant,cosine")  # fmt: skip
+    assert [str(s.folder) for s in specs] == [
+        "mlp/sgd/lr=0.1", "mlp/sgd/lr=0.1,seed=2",
+        "mlp/sgd/lr=0.1,schedule=cosine", "mlp/sgd/lr=0.1,schedule=cosine,seed=2",
+    ]  # fmt: skip
+    assert all(s.identity()["problem"] == "" for s in specs)
