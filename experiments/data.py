@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 DATASETS = ("mnist", "fashion_mnist")
+# With no validation split, the training images the validation metrics are
+# measured on: DeepOBS's train_eval set (deepobs/tensorflow/datasets/fmnist.py).
+TRAIN_EVAL_SIZE = 10_000
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -87,6 +90,8 @@ class Dataset:
 
     def describe(self):
         sizes = ", ".join(f"{n} {part}" for part, n in self.sizes.items())
+        if not self.validation_fraction:
+            sizes = sizes.replace("validation", "validation (of the training images)")
         digits = (
             f" (classes {', '.join(map(str, self.classes))})" if self.classes else ""
         )
@@ -106,6 +111,10 @@ def load(
 
     The validation set is a seeded random `validation_fraction` of the
     training set; model selection looks at it, never at the test set.
+    `validation_fraction=0` holds nothing out, as DeepOBS trains: every
+    training image is trained on, and the validation metrics are measured
+    on TRAIN_EVAL_SIZE of them (DeepOBS's "train_eval"), so they describe
+    the fit to the training data, not generalization.
     `max_train_samples` > 0 keeps only that many training samples (after
     the validation split). `classes` keeps only samples of those labels in
     every part (after the split, so a subset's validation images are the
@@ -129,6 +138,8 @@ def load(
         x_test, y_test = x_test[test], y_test[test]
     if max_train_samples:
         train = train[:max_train_samples]
+    if not validation_fraction:
+        val = train[:TRAIN_EVAL_SIZE]
     return Dataset(
         name,
         source,

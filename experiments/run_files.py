@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 RESULT_FILE = "result.json"
+EPOCHS_FILE = "epochs.csv"  # one row per epoch, written as each ends
 CONFIG_FILE = "run.json"
 # A failed run's error: its one-line message, then the traceback.
 ERROR_FILE = "error.txt"

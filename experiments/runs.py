@@ -19,6 +19,7 @@ TABLE_ONLY_KEYS = (
     "from_scratch",  # fine-tuning: start from fresh weights
     "models",  # the sweep's models this table runs on (default: all)
     "problems",  # the sweep's problems this table runs on (default: all)
+    "grid",  # this optimizer's own values of some axes, e.g. {learning_rate = [0.1]}
 )
 
 # Each schedule and the settings (make_schedule's arguments) it uses.
@@ -225,6 +226,7 @@ FIXED_DEFAULTS = {
     "init": "",
     "new_layers": [],
     "save_weights": False,
+    "test_every_epoch": False,
 }
 
 
@@ -241,6 +243,7 @@ class RunSpec:
     init: str = ""  # the run folder (in this sweep) whose weights this run starts from
     new_layers: tuple = ()  # with `init`: layers that start afresh instead
     save_weights: bool = False  # keep the trained weights (WEIGHTS_FILE)
+    test_every_epoch: bool = False  # evaluate the test set after every epoch
 
     def __post_init__(self):
         defaults = {

@@ -49,6 +49,9 @@ class SweepConfig:
     validation_fraction: float = 0.1
     max_train_samples: int = 0  # 0: all of them
     divergence_loss: float = 1e3
+    # Evaluate the test set after every epoch too (TensorBoard's `test` run,
+    # epochs.csv); off, it is evaluated once, at the end.
+    test_every_epoch: bool = False
     # Runs at once: 1 trains in this process; N > 1 or "auto" (one per core;
     # on a cluster, as many as it schedules) on Ray.
     workers: object = "auto"
@@ -89,7 +92,9 @@ class SweepConfig:
             for optimizer, settings in self.optimizers.items():
                 if not applies_to(settings, problem):
                     continue
-                axes = self.axis_values(optimizer, settings, problem, grids)
+                axes = self.axis_values(
+                    optimizer, settings, problem, {**grids, **table_grid(settings)}
+                )
                 # The grid's value of an optimizer argument replaces the table's.
                 table = {
                     k: v for k, v in settings.items() if axes.get(k, [None]) == [None]
@@ -108,6 +113,7 @@ class SweepConfig:
                             schedule_settings=self.schedule_settings(
                                 values["schedule"]
                             ),
+                            test_every_epoch=self.test_every_epoch,
                             **self._start(start, settings),
                         )
                     )
@@ -172,6 +178,23 @@ class SweepConfig:
         ]
 
 
+def table_grid(settings):
+    """An [optimizers.<label>] table's own `grid`, checked: {axis: values}."""
+    grid = settings.get("grid", {})
+    if not isinstance(grid, dict):
+        raise UsageError("grid must be a table of lists, e.g. {learning_rate = [0.1]}")
+    checked = {}
+    for name, values in grid.items():
+        axis = runs.axis(name)
+        values = _typed(values, list, f"grid.{name}")
+        if not values:
+            raise UsageError(f"grid.{name} is empty; give one or more values")
+        checked[name] = _folder_safe(
+            [axis.check(v) for v in values], (axis.plural or name).replace("_", " ")
+        )
+    return checked
+
+
 def applies_to(settings, problem):
     """Whether an [optimizers.<label>] table runs on `problem` (its `problems`
     and `models` lists, when it has them)."""
@@ -186,6 +209,7 @@ def uses(optimizer, argument):
 
 
 TYPE_NAMES = {
+    bool: "true or false",
     int: "an integer",
     float: "a number",
     str: "a string",
@@ -251,7 +275,7 @@ def _typed(value, expected, what):
     """`value` if it is of type `expected` (an integer passes as a float); else UsageError."""
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if not isinstance(value, expected) or isinstance(value, bool):
+    if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
         raise UsageError(f"{what} must be {TYPE_NAMES[expected]}, got {value!r}")
     if expected is list and any(isinstance(item, (list, dict)) for item in value):
         raise UsageError(
@@ -320,7 +344,10 @@ def resolve(args):
         config.models = _unique(config.models)
         cli.names(config.models, models.MODELS, "model")
         cli.names([config.dataset], data.DATASETS, "dataset")
-    if not config.learning_rates and "learning_rate" not in config.grid:
+    if not config.learning_rates and not all(
+        "learning_rate" in settings.get("grid", {})
+        for settings in config.optimizers.values()
+    ):
         raise UsageError("no learning rate given; give one or more positive numbers")
     grids = config.grids()
     for name, values in grids.items():  # checked: numbers as numbers in sweep.json
@@ -344,9 +371,10 @@ def resolve(args):
         raise UsageError(
             f"divergence_loss must be positive, got {config.divergence_loss}"
         )
-    if not 0 < config.validation_fraction < 1:
+    if not 0 <= config.validation_fraction < 1:
         raise UsageError(
-            f"validation_fraction must be in (0, 1), got {config.validation_fraction}"
+            f"validation_fraction must be in [0, 1) (0: hold nothing out, as "
+            f"DeepOBS), got {config.validation_fraction}"
         )
     if (
         not config.name.strip()
@@ -386,9 +414,15 @@ def _check_table(config, optimizer, settings, problem_list):
     if not isinstance(settings.get("from_scratch", False), bool):
         raise UsageError(f"optimizer {optimizer}: from_scratch must be true or false")
     try:
-        make_optimizer(optimizer, settings)
+        built = make_optimizer(optimizer, settings)
+        own_grid = table_grid(settings)
     except (ValueError, TypeError) as error:
         raise UsageError(f"optimizer {optimizer}: {error}") from None
+    for name in own_grid:
+        if runs.axis(name).goes_to == "optimizer" and not uses(built, name):
+            raise UsageError(
+                f"optimizer {optimizer}: grid.{name}: {optimizer} does not use {name}"
+            )
     for key, known in (
         ("models", [p.model for p in problem_list]),
         ("problems", [p.folder for p in problem_list]),

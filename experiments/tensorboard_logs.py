@@ -5,6 +5,7 @@
 sweep's HParams columns, from `runs.AXES`.
 """
 
+import csv
 import math
 import threading
 import time
@@ -21,7 +22,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 
 from experiments import runs
-from experiments.run_files import FINAL_METRICS, HYPERPARAMETERS
+from experiments.run_files import EPOCHS_FILE, FINAL_METRICS, HYPERPARAMETERS
 
 FIRST_STEPS = 100  # batch losses kept in result.json: how a run starts
 
@@ -51,9 +52,17 @@ class RunLogger(keras.callbacks.Callback):
     async_safe = True
 
     def __init__(
-        self, log_dir, train_samples, batch_size, data_description, divergence_loss
+        self,
+        log_dir,
+        train_samples,
+        batch_size,
+        data_description,
+        divergence_loss,
+        test_data=None,
     ):
         super().__init__()
+        self.test_data = test_data  # (x, y) to evaluate after every epoch, or None
+        self.test_history = {}  # {"test_loss": [...], "test_accuracy": [...]}
         self.log_dir = Path(log_dir)
         self.train_samples = train_samples
         self.batch_size = batch_size
@@ -68,6 +77,9 @@ class RunLogger(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.train_log = EventLog(self.log_dir / "train")
         self.validation_log = EventLog(self.log_dir / "validation")
+        self.test_log = EventLog(self.log_dir / "test") if self.test_data else None
+        self.epoch_rows = EpochsFile(self.log_dir / EPOCHS_FILE)
+        self.started = time.perf_counter()
         self.train_log.write(text_pb("data", self.data_description), step=0)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -143,10 +155,51 @@ class RunLogger(keras.callbacks.Callback):
         if not all(math.isfinite(float(v)) for v in logs.values()):
             self.diverged = True
             self.model.stop_training = True
+        row = {"epoch": epoch + 1, **logs, "learning_rate": float(learning_rate)}
+        if self.test_data is not None:
+            row.update(self._test(epoch))
+        self.epoch_rows.write({**row, "seconds": time.perf_counter() - self.started})
+
+    def _test(self, epoch):
+        """Test loss and accuracy after this epoch (NaN once the run diverged)."""
+        scores = {"loss": math.nan, "accuracy": math.nan}
+        if not self.diverged:
+            x, y = self.test_data
+            scores = self.model.evaluate(
+                x, y, batch_size=1024, verbose=0, return_dict=True
+            )
+        for name, value in scores.items():
+            self.test_log.write(scalar_pb(f"epoch_{name}", value), epoch)
+            self.test_history.setdefault(f"test_{name}", []).append(float(value))
+        return {f"test_{name}": value for name, value in scores.items()}
 
     def on_train_end(self, logs=None):
         self.train_log.close()
         self.validation_log.close()
+        if self.test_log:
+            self.test_log.close()
+        self.epoch_rows.close()
+
+
+class EpochsFile:
+    """epochs.csv: one row per epoch as it ends (a spreadsheet's view of a run,
+    readable while it trains); the columns are the first row's."""
+
+    def __init__(self, path):
+        self.file = open(path, "w", newline="")
+        self.writer = None
+
+    def write(self, row):
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.file, fieldnames=list(row))
+            self.writer.writeheader()
+        self.writer.writerow(
+            {k: float(v) if k != "epoch" else v for k, v in row.items()}
+        )
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
 
 
 class EventLog:

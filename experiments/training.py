@@ -56,6 +56,7 @@ def train(spec, dataset, run_dir, verbose=False):
         spec.batch_size,
         dataset.describe(),
         spec.divergence_loss,
+        test_data=(dataset.x_test, dataset.y_test) if spec.test_every_epoch else None,
     )
     started = time.perf_counter()
     history = model.fit(
@@ -83,7 +84,7 @@ def train(spec, dataset, run_dir, verbose=False):
         "first_update_norm": logger.first_update_norm,
         "first_batch_losses": logger.first_batch_losses,
         "seconds": seconds,
-        "history": history,
+        "history": {**history, **logger.test_history},
     }
     if spec.save_weights:
         model.save_weights(run_dir / WEIGHTS_FILE)
