@@ -8,7 +8,7 @@ import pytest
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from experiments import problems, runs, sweep
-from tests.test_sweep import events, run_sweep
+from tests.test_sweep import TINY, events, run_sweep
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -274,3 +274,61 @@ def test_unnamed_problems_keep_the_folder_names_of_older_sweeps():
         "mlp/sgd/lr=0.1,schedule=cosine", "mlp/sgd/lr=0.1,schedule=cosine,seed=2",
     ]  # fmt: skip
     assert all(s.identity()["problem"] == "" for s in specs)
+
+
+def test_test_metrics_after_every_epoch_reach_tensorboard_and_epochs_csv(tmp_path):
+    assert run_sweep(tmp_path, "--optimizers", "adam", "--learning-rates", "0.003") == 0
+    assert not (
+        tmp_path / "quick/mlp/adam/lr=0.003/test"
+    ).exists()  # off: once, at the end
+    config = tmp_path / "every.toml"
+    config.write_text(
+        "test_every_epoch = true\n" + (sweep.CONFIGS / "quick.toml").read_text()
+    )
+    argv = [*TINY[1:], "--config", str(config), "--name", "every", "--logdir",
+            str(tmp_path), "--optimizers", "adam", "--learning-rates", "0.003"]  # fmt: skip
+    assert sweep.main(argv) == 0
+    run = tmp_path / "every/mlp/adam/lr=0.003"
+    with open(run / "epochs.csv") as f:
+        rows = list(csv.DictReader(f))
+    result = json.loads((run / "result.json").read_text())
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert [float(r["test_accuracy"]) for r in rows] == pytest.approx(
+        result["history"]["test_accuracy"]
+    )
+    # The last epoch's test accuracy is the one the run reports.
+    assert float(rows[-1]["test_accuracy"]) == pytest.approx(result["test_accuracy"])
+    assert [float(r["val_accuracy"]) for r in rows] == pytest.approx(
+        result["history"]["val_accuracy"]
+    )
+    logged = events(run / "test").Tensors("epoch_accuracy")
+    assert [e.step for e in logged] == [0, 1]
+
+
+def test_an_optimizer_table_may_bring_its_own_grid(tmp_path, capsys):
+    config = tmp_path / "own.toml"
+    config.write_text(
+        "models = ['mlp']\nlearning_rates = [0.1]\n"
+        "[optimizers.sgd]\n"
+        "[optimizers.adam]\ngrid = { learning_rate = [1e-3, 3e-3], beta_1 = [0.8] }\n"
+    )
+    specs = sweep.resolve(sweep.parse_args(["--config", str(config)])).runs()
+    assert [str(s.folder) for s in specs] == [
+        "mlp/sgd/lr=0.1",
+        "mlp/adam/lr=0.001,beta_1=0.8",
+        "mlp/adam/lr=0.003,beta_1=0.8",
+    ]
+    config.write_text(
+        "models = ['mlp']\n[optimizers.sgd]\ngrid = { momentum = [0.5] }\n"
+    )
+    assert sweep.main(["--config", str(config), "--logdir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        "error: optimizer sgd: grid.momentum: sgd does not use momentum\n"
+    )
+
+
+def test_a_true_or_false_setting_refuses_other_types(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text("test_every_epoch = 1\n")
+    assert sweep.main(["--config", str(config), "--logdir", str(tmp_path)]) == 2
+    assert "test_every_epoch must be true or false, got 1" in capsys.readouterr().err

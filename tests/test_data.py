@@ -150,3 +150,18 @@ def test_offline_fashion_mnist_reads_the_debian_package(capsys):
     assert "using Debian's dataset-fashion-mnist" in capsys.readouterr().err
     assert dataset.sizes == {"train": 54000, "validation": 6000, "test": 10000}
     assert np.bincount(dataset.y_test).tolist() == [1000] * 10
+
+
+def test_no_validation_split_trains_on_everything_and_measures_train_eval():
+    """validation_fraction = 0, as DeepOBS: every image is trained on, and the
+    "validation" images are the first TRAIN_EVAL_SIZE of the training ones."""
+    held_out = data.load("mnist", download=False)
+    everything = data.load("mnist", download=False, validation_fraction=0.0)
+    assert everything.sizes == {"train": 4000, "validation": 4000, "test": 1000}
+    np.testing.assert_array_equal(everything.x_val, everything.x_train[:4000])
+    assert len(held_out.x_train) + len(held_out.x_val) == len(everything.x_train)
+    some = data.load(
+        "mnist", download=False, validation_fraction=0.0, max_train_samples=300
+    )
+    np.testing.assert_array_equal(some.x_val, some.x_train)
+    assert "300 validation (of the training images)" in some.describe()
