@@ -6,7 +6,7 @@ Each takes the settings `report.aggregate` makes and a path to write.
 import numpy as np
 
 from experiments.cli import pyplot
-from experiments.report import best_settings, usable
+from experiments.report import best_settings, tuning_curves, usable
 
 
 def draw(settings, sweep_dir):
@@ -18,6 +18,8 @@ def draw(settings, sweep_dir):
         plot(settings, *args, paths[-1])
 
     add("sensitivity.png", plot_sensitivity)
+    if any(len(curve) > 1 for curve in tuning_curves(settings).values()):
+        add("tuning_budget.png", plot_tuning_budget)
     if any(top for top, _ in best_settings(settings).values()):  # else all diverged
         add("best_curves.png", plot_best_curves)
     for optimizer in dict.fromkeys(s["optimizer"] for s in settings):
@@ -52,6 +54,37 @@ def _best_per_learning_rate(settings):
         if key not in best or score > best[key][0]:
             best[key] = (score, s)
     return [s for _, s in best.values()]
+
+
+def plot_tuning_budget(settings, path):
+    """Expected best validation accuracy after k settings of each entry's grid,
+    drawn at random (report.tuning_curves), per problem."""
+    plt = pyplot()
+    curves = tuning_curves(settings)
+    problem_names = sorted({problem for problem, _ in curves})
+    colors = _colors(list(dict.fromkeys(entry for _, entry in curves)))
+    fig, axes = plt.subplots(
+        1,
+        len(problem_names),
+        figsize=(5.5 * len(problem_names) + 1, 4.5),
+        squeeze=False,
+    )
+    for axis, problem in zip(axes[0], problem_names):
+        for (curve_problem, entry), curve in curves.items():
+            if curve_problem == problem:
+                draws = np.arange(1, len(curve) + 1)
+                axis.plot(draws, curve, marker="o", color=colors[entry], label=entry)
+        axis.set(
+            title=f"{problem}: how much tuning each needs",
+            xlabel="settings tried, drawn at random from the grid (k)",
+            ylabel="expected best validation accuracy",
+        )
+        axis.xaxis.get_major_locator().set_params(integer=True)
+        axis.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def plot_sensitivity(settings, path):

@@ -14,6 +14,7 @@ over several seeds are aggregated as mean and sample standard deviation.
 import argparse
 import csv
 import math
+from math import comb
 import os
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from experiments import runs as run_specs  # noqa: E402
 from experiments.run_files import (  # noqa: E402
     FINAL_METRICS,
     HYPERPARAMETERS,
+    EPOCHS_FILE,
     RESULT_FILE,
     UnreadableRun,
     failures,
@@ -52,6 +54,8 @@ def run_columns():
         *METRICS,
         "diverged",
         "seconds",
+        "epochs_to_target",
+        "seconds_to_target",
         *HYPERPARAMETERS,
         "dataset",
         "data_source",
@@ -74,6 +78,8 @@ def setting_columns():
         "n_seeds",
         "seeds",
         "seconds",
+        "epochs_to_target",
+        "seconds_to_target",
         *HYPERPARAMETERS,
         "dataset",
         "data_source",
@@ -82,6 +88,10 @@ def setting_columns():
 
 
 FORGIVING_MARGIN = 0.01  # "within 1 point of the best accuracy"
+# Time to result: the first epoch at which a run's validation accuracy
+# reaches this share of the best final validation accuracy on its problem.
+TARGET_SHARE = 0.99
+TUNING_DRAWS = 3  # summary.md: the expected best after this many settings
 
 
 def load_runs(sweep_dir):
@@ -116,12 +126,79 @@ def load_runs(sweep_dir):
                 "train_samples": config["data"]["train"],
                 "params": config.get("params", ""),  # not recorded before: blank
                 "history": result["history"],
+                "epochs": _epochs_file(result_path.parent),
                 "first_batch_losses": result.get("first_batch_losses", []),
                 "in_decay_grid": spec.weight_decay is not None,
             }
         )
+    add_time_to_target(runs_found)
     runs_found.sort(key=lambda r: (r["problem"], r["optimizer"], *_sort_key(r)))
     return runs_found
+
+
+def _epochs_file(run_dir):
+    """The run's epochs.csv as {column: [value per epoch]} ({} if it has none)."""
+    try:
+        with open(run_dir / EPOCHS_FILE) as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        return {}
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else ())}
+
+
+def add_time_to_target(runs):
+    """Adds each run's time to result: `epochs_to_target`, the first epoch
+    whose validation accuracy reached TARGET_SHARE of the best final one on
+    its problem in this sweep, and `seconds_to_target`, the training time
+    to the end of that epoch (from epochs.csv; without it, the run's time
+    shared equally among its epochs). NaN for a run that never got there."""
+    best = {}
+    for run in runs:
+        if not run["diverged"] and usable(run["val_accuracy"]):
+            best[run["problem"]] = max(
+                best.get(run["problem"], 0.0), run["val_accuracy"]
+            )
+    for run in runs:
+        run["epochs_to_target"] = run["seconds_to_target"] = math.nan
+        target = TARGET_SHARE * best.get(run["problem"], math.inf)
+        curve = run["history"].get("val_accuracy", [])
+        reached = next((i for i, a in enumerate(curve) if a >= target), None)
+        if reached is None:
+            continue
+        run["epochs_to_target"] = reached + 1
+        seconds = run["epochs"].get("seconds")
+        run["seconds_to_target"] = (
+            seconds[reached] if seconds else run["seconds"] * (reached + 1) / len(curve)
+        )
+
+
+def expected_best(values, k):
+    """The expected best of `k` of `values` drawn without replacement (Dodge
+    et al. 2019, "Show Your Work"): with v(1) ≤ … ≤ v(N) sorted,
+    Σᵢ v(i)·(C(i, k) − C(i−1, k)) / C(N, k), since v(i) is the best of a draw
+    exactly when it is drawn with k − 1 of the i − 1 below it."""
+    ordered = sorted(values)
+    return sum(
+        v * (comb(i, k) - comb(i - 1, k)) for i, v in enumerate(ordered, 1)
+    ) / comb(len(ordered), k)
+
+
+def tuning_curves(settings):
+    """{(problem, entry): [expected best validation accuracy of k settings
+    drawn from the entry's grid, for k = 1 … its size]}. A setting that
+    diverged counts as 0: it gave no usable model."""
+    values = {}
+    for s in settings:
+        accuracy = (
+            s["val_accuracy"]
+            if not s["diverged"] and usable(s["val_accuracy"])
+            else 0.0
+        )
+        values.setdefault((s["problem"], s["optimizer"]), []).append(accuracy)
+    return {
+        key: [expected_best(grid, k) for k in range(1, len(grid) + 1)]
+        for key, grid in values.items()
+    }
 
 
 def _sort_key(row):
@@ -179,12 +256,19 @@ def aggregate(runs):
     settings = []
     for group in groups.values():
         trained = [r for r in group if not r["diverged"]]
-        setting = {k: v for k, v in group[0].items() if k not in ("seed", "history")}
+        setting = {
+            k: v for k, v in group[0].items() if k not in ("seed", "history", "epochs")
+        }
         for metric in METRICS:
             setting[metric], setting[f"{metric}_std"] = _mean_std(
                 [r.get(metric) for r in trained]  # older runs lack newer metrics
             )
         setting.update(
+            # Over the seeds, when every one of them got there (else NaN).
+            **{
+                key: float(np.mean([r.get(key, math.nan) for r in group]))
+                for key in ("epochs_to_target", "seconds_to_target")
+            },
             epochs_run=_whole(np.mean([r["epochs_run"] for r in group])),
             diverged=len(trained) < len(group),
             diverged_seeds=len(group) - len(trained),
@@ -289,6 +373,7 @@ def write_markdown(settings, path, sweep_name, failed=None):
     """summary.md: per model, each optimizer's best setting, ranked; then the
     runs that failed (`failed`: {run folder: its error's first line})."""
     best = best_settings(settings)
+    curves = tuning_curves(settings)
     first = settings[0]
     runs = sum(s["n_seeds"] for s in settings)
     has_grid = any(s["in_decay_grid"] for s in settings)
@@ -303,7 +388,11 @@ def write_markdown(settings, path, sweep_name, failed=None):
         "Each optimizer's best setting by validation accuracy (the test set is "
         "only reported), as mean ± sample standard deviation where it ran on "
         "several seeds. *Forgiving range*: the learning rates whose accuracy is "
-        f"within {100 * FORGIVING_MARGIN:g} point of that optimizer's best.",
+        f"within {100 * FORGIVING_MARGIN:g} point of that optimizer's best. "
+        f"*Expected best of {TUNING_DRAWS}*: the mean best validation accuracy "
+        f"of {TUNING_DRAWS} of its grid's settings drawn at random (Dodge et al. "
+        "2019; a diverged setting counts as 0): what an optimizer gives "
+        "without a full search.",
     ]
     for problem in sorted({s["problem"] for s in settings}):
         ranked = sorted(
@@ -316,11 +405,16 @@ def write_markdown(settings, path, sweep_name, failed=None):
             "",
             "| rank | optimizer | best lr | "
             + ("weight decay | " if has_grid else "")
-            + "val accuracy | test accuracy | forgiving range (lrs) | diverged at lr |",
-            "|---:|---|---:|" + ("---:|" if has_grid else "") + "---:|---:|---|---|",
+            + f"val accuracy | test accuracy | expected best of {TUNING_DRAWS} "
+            "| forgiving range (lrs) | diverged at lr |",
+            "|---:|---|---:|"
+            + ("---:|" if has_grid else "")
+            + "---:|---:|---:|---|---|",
         ]
         notes = []
         for rank, (optimizer, top, near) in enumerate(ranked, 1):
+            curve = curves[(problem, optimizer)]
+            drawn = _percent(curve[min(TUNING_DRAWS, len(curve)) - 1])
             diverged = sorted(
                 {
                     f"{s['learning_rate']:g}"
@@ -332,7 +426,7 @@ def write_markdown(settings, path, sweep_name, failed=None):
                 key=float,
             )
             if top is None:  # every setting diverged: not ranked
-                cells = ["–"] * (2 if has_grid else 1) + ["diverged"] * 2 + ["–"]
+                cells = ["–"] * (2 if has_grid else 1) + ["diverged"] * 2 + [drawn, "–"]
                 lines.append(
                     f"| – | {optimizer} | {' | '.join(cells)} | {', '.join(diverged)} |"
                 )
@@ -349,7 +443,8 @@ def write_markdown(settings, path, sweep_name, failed=None):
                 f"| {rank}{' ≈' if tied else ''} | {optimizer} | {top['learning_rate']:g} | {decay}"
                 f"{_percent(top['val_accuracy'], top['val_accuracy_std'], top['n_seeds'])} "
                 f"| {_percent(top['test_accuracy'], top['test_accuracy_std'], top['n_seeds'])} "
-                f"| {near[0]:g} – {near[-1]:g} ({len(near)}) | {', '.join(diverged) or '–'} |"
+                f"| {drawn} | {near[0]:g} – {near[-1]:g} ({len(near)}) "
+                f"| {', '.join(diverged) or '–'} |"
             )
         if notes:
             lines += [
@@ -360,12 +455,45 @@ def write_markdown(settings, path, sweep_name, failed=None):
                 + "; ".join(notes)
                 + ".",
             ]
+        lines += _time_to_target_table(ranked)
     if failed:
         lines += ["", "## Failed runs", "",
                   f"{len(failed)} runs raised an error and have no result; "
                   "running the sweep's command again retries them.", ""]  # fmt: skip
         lines += [f"- `{folder}`: {message}" for folder, message in failed.items()]
     Path(path).write_text("\n".join(lines) + "\n")
+
+
+def _time_to_target_table(ranked):
+    """summary.md's time-to-result table: each entry at its best setting, fastest first."""
+    timed = sorted(
+        ((optimizer, top) for optimizer, top, _ in ranked if top is not None),
+        key=lambda row: (
+            not usable(row[1]["epochs_to_target"]),
+            row[1]["epochs_to_target"],
+            row[1]["seconds_to_target"],
+        ),
+    )
+    if not timed:
+        return []
+    lines = [
+        "",
+        f"Time to result: the first epoch at which validation accuracy reached "
+        f"{100 * TARGET_SHARE:g}% of the best final one on this problem, and the "
+        "training time to the end of it; each entry at its best setting "
+        "(the mean over its seeds; – where a seed never got there).",
+        "",
+        "| rank | optimizer | best lr | epochs | training time |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for rank, (optimizer, top) in enumerate(timed, 1):
+        epochs, seconds = top["epochs_to_target"], top["seconds_to_target"]
+        cells = [f"{epochs:g}", f"{seconds:.1f} s"] if usable(epochs) else ["–", "–"]
+        lines.append(
+            f"| {rank if usable(epochs) else '–'} | {optimizer} "
+            f"| {top['learning_rate']:g} | {' | '.join(cells)} |"
+        )
+    return lines
 
 
 def write_report(sweep_dir):

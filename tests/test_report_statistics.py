@@ -1,0 +1,106 @@
+"""The report's statistics against hand-computed values: the expected best of
+k settings (tuning budget) and the time to result."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from experiments import report
+
+
+def brute_force_expected_best(values, k):
+    """The mean of max over every k-subset: what expected_best computes in closed form."""
+    draws = list(itertools.combinations(values, k))
+    return sum(max(draw) for draw in draws) / len(draws)
+
+
+def test_expected_best_by_hand():
+    # Pairs of {0.2, 0.5, 0.9}: best 0.5, 0.9, 0.9.
+    assert report.expected_best([0.9, 0.2, 0.5], 2) == pytest.approx(
+        (0.5 + 0.9 + 0.9) / 3
+    )
+    assert report.expected_best([0.9, 0.2, 0.5], 1) == pytest.approx(
+        (0.2 + 0.5 + 0.9) / 3
+    )
+    assert report.expected_best([0.9, 0.2, 0.5], 3) == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_expected_best_equals_enumerating_every_draw(seed):
+    rng = np.random.default_rng(seed)
+    values = list(rng.choice([0.1, 0.5, 0.8, 0.85, 0.9], size=7))  # with ties
+    for k in range(1, 8):
+        assert report.expected_best(values, k) == pytest.approx(
+            brute_force_expected_best(values, k)
+        )
+
+
+def setting(optimizer, learning_rate, val_accuracy, diverged=False, problem="mlp"):
+    return {
+        "problem": problem,
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "val_accuracy": math.nan if diverged else val_accuracy,
+        "diverged": diverged,
+    }
+
+
+def test_tuning_curves_count_a_diverged_setting_as_zero():
+    settings = [
+        setting("sgd", 0.01, 0.5),
+        setting("sgd", 0.1, 0.9),
+        setting("sgd", 1.0, None, diverged=True),
+        setting("adam", 0.001, 0.8, problem="cnn"),
+    ]
+    curves = report.tuning_curves(settings)
+    assert curves[("mlp", "sgd")] == pytest.approx(
+        [(0.5 + 0.9 + 0.0) / 3, (0.9 + 0.9 + 0.5) / 3, 0.9]
+    )
+    assert curves[("cnn", "adam")] == [0.8]
+
+
+def run(problem, curve, seconds, epochs_file=None, diverged=False):
+    return {
+        "problem": problem,
+        "val_accuracy": curve[-1],
+        "diverged": diverged,
+        "seconds": seconds,
+        "history": {"loss": [1.0] * len(curve), "val_accuracy": curve},
+        "epochs": {"seconds": epochs_file} if epochs_file else {},
+    }
+
+
+def test_time_to_target_is_the_first_epoch_at_99_percent_of_the_problem_s_best():
+    runs = [
+        run("mlp", [0.5, 0.79, 0.80], 12.0, epochs_file=[10.0, 20.0, 30.0]),
+        run("mlp", [0.795, 0.70, 0.75], 12.0),  # no epochs.csv: 12 s / 3 epochs
+        run("mlp", [0.3, 0.4, 0.5], 12.0),  # never
+        run("mlp", [0.99, math.nan], 5.0, diverged=True),  # not a best
+        run("cnn", [0.4, 0.6], 8.0),  # its own problem: the best itself
+    ]
+    report.add_time_to_target(runs)
+    # 99% of the MLP's best final accuracy, 0.80: 0.792.
+    assert [r["epochs_to_target"] for r in runs[:2]] == [3, 1]
+    assert [r["seconds_to_target"] for r in runs[:2]] == [30.0, 4.0]
+    assert math.isnan(runs[2]["epochs_to_target"])
+    assert math.isnan(runs[2]["seconds_to_target"])
+    assert (runs[4]["epochs_to_target"], runs[4]["seconds_to_target"]) == (2, 8.0)
+
+
+def test_summary_ranks_the_entries_by_time_to_result(tmp_path):
+    rows = []
+    for optimizer, curve in (("sgd", [0.5, 0.7, 0.9]), ("adam", [0.9, 0.9, 0.9])):
+        rows.append({
+            **run("mlp", curve, 3.0), "model": "mlp", "optimizer": optimizer,
+            "learning_rate": 0.1, "seed": 0, "dataset": "mnist", "epochs_run": 3,
+            "train_loss": 0.1, "val_loss": 0.2, "test_accuracy": 0.8,
+            "weight_decay": 0.0, "data_source": "test", "train_samples": 10,
+            "in_decay_grid": False,
+        })  # fmt: skip
+    report.add_time_to_target(rows)
+    report.write_markdown(report.aggregate(rows), tmp_path / "summary.md", "test")
+    text = (tmp_path / "summary.md").read_text()
+    assert "| 1 | adam | 0.1 | 1 | 1.0 s |" in text
+    assert "| 2 | sgd | 0.1 | 3 | 3.0 s |" in text
