@@ -6,7 +6,7 @@ Each takes the settings `report.aggregate` makes and a path to write.
 import numpy as np
 
 from experiments.cli import pyplot
-from experiments.report import best_settings, tuning_curves, usable
+from experiments.report import against_deepobs, best_settings, tuning_curves, usable
 
 
 def draw(settings, sweep_dir):
@@ -26,6 +26,8 @@ def draw(settings, sweep_dir):
         add(f"lr_curves_{optimizer}.png", plot_learning_rate_curves, optimizer)
     if any(s["first_batch_losses"] for s in settings):
         add("first_steps.png", plot_first_steps)
+    if against_deepobs(settings):
+        add("deepobs_baselines.png", plot_against_deepobs)
     for problem in dict.fromkeys(s["problem"] for s in settings):
         if any(s["in_decay_grid"] for s in settings if s["problem"] == problem):
             add(f"weight_decay_{problem}.png", plot_weight_decay_heatmaps, problem)
@@ -54,6 +56,43 @@ def _best_per_learning_rate(settings):
         if key not in best or score > best[key][0]:
             best[key] = (score, s)
     return [s for _, s in best.values()]
+
+
+def plot_against_deepobs(settings, path):
+    """Per optimizer: our test accuracy per epoch beside DeepOBS's published
+    curve for the same problem, optimizer and η (mean ± one std over seeds)."""
+    plt = pyplot()
+    pairs = against_deepobs(settings)
+    fig, axes = plt.subplots(
+        1, len(pairs), figsize=(5 * len(pairs), 4.2), squeeze=False
+    )
+    for axis, (setting, theirs) in zip(axes[0], pairs):
+        ours = np.array(setting["history"]["test_accuracy"])
+        spread = np.array(setting["history_std"]["test_accuracy"])
+        epochs = np.arange(1, len(ours) + 1)
+        published = theirs[:, 1 : len(ours) + 1]
+        for label, mean, std, color in (
+            (f"ours ({setting['n_seeds']} seeds)", ours, spread, "C0"),
+            (
+                f"DeepOBS ({len(theirs)} seeds)",
+                published.mean(0),
+                published.std(0, ddof=1),
+                "C3",
+            ),
+        ):
+            axis.plot(epochs, mean, color=color, label=label)
+            axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+        axis.set(
+            title=f"{setting['problem']}: {setting['optimizer']}, η = {setting['learning_rate']:.3g}",
+            xlabel="epoch",
+            ylabel="test accuracy",
+        )
+        axis.xaxis.get_major_locator().set_params(integer=True)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def plot_tuning_budget(settings, path):

@@ -13,6 +13,7 @@ over several seeds are aggregated as mean and sample standard deviation.
 
 import argparse
 import csv
+import json
 import math
 from math import comb
 import os
@@ -92,6 +93,10 @@ FORGIVING_MARGIN = 0.01  # "within 1 point of the best accuracy"
 # reaches this share of the best final validation accuracy on its problem.
 TARGET_SHARE = 0.99
 TUNING_DRAWS = 3  # summary.md: the expected best after this many settings
+# DeepOBS's published per-epoch test accuracies of its tuned SGD, Momentum
+# and Adam on fmnist_2c2d, and the epochs summary.md compares them at.
+DEEPOBS_BASELINES = Path(__file__).parent / "deepobs_baselines.json"
+COMPARED_EPOCHS = (10, 20)
 
 
 def load_runs(sweep_dir):
@@ -199,6 +204,65 @@ def tuning_curves(settings):
         key: [expected_best(grid, k) for k in range(1, len(grid) + 1)]
         for key, grid in values.items()
     }
+
+
+def deepobs_baselines():
+    """(problem, {optimizer: (η, test accuracy by seed and epoch, 0 = before training)})."""
+    data = json.loads(DEEPOBS_BASELINES.read_text())
+    return data["problem"], {
+        name: (
+            entry["learning_rate"],
+            np.array(list(entry["test_accuracy_by_seed"].values())),
+        )
+        for name, entry in data["optimizers"].items()
+    }
+
+
+def against_deepobs(settings):
+    """This sweep's settings that DeepOBS published a baseline for (its problem,
+    optimizer and η), with their per-epoch test accuracy beside DeepOBS's:
+    [(setting, DeepOBS's accuracies by seed and epoch)]."""
+    problem, baselines = deepobs_baselines()
+    return [
+        (s, baselines[s["optimizer"]][1])
+        for s in settings
+        if s["problem"] == problem
+        and s["optimizer"] in baselines
+        and math.isclose(s["learning_rate"], baselines[s["optimizer"]][0], rel_tol=1e-6)
+        and "test_accuracy" in s["history"]
+    ]
+
+
+def _deepobs_table(settings):
+    """summary.md's comparison with DeepOBS's published test accuracy."""
+    pairs = against_deepobs(settings)
+    if not pairs:
+        return []
+    lines = [
+        "",
+        "## Against DeepOBS's published baselines",
+        "",
+        "Test accuracy after the epoch, mean ± sample standard deviation over "
+        "the seeds: ours on 10,000 test images, DeepOBS's on 9,984 "
+        f"({DEEPOBS_BASELINES.name}: its baselines/ folder, the same optimizer "
+        "and η).",
+        "",
+        "| optimizer | η | epoch | ours | DeepOBS | difference |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for setting, theirs in pairs:
+        ours = setting["history"]["test_accuracy"]
+        spread = setting["history_std"]["test_accuracy"]
+        epochs = sorted({e for e in COMPARED_EPOCHS if e <= len(ours)} | {len(ours)})
+        for epoch in epochs:
+            published = theirs[:, epoch]
+            lines.append(
+                f"| {setting['optimizer']} | {setting['learning_rate']:.3g} | {epoch} "
+                f"| {_percent(ours[epoch - 1], spread[epoch - 1], setting['n_seeds'])} "
+                f"| {_percent(published.mean(), published.std(ddof=1), len(published))} "
+                f"| {100 * (ours[epoch - 1] - published.mean()):+.2f} |"
+            )
+    return lines
 
 
 def _sort_key(row):
@@ -456,6 +520,7 @@ def write_markdown(settings, path, sweep_name, failed=None):
                 + ".",
             ]
         lines += _time_to_target_table(ranked)
+    lines += _deepobs_table(settings)
     if failed:
         lines += ["", "## Failed runs", "",
                   f"{len(failed)} runs raised an error and have no result; "
