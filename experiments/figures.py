@@ -34,6 +34,15 @@ def draw(settings, sweep_dir):
     return paths
 
 
+def _save(fig, path, tight=True, **layout):
+    """Lays the figure out (tight_layout, with `layout`; not for a figure with
+    its own layout engine), writes it and frees it."""
+    if tight:
+        fig.tight_layout(**layout)
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+
+
 def _colors(names):
     """A distinct colour per name: the default cycle, or 20 colours for more than 10."""
     plt = pyplot()
@@ -90,9 +99,7 @@ def plot_against_deepobs(settings, path):
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
         axis.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_tuning_budget(settings, path):
@@ -121,9 +128,7 @@ def plot_tuning_budget(settings, path):
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
     axes[0][-1].legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_sensitivity(settings, path):
@@ -213,9 +218,7 @@ def plot_sensitivity(settings, path):
         "Learning-rate sensitivity: each optimizer across the grid"
         + (" (bars: ± one std over seeds)" if multi else "")
     )
-    fig.tight_layout(rect=(0, 0.03 * (legend_rows + 1), 1, 0.97))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, rect=(0, 0.03 * (legend_rows + 1), 1, 0.97))
 
 
 def _plot_curves(axes_pair, setting, color, label):
@@ -264,9 +267,7 @@ def _curve_figure(settings_by_problem, colors, labeler, title, path):
             axis.grid(alpha=0.3)
             axis.legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_best_curves(settings, path):
@@ -333,9 +334,7 @@ def plot_first_steps(settings, path):
             if axis.get_legend_handles_labels()[0]:
                 axis.legend(fontsize=8)
     fig.suptitle("The first training steps")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_learning_rate_curves(settings, optimizer, path):
@@ -475,5 +474,4 @@ def plot_weight_decay_heatmaps(settings, problem, path):
         f"{problem}: learning rate × weight decay (red box: best; grey X: diverged; "
         "numbers: validation accuracy %)"
     )
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, tight=False)

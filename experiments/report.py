@@ -44,23 +44,21 @@ def _axis_columns():
     return [a.name for a in run_specs.AXES if a.name not in HYPERPARAMETERS]
 
 
+IDENTITY_COLUMNS = ("problem", "model", "optimizer")
+TIME_COLUMNS = ("seconds", "epochs_to_target", "seconds_to_target")
+DESCRIPTION_COLUMNS = (*HYPERPARAMETERS, "dataset", "data_source", "train_samples")
+
+
 def run_columns():
     """runs.csv's columns: one row per finished run."""
     return (
-        "problem",
-        "model",
-        "optimizer",
+        *IDENTITY_COLUMNS,
         *_axis_columns(),
         "epochs_run",
         *METRICS,
         "diverged",
-        "seconds",
-        "epochs_to_target",
-        "seconds_to_target",
-        *HYPERPARAMETERS,
-        "dataset",
-        "data_source",
-        "train_samples",
+        *TIME_COLUMNS,
+        *DESCRIPTION_COLUMNS,
         "params",
     )
 
@@ -68,9 +66,7 @@ def run_columns():
 def setting_columns():
     """summary.csv's columns: one row per setting, its seeds aggregated."""
     return (
-        "problem",
-        "model",
-        "optimizer",
+        *IDENTITY_COLUMNS,
         *(name for name in _axis_columns() if name != "seed"),
         "epochs_run",
         *[column for metric in METRICS for column in (metric, f"{metric}_std")],
@@ -78,13 +74,8 @@ def setting_columns():
         "diverged_seeds",
         "n_seeds",
         "seeds",
-        "seconds",
-        "epochs_to_target",
-        "seconds_to_target",
-        *HYPERPARAMETERS,
-        "dataset",
-        "data_source",
-        "train_samples",
+        *TIME_COLUMNS,
+        *DESCRIPTION_COLUMNS,
     )
 
 

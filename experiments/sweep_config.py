@@ -204,8 +204,10 @@ def applies_to(settings, problem):
 
 
 def uses(optimizer, argument):
-    """Whether `optimizer` uses `argument`: has it, set, and not 0 or off."""
-    return bool(getattr(optimizer, argument, None))
+    """Whether `optimizer` uses `argument`: has it set, and not to a number 0
+    (sgd's momentum 0 is no momentum; a true/false setting is always used)."""
+    value = getattr(optimizer, argument, None)
+    return value is not None and (isinstance(value, bool) or value != 0)
 
 
 TYPE_NAMES = {

@@ -18,6 +18,13 @@ def planned(*argv):
     return config.runs()
 
 
+def planned_from(tmp_path, toml):
+    """The runs a config file with this text lays out."""
+    config = tmp_path / "sweep.toml"
+    config.write_text(toml)
+    return sweep.resolve(sweep.parse_args(["--config", str(config)])).runs()
+
+
 def table(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -123,13 +130,12 @@ def test_an_optimizer_argument_on_the_grid_reaches_the_optimizers_that_use_it(
 
 
 def test_grid_in_toml_and_the_grid_replaces_an_optimizer_table_s_value(tmp_path):
-    config = tmp_path / "grid.toml"
-    config.write_text(
+    specs = planned_from(
+        tmp_path,
         "learning_rates = [0.1]\nmodels = ['mlp']\n"
         "[grid]\nmomentum = [0.5, 0.9]\n"
-        "[optimizers.momentum]\nmomentum = 0.7\n"
+        "[optimizers.momentum]\nmomentum = 0.7\n",
     )
-    specs = sweep.resolve(sweep.parse_args(["--config", str(config)])).runs()
     assert [s.build_optimizer(10).momentum for s in specs] == [0.5, 0.9]
     assert all("momentum" not in s.optimizer_settings for s in specs)
 
@@ -224,13 +230,12 @@ def test_problem_names_never_borrow_deepobs_names_for_other_networks():
 
 
 def test_an_optimizer_table_runs_on_the_problems_it_lists(tmp_path):
-    config = tmp_path / "some.toml"
-    config.write_text(
+    specs = planned_from(
+        tmp_path,
         "problems = ['mnist_small_mlp', 'mnist_small_cnn']\nlearning_rates = [0.1]\n"
         "[optimizers.sgd]\n"
-        "[optimizers.momentum]\nproblems = ['mnist_small_cnn']\n"
+        "[optimizers.momentum]\nproblems = ['mnist_small_cnn']\n",
     )
-    specs = sweep.resolve(sweep.parse_args(["--config", str(config)])).runs()
     assert sorted(str(s.folder) for s in specs) == [
         "mnist_small_cnn/momentum/lr=0.1",
         "mnist_small_cnn/sgd/lr=0.1",
@@ -306,18 +311,18 @@ def test_test_metrics_after_every_epoch_reach_tensorboard_and_epochs_csv(tmp_pat
 
 
 def test_an_optimizer_table_may_bring_its_own_grid(tmp_path, capsys):
-    config = tmp_path / "own.toml"
-    config.write_text(
+    specs = planned_from(
+        tmp_path,
         "models = ['mlp']\nlearning_rates = [0.1]\n"
         "[optimizers.sgd]\n"
-        "[optimizers.adam]\ngrid = { learning_rate = [1e-3, 3e-3], beta_1 = [0.8] }\n"
+        "[optimizers.adam]\ngrid = { learning_rate = [1e-3, 3e-3], beta_1 = [0.8] }\n",
     )
-    specs = sweep.resolve(sweep.parse_args(["--config", str(config)])).runs()
     assert [str(s.folder) for s in specs] == [
         "mlp/sgd/lr=0.1",
         "mlp/adam/lr=0.001,beta_1=0.8",
         "mlp/adam/lr=0.003,beta_1=0.8",
     ]
+    config = tmp_path / "sweep.toml"
     config.write_text(
         "models = ['mlp']\n[optimizers.sgd]\ngrid = { momentum = [0.5] }\n"
     )
