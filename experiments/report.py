@@ -544,7 +544,7 @@ def _time_to_target_table(ranked):
     ]
     for rank, (optimizer, top) in enumerate(timed, 1):
         epochs, seconds = top["epochs_to_target"], top["seconds_to_target"]
-        cells = [f"{epochs:g}", f"{seconds:.1f} s"] if usable(epochs) else ["–", "–"]
+        cells = [f"{epochs:.3g}", f"{seconds:.0f} s"] if usable(epochs) else ["–", "–"]
         lines.append(
             f"| {rank if usable(epochs) else '–'} | {optimizer} "
             f"| {top['learning_rate']:g} | {' | '.join(cells)} |"

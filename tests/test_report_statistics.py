@@ -102,8 +102,8 @@ def test_summary_ranks_the_entries_by_time_to_result(tmp_path):
     report.add_time_to_target(rows)
     report.write_markdown(report.aggregate(rows), tmp_path / "summary.md", "test")
     text = (tmp_path / "summary.md").read_text()
-    assert "| 1 | adam | 0.1 | 1 | 1.0 s |" in text
-    assert "| 2 | sgd | 0.1 | 3 | 3.0 s |" in text
+    assert "| 1 | adam | 0.1 | 1 | 1 s |" in text
+    assert "| 2 | sgd | 0.1 | 3 | 3 s |" in text
 
 
 def test_deepobs_baselines_hold_the_published_curves():
