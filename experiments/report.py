@@ -118,6 +118,7 @@ def load_runs(sweep_dir):
                 **{k: result[k] for k in run_columns() if k in result},
                 **config["hyperparameters"],  # the optimizer's values of its axes
                 "optimizer": entry_label(spec.optimizer, spec.values, spec.problem),
+                "base_optimizer": spec.optimizer,
                 "data_source": config["data"]["source"],
                 "train_samples": config["data"]["train"],
                 "params": config.get("params", ""),  # not recorded before: blank
@@ -211,15 +212,15 @@ def deepobs_baselines():
 
 def against_deepobs(settings):
     """This sweep's settings that DeepOBS published a baseline for (its problem,
-    optimizer and η), with their per-epoch test accuracy beside DeepOBS's:
-    [(setting, DeepOBS's accuracies by seed and epoch)]."""
+    optimizer and η, whatever the other axes), with their per-epoch test
+    accuracy beside DeepOBS's: [(setting, DeepOBS's accuracies by seed and epoch)]."""
     problem, baselines = deepobs_baselines()
     return [
-        (s, baselines[s["optimizer"]][1])
+        (s, baselines[optimizer][1])
         for s in settings
         if s["problem"] == problem
-        and s["optimizer"] in baselines
-        and math.isclose(s["learning_rate"], baselines[s["optimizer"]][0], rel_tol=1e-6)
+        and (optimizer := s.get("base_optimizer", s["optimizer"])) in baselines
+        and math.isclose(s["learning_rate"], baselines[optimizer][0], rel_tol=1e-6)
         and "test_accuracy" in s["history"]
     ]
 

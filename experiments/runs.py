@@ -150,6 +150,15 @@ def format_value(value):
     return str(value)
 
 
+def _true_or_false(name):
+    def check(value):
+        if str(value).lower() not in ("true", "false"):
+            raise cli.UsageError(f"{name} must be true or false, got {value!r}")
+        return str(value).lower() == "true"
+
+    return check
+
+
 def _fraction(name):
     return _number(f"{name} must be in [0, 1)", lambda x: 0 <= x < 1)
 
@@ -174,6 +183,15 @@ AXES = (
         "batch_size",
         lambda value: cli.integer(value, "batch_size", 1),
         PROBLEMS_OWN, "batch_size", "compared", "data",
+    ),
+    Axis(
+        "shuffle_buffer",
+        lambda value: cli.integer(value, "shuffle_buffer", 0),
+        0, "shuffle_buffer", "compared", "data",
+    ),
+    Axis(
+        "drop_remainder", _true_or_false("drop_remainder"),
+        False, "drop_remainder", "compared", "data",
     ),
     Axis("momentum", _fraction("momentum"), None, "momentum", "compared", "optimizer"),
     Axis("beta_1", _fraction("beta_1"), None, "beta_1", "compared", "optimizer"),

@@ -16,20 +16,32 @@ from experiments.tensorboard_logs import RunLogger, log_final_metrics
 WEIGHTS_FILE = "model.weights.h5"
 
 
-def batches(x, y, batch_size, seed):
-    """A reshuffled-every-epoch batch order that depends on `seed` alone."""
+def batches(x, y, batch_size, seed, shuffle_buffer=0, drop_remainder=False):
+    """A reshuffled-every-epoch batch order that depends on `seed` alone.
+
+    A full shuffle, or with `shuffle_buffer` > 0 tf.data's buffered one (as
+    DeepOBS draws, from 20,000); `drop_remainder` leaves out the last
+    partial batch of every epoch.
+    """
     return (
         tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
+        .shuffle(shuffle_buffer or len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size, drop_remainder=drop_remainder)
     )
+
+
+def trained_per_epoch(spec, dataset):
+    """How many training images an epoch of the run goes through."""
+    images = len(dataset.x_train)
+    return images - images % spec.batch_size if spec.drop_remainder else images
 
 
 def train(spec, dataset, run_dir, verbose=False):
     """Trains one run into `run_dir` and returns its result (also saved there)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    optimizer = spec.build_optimizer(math.ceil(len(dataset.x_train) / spec.batch_size))
+    per_epoch = trained_per_epoch(spec, dataset)
+    optimizer = spec.build_optimizer(math.ceil(per_epoch / spec.batch_size))
     settings = hyperparameters(optimizer)
     keras.utils.set_random_seed(spec.seed)
     model = models.build(spec.model, spec.seed)
@@ -52,7 +64,7 @@ def train(spec, dataset, run_dir, verbose=False):
     models.compile_classifier(model, optimizer, metrics=["accuracy"])
     logger = RunLogger(
         run_dir,
-        len(dataset.x_train),
+        per_epoch,
         spec.batch_size,
         dataset.describe(),
         spec.divergence_loss,
@@ -60,7 +72,14 @@ def train(spec, dataset, run_dir, verbose=False):
     )
     started = time.perf_counter()
     history = model.fit(
-        batches(dataset.x_train, dataset.y_train, spec.batch_size, spec.seed),
+        batches(
+            dataset.x_train,
+            dataset.y_train,
+            spec.batch_size,
+            spec.seed,
+            spec.shuffle_buffer,
+            spec.drop_remainder,
+        ),
         validation_data=(dataset.x_val, dataset.y_val),
         validation_batch_size=1024,
         epochs=spec.epochs,

@@ -165,6 +165,8 @@ def test_the_readme_weight_decay_command_takes_the_grid_over_the_table():
         (["--grid", "warmth=1"], "unknown grid axis 'warmth'; allowed: learning_rate, "),
         (["--grid", "momentum=0.5,1.5"], "momentum must be in [0, 1), got '1.5'"),
         (["--grid", "batch_size=0"], "batch_size must be an integer >= 1, got '0'"),
+        (["--grid", "drop_remainder=maybe"],
+         "drop_remainder must be true or false, got 'maybe'"),
         (["--grid", "momentum="], "--grid momentum is empty"),
         (["--problems", "fmnist_2c2d"],
          "give --problems, or --dataset and --models, not both"),
@@ -337,3 +339,15 @@ def test_a_true_or_false_setting_refuses_other_types(tmp_path, capsys):
     config.write_text("test_every_epoch = 1\n")
     assert sweep.main(["--config", str(config), "--logdir", str(tmp_path)]) == 2
     assert "test_every_epoch must be true or false, got 1" in capsys.readouterr().err
+
+
+def test_dropping_the_remainder_is_an_axis_that_reaches_the_training_steps(tmp_path):
+    """256 images in batches of 100: 3 steps an epoch, or 2 without the remainder."""
+    assert run_sweep(tmp_path, "--optimizers", "sgd", "--learning-rates", "0.1",
+                     "--batch-size", "100", "--epochs", "1",
+                     "--grid", "drop_remainder=false,true") == 0  # fmt: skip
+    runs_dir = tmp_path / "quick/mlp/sgd"
+    for folder, steps in (("lr=0.1", 3), ("lr=0.1,drop_remainder=True", 2)):
+        assert len(events(runs_dir / folder / "train").Tensors("batch_loss")) == steps
+    labels = {row["optimizer"] for row in table(tmp_path / "quick/summary.csv")}
+    assert labels == {"sgd", "sgd+drop_remainder=True"}

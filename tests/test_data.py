@@ -165,3 +165,14 @@ def test_no_validation_split_trains_on_everything_and_measures_train_eval():
     )
     np.testing.assert_array_equal(some.x_val, some.x_train)
     assert "300 validation (of the training images)" in some.describe()
+
+
+def test_a_shuffle_buffer_and_dropping_the_remainder_reach_the_batches():
+    """DeepOBS's pipeline: a buffer of 1 keeps the order, and 10 images in
+    batches of 4 make 2 batches, not 3, without the remainder."""
+    x = np.arange(10, dtype="float32").reshape(10, 1)
+    y = np.arange(10)
+    kept = [b[1].numpy().tolist() for b in batches(x, y, 4, seed=0, shuffle_buffer=1)]
+    assert kept == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    dropped = list(batches(x, y, 4, seed=0, drop_remainder=True))
+    assert [len(b[1]) for b in dropped] == [4, 4]
