@@ -7,7 +7,7 @@ light; `training.py` trains what is planned here.
 """
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from experiments import cli, problems
@@ -233,21 +233,6 @@ def entry_label(optimizer, values, problem):
     return "+".join(parts)
 
 
-# What identifies a run besides its axes; a run saved before one of these
-# existed had the default given here.
-FIXED_DEFAULTS = {
-    "problem": "",
-    "optimizer_settings": {},
-    "divergence_loss": 1e3,
-    "schedule_settings": {},
-    "stage": "",
-    "init": "",
-    "new_layers": [],
-    "save_weights": False,
-    "test_every_epoch": False,
-}
-
-
 @dataclass(frozen=True)
 class RunSpec:
     problem: problems.Problem
@@ -345,7 +330,7 @@ class RunSpec:
         """The RunSpec a run.json records: its `run` (absent keys had their
         default) and its `problem` (not recorded before problems existed:
         then a problem whose batch size is the run's)."""
-        saved = {**FIXED_DEFAULTS, **saved}
+        saved = {**cls.identity_defaults(), **saved}
         axis_names = {a.name for a in AXES}
         problem = (
             problems.Problem(**problem)
@@ -370,11 +355,22 @@ class RunSpec:
             },
         )
 
+    @classmethod
+    def identity_defaults(cls):
+        """What a run saved before a key of its identity existed had: the
+        field's or axis's default (no problem: ""), as run.json holds it."""
+        return json.loads(json.dumps({
+            "problem": "",
+            **{
+                f.name: f.default_factory() if f.default is MISSING else f.default
+                for f in fields(cls)
+                if f.default is not MISSING or f.default_factory is not MISSING
+            },
+            **{a.name: a.default for a in AXES if a.default != PROBLEMS_OWN},
+        }))  # fmt: skip
+
     def differences(self, saved):
         """Keys on which a saved identity disagrees; absent ones had their default."""
         mine = self.identity()
-        defaults = json.loads(json.dumps({
-            **FIXED_DEFAULTS,
-            **{a.name: a.default for a in AXES if a.default != PROBLEMS_OWN},
-        }))  # fmt: skip
+        defaults = self.identity_defaults()
         return [k for k in mine if saved.get(k, defaults.get(k)) != mine[k]]

@@ -127,9 +127,10 @@ class SweepConfig:
         once with their own value.
         """
         values = {}
+        built = make_optimizer(optimizer, settings)
         for axis in runs.AXES:
             if axis.goes_to == "optimizer":
-                used = uses(make_optimizer(optimizer, settings), axis.name)
+                used = uses(built, axis.name)
                 values[axis.name] = (
                     grids[axis.name] if used and axis.name in grids else [None]
                 )
@@ -159,6 +160,7 @@ class SweepConfig:
         """One pre-training run per problem and seed, when `pretrain` is set."""
         if not self.pretrain:
             return []
+        seeds = self.grids().get("seed", [self.seed])
         return [
             RunSpec(
                 problem=problem,
@@ -174,7 +176,7 @@ class SweepConfig:
                 save_weights=True,
             )
             for problem in self.problem_list()
-            for seed in self.grids().get("seed", [self.seed])
+            for seed in seeds
         ]
 
 
