@@ -134,9 +134,12 @@ class Axis:
     goes_to: str
     plural: str = ""  # the older config key of its list (and its --flag)
 
+    def default_on(self, problem):
+        """The value a run on `problem` takes when nothing sets this axis."""
+        return problem.batch_size if self.default == PROBLEMS_OWN else self.default
+
     def is_default(self, value, problem):
-        default = problem.batch_size if self.default == PROBLEMS_OWN else self.default
-        return value == default
+        return value == self.default_on(problem)
 
     def label(self, value):
         """The value as the folder name and the report's entry write it."""
@@ -249,10 +252,7 @@ class RunSpec:
     test_every_epoch: bool = False  # evaluate the test set after every epoch
 
     def __post_init__(self):
-        defaults = {
-            a.name: self.problem.batch_size if a.default == PROBLEMS_OWN else a.default
-            for a in AXES
-        }
+        defaults = {a.name: a.default_on(self.problem) for a in AXES}
         object.__setattr__(self, "values", {**defaults, **self.values})
 
     def __getattr__(self, name):

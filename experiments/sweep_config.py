@@ -129,20 +129,19 @@ class SweepConfig:
         values = {}
         built = make_optimizer(optimizer, settings)
         for axis in runs.AXES:
-            if axis.goes_to == "optimizer":
-                used = uses(built, axis.name)
-                values[axis.name] = (
-                    grids[axis.name] if used and axis.name in grids else [None]
-                )
-            elif axis.name == "batch_size":
-                values[axis.name] = grids.get(
-                    axis.name, [self.batch_size or problem.batch_size]
-                )
-            elif axis.name == "seed":
-                values[axis.name] = grids.get(axis.name, [self.seed])
-            else:
-                values[axis.name] = grids.get(axis.name, [axis.default])
+            gridded = axis.name in grids and (
+                axis.goes_to != "optimizer" or uses(built, axis.name)
+            )
+            values[axis.name] = (
+                grids[axis.name] if gridded else [self.fixed_value(axis, problem)]
+            )
         return values
+
+    def fixed_value(self, axis, problem):
+        """An axis's one value when no grid sets it: the sweep's key of the
+        axis's own name (`seed`, `batch_size`) when set, else its default."""
+        own = getattr(self, axis.name, None)
+        return axis.default_on(problem) if own is None else own
 
     def schedule_settings(self, schedule):
         """The settings `schedule` uses (none for constant, so old runs still match)."""

@@ -221,6 +221,18 @@ def test_a_problem_brings_its_dataset_model_batch_size_and_length():
     assert str(shorter.folder) == "fmnist_2c2d/sgd/lr=0.1,batch_size=64"
 
 
+def test_the_sweep_s_seed_and_batch_size_set_their_axes_until_a_grid_does():
+    base = ("--problems", "fmnist_2c2d", "--optimizers", "sgd", "--learning-rates",
+            "0.1", "--seed", "4", "--batch-size", "32")  # fmt: skip
+    (spec,) = planned(*base)
+    assert (spec.seed, spec.batch_size) == (4, 32)
+    gridded = planned(*base, "--grid", "seed=1,2", "--grid", "batch_size=16,128")
+    assert sorted((s.seed, s.batch_size) for s in gridded) == [
+        (1, 16), (1, 128), (2, 16), (2, 128),
+    ]  # fmt: skip
+    assert "fmnist_2c2d/sgd/lr=0.1,seed=1" in {str(s.folder) for s in gridded}
+
+
 def test_problem_names_never_borrow_deepobs_names_for_other_networks():
     """DeepOBS's mnist_mlp/fmnist_mlp are 1000-500-100 MLPs and *_2c2d its 2c2d;
     a shipped problem with one of its names is that problem exactly."""
