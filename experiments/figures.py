@@ -68,37 +68,47 @@ def _best_per_learning_rate(settings):
 
 
 def plot_against_deepobs(settings, path):
-    """Per optimizer: our test accuracy per epoch beside DeepOBS's published
-    curve for the same problem, optimizer and η (mean ± one std over seeds)."""
+    """Per DeepOBS optimizer: our test accuracy per epoch, a line per entry
+    (as `sgd` and `sgd+shuffle_buffer=20000`), beside DeepOBS's published
+    curve for the same problem, optimizer and η; mean ± one std over seeds."""
     plt = pyplot()
-    pairs = against_deepobs(settings)
+    panels = {}
+    for setting, theirs in against_deepobs(settings):
+        optimizer = setting.get("base_optimizer", setting["optimizer"])
+        panels.setdefault(optimizer, (theirs, []))[1].append(setting)
     fig, axes = plt.subplots(
-        1, len(pairs), figsize=(5 * len(pairs), 4.2), squeeze=False
+        1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False
     )
-    for axis, (setting, theirs) in zip(axes[0], pairs):
-        ours = np.array(setting["history"]["test_accuracy"])
-        spread = np.array(setting["history_std"]["test_accuracy"])
-        epochs = np.arange(1, len(ours) + 1)
-        published = theirs[:, 1 : len(ours) + 1]
-        for label, mean, std, color in (
-            (f"ours ({setting['n_seeds']} seeds)", ours, spread, "C0"),
+    for axis, (optimizer, (theirs, ours)) in zip(axes[0], panels.items()):
+        epochs_run = max(len(s["history"]["test_accuracy"]) for s in ours)
+        published = theirs[:, 1 : epochs_run + 1]
+        curves = [
+            (
+                f"{s['optimizer']} ({s['n_seeds']} seeds)",
+                np.array(s["history"]["test_accuracy"]),
+                np.array(s["history_std"]["test_accuracy"]),
+            )
+            for s in ours
+        ] + [
             (
                 f"DeepOBS ({len(theirs)} seeds)",
                 published.mean(0),
                 published.std(0, ddof=1),
-                "C3",
-            ),
-        ):
+            )
+        ]
+        colors = [f"C{i}" for i in range(len(ours))] + ["black"]
+        for (label, mean, std), color in zip(curves, colors):
+            epochs = np.arange(1, len(mean) + 1)
             axis.plot(epochs, mean, color=color, label=label)
-            axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+            axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15)
         axis.set(
-            title=f"{setting['problem']}: {setting['optimizer']}, η = {setting['learning_rate']:.3g}",
+            title=f"{ours[0]['problem']}: {optimizer}, η = {ours[0]['learning_rate']:.3g}",
             xlabel="epoch",
             ylabel="test accuracy",
         )
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
-        axis.legend(loc="lower right")
+        axis.legend(loc="lower right", fontsize="small")
     _save(fig, path)
 
 

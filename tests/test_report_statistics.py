@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments import report
+from experiments import figures, report
 
 
 def brute_force_expected_best(values, k):
@@ -133,3 +133,30 @@ def test_summary_sets_our_test_accuracy_beside_deepobs_s(tmp_path):
     assert [s for s, _ in report.against_deepobs([setting, other])] == [setting]
     lines = report._deepobs_table([setting, other])
     assert "| sgd | 0.158 | 10 | 89.00% | 90.19% ± 0.72 (7 seeds) | -1.19 |" in lines
+
+
+def test_the_deepobs_figure_draws_each_of_our_entries_in_its_optimizer_s_panel(
+    monkeypatch,
+):
+    """Runs with other data-order axes than DeepOBS's are lines beside the
+    plain runs in the same optimizer's panel, not panels of their own."""
+    plain = {
+        "problem": "fmnist_2c2d", "optimizer": "sgd", "base_optimizer": "sgd",
+        "learning_rate": 0.15848931925, "n_seeds": 3,
+        "history": {"test_accuracy": [0.85, 0.88]},
+        "history_std": {"test_accuracy": [0.01, 0.01]},
+    }  # fmt: skip
+    shuffled = {**plain, "optimizer": "sgd+shuffle_buffer=20000"}
+    adam = {**plain, "optimizer": "adam", "base_optimizer": "adam",
+            "learning_rate": 0.00025118864315}  # fmt: skip
+    drawn = {}
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.update(fig=fig))
+    figures.plot_against_deepobs([plain, shuffled, adam], "unused.png")
+    panels = drawn["fig"].axes
+    assert [axis.get_title() for axis in panels] == [
+        "fmnist_2c2d: sgd, η = 0.158", "fmnist_2c2d: adam, η = 0.000251",
+    ]  # fmt: skip
+    assert [[line.get_label() for line in axis.get_lines()] for axis in panels] == [
+        ["sgd (3 seeds)", "sgd+shuffle_buffer=20000 (3 seeds)", "DeepOBS (7 seeds)"],
+        ["adam (3 seeds)", "DeepOBS (6 seeds)"],
+    ]
