@@ -73,8 +73,9 @@ def plot_against_deepobs(settings, path):
     curve for the same problem, optimizer and η; mean ± one std over seeds."""
     plt = pyplot()
     panels = {}
-    for setting, theirs in against_deepobs(settings):
+    for setting, curves in against_deepobs(settings):
         optimizer = setting.get("base_optimizer", setting["optimizer"])
+        theirs = curves["test_accuracy"][1]
         panels.setdefault(optimizer, (theirs, []))[1].append(setting)
     fig, axes = plt.subplots(
         1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False

@@ -120,6 +120,7 @@ def load_runs(sweep_dir):
                 "optimizer": entry_label(spec.optimizer, spec.values, spec.problem),
                 "base_optimizer": spec.optimizer,
                 "data_source": config["data"]["source"],
+                "validation_fraction": config["data"].get("validation_fraction"),
                 "train_samples": config["data"]["train"],
                 "params": config.get("params", ""),  # not recorded before: blank
                 "history": result["history"],
@@ -198,13 +199,26 @@ def tuning_curves(settings):
     }
 
 
+# DeepOBS's curves (deepobs_baselines.json's keys) and the history holding
+# ours: its train_eval images are training images, as our validation images
+# are when a sweep holds none out (validation_fraction = 0).
+DEEPOBS_CURVES = {
+    "test_accuracy": "test_accuracy",
+    "train_eval_accuracy": "val_accuracy",
+}
+
+
 def deepobs_baselines():
-    """(problem, {optimizer: (η, test accuracy by seed and epoch, 0 = before training)})."""
+    """(problem, {optimizer: (η, {curve: accuracy by seed and epoch, 0 = before
+    training})}), the curves of DEEPOBS_CURVES."""
     data = json.loads(DEEPOBS_BASELINES.read_text())
     return data["problem"], {
         name: (
             entry["learning_rate"],
-            np.array(list(entry["test_accuracy_by_seed"].values())),
+            {
+                curve: np.array(list(entry[f"{curve}_by_seed"].values()))
+                for curve in DEEPOBS_CURVES
+            },
         )
         for name, entry in data["optimizers"].items()
     }
@@ -212,21 +226,32 @@ def deepobs_baselines():
 
 def against_deepobs(settings):
     """This sweep's settings that DeepOBS published a baseline for (its problem,
-    optimizer and η, whatever the other axes), with their per-epoch test
-    accuracy beside DeepOBS's: [(setting, DeepOBS's accuracies by seed and epoch)]."""
+    optimizer and η, whatever the other axes), each with the curves it can be
+    held against: [(setting, {curve: (our history's key, DeepOBS's accuracies
+    by seed and epoch)})]. train_eval only where the validation images were
+    training images."""
     problem, baselines = deepobs_baselines()
-    return [
-        (s, baselines[optimizer][1])
-        for s in settings
-        if s["problem"] == problem
-        and (optimizer := s.get("base_optimizer", s["optimizer"])) in baselines
-        and math.isclose(s["learning_rate"], baselines[optimizer][0], rel_tol=1e-6)
-        and "test_accuracy" in s["history"]
-    ]
+    pairs = []
+    for s in settings:
+        optimizer = s.get("base_optimizer", s["optimizer"])
+        if s["problem"] != problem or optimizer not in baselines:
+            continue
+        learning_rate, curves = baselines[optimizer]
+        if not math.isclose(s["learning_rate"], learning_rate, rel_tol=1e-6):
+            continue
+        comparable = {
+            curve: (ours, curves[curve])
+            for curve, ours in DEEPOBS_CURVES.items()
+            if ours in s["history"]
+            and (curve != "train_eval_accuracy" or s.get("validation_fraction") == 0)
+        }
+        if "test_accuracy" in comparable:
+            pairs.append((s, comparable))
+    return pairs
 
 
 def _deepobs_table(settings):
-    """summary.md's comparison with DeepOBS's published test accuracy."""
+    """summary.md's comparison with DeepOBS's published accuracies."""
     pairs = against_deepobs(settings)
     if not pairs:
         return []
@@ -234,26 +259,32 @@ def _deepobs_table(settings):
         "",
         "## Against DeepOBS's published baselines",
         "",
-        "Test accuracy after the epoch, mean ± sample standard deviation over "
-        "the seeds: ours on 10,000 test images, DeepOBS's on 9,984 "
+        "Accuracy after the epoch, mean ± sample standard deviation over the "
+        "seeds, on the test images (ours 10,000, DeepOBS's 9,984) and, where "
+        "this sweep's validation images were training images, on those "
+        "(train_eval: ours 10,000, DeepOBS's 9,984) "
         f"({DEEPOBS_BASELINES.name}: its baselines/ folder, the same optimizer "
         "and η).",
         "",
-        "| optimizer | η | epoch | ours | DeepOBS | difference |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| optimizer | η | images | epoch | ours | DeepOBS | difference |",
+        "|---|---:|---|---:|---:|---:|---:|",
     ]
-    for setting, theirs in pairs:
-        ours = setting["history"]["test_accuracy"]
-        spread = setting["history_std"]["test_accuracy"]
-        epochs = sorted({e for e in COMPARED_EPOCHS if e <= len(ours)} | {len(ours)})
-        for epoch in epochs:
-            published = theirs[:, epoch]
-            lines.append(
-                f"| {setting['optimizer']} | {setting['learning_rate']:.3g} | {epoch} "
-                f"| {_percent(ours[epoch - 1], spread[epoch - 1], setting['n_seeds'])} "
-                f"| {_percent(published.mean(), published.std(ddof=1), len(published))} "
-                f"| {100 * (ours[epoch - 1] - published.mean()):+.2f} |"
+    for setting, curves in pairs:
+        for curve, (key, theirs) in curves.items():
+            ours = setting["history"][key]
+            spread = setting["history_std"][key]
+            epochs = sorted(
+                {e for e in COMPARED_EPOCHS if e <= len(ours)} | {len(ours)}
             )
+            for epoch in epochs:
+                published = theirs[:, epoch]
+                lines.append(
+                    f"| {setting['optimizer']} | {setting['learning_rate']:.3g} "
+                    f"| {curve.removesuffix('_accuracy')} | {epoch} "
+                    f"| {_percent(ours[epoch - 1], spread[epoch - 1], setting['n_seeds'])} "
+                    f"| {_percent(published.mean(), published.std(ddof=1), len(published))} "
+                    f"| {100 * (ours[epoch - 1] - published.mean()):+.2f} |"
+                )
     return lines
 
 

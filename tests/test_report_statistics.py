@@ -113,26 +113,48 @@ def test_deepobs_baselines_hold_the_published_curves():
         "sgd": 0.15848931925, "momentum": 0.0025118864315, "adam": 0.00025118864315,
     }  # fmt: skip
     for _, curves in baselines.values():
-        assert curves.shape[1] == 101  # before training, then 100 epochs
-        assert np.all(curves[:, 0] < 0.14)  # near chance before training
+        test, train_eval = curves["test_accuracy"], curves["train_eval_accuracy"]
+        assert test.shape == train_eval.shape
+        assert test.shape[1] == 101  # before training, then 100 epochs
+        assert np.all(test[:, 0] < 0.14)  # near chance before training
+        # One initialization per seed: before training, both sets score alike.
+        assert np.abs(test[:, 0] - train_eval[:, 0]).max() < 0.01
     # DeepOBS's one-seed Adam result, 92.9% after 100 epochs (seed 42).
-    assert baselines["adam"][1][0, 100] == pytest.approx(0.929387, abs=1e-6)
+    assert baselines["adam"][1]["test_accuracy"][0, 100] == pytest.approx(
+        0.929387, abs=1e-6
+    )
+    # SGD, seed 43: the training images fitted by epoch 44 (train_accuracies).
+    assert baselines["sgd"][1]["train_eval_accuracy"][0, 44:].min() == 1.0
 
 
-def test_summary_sets_our_test_accuracy_beside_deepobs_s(tmp_path):
-    """SGD after epoch 10 in DeepOBS's seven stored seeds: 0.902143, 0.890525,
-    0.909455, 0.895132, 0.910256, 0.904046, 0.901943 (from the baseline
-    files): mean 90.19%, std 0.72."""
+def test_summary_sets_our_accuracy_beside_deepobs_s(tmp_path):
+    """SGD after epoch 10 in DeepOBS's seven stored seeds (from the baseline
+    files): test 0.902143, 0.890525, 0.909455, 0.895132, 0.910256, 0.904046,
+    0.901943, mean 90.19%, std 0.72; train_eval 0.93119, 0.927584, 0.944211,
+    0.925581, 0.945413, 0.939804, 0.938201, mean 93.60%, std 0.79."""
     ours = [0.80 + 0.01 * e for e in range(10)]  # 0.89 after epoch 10
-    setting = {
+    fitted = [0.90 + 0.005 * e for e in range(10)]  # 0.945 after epoch 10
+    held_out = {
         "problem": "fmnist_2c2d", "optimizer": "sgd", "learning_rate": 0.15848931925,
-        "n_seeds": 1, "history": {"test_accuracy": ours},
-        "history_std": {"test_accuracy": [math.nan] * 10},
+        "n_seeds": 1, "validation_fraction": 0.1,
+        "history": {"test_accuracy": ours, "val_accuracy": fitted},
+        "history_std": {"test_accuracy": [math.nan] * 10, "val_accuracy": [math.nan] * 10},
     }  # fmt: skip
-    other = {**setting, "learning_rate": 0.1}  # not DeepOBS's η: not compared
-    assert [s for s, _ in report.against_deepobs([setting, other])] == [setting]
-    lines = report._deepobs_table([setting, other])
-    assert "| sgd | 0.158 | 10 | 89.00% | 90.19% ± 0.72 (7 seeds) | -1.19 |" in lines
+    other = {**held_out, "learning_rate": 0.1}  # not DeepOBS's η: not compared
+    assert [s for s, _ in report.against_deepobs([held_out, other])] == [held_out]
+    lines = report._deepobs_table([held_out, other])
+    assert (
+        "| sgd | 0.158 | test | 10 | 89.00% | 90.19% ± 0.72 (7 seeds) | -1.19 |"
+        in lines
+    )
+    # Held-out validation images are not DeepOBS's train_eval: no such row.
+    assert not [line for line in lines if "| train_eval |" in line]
+    on_training_images = {**held_out, "validation_fraction": 0}
+    lines = report._deepobs_table([on_training_images])
+    assert (
+        "| sgd | 0.158 | train_eval | 10 | 94.50% | 93.60% ± 0.79 (7 seeds) | +0.90 |"
+        in lines
+    )
 
 
 def test_the_deepobs_figure_draws_each_of_our_entries_in_its_optimizer_s_panel(
