@@ -68,28 +68,37 @@ def _best_per_learning_rate(settings):
 
 
 def plot_against_deepobs(settings, path):
-    """Per DeepOBS optimizer: our test accuracy per epoch, a line per entry
-    (as `sgd` and `sgd+shuffle_buffer=20000`), beside DeepOBS's published
-    curve for the same problem, optimizer and η; mean ± one std over seeds."""
+    """Per DeepOBS optimizer (columns) and curve (rows: test accuracy, and
+    train_eval accuracy where the sweep measured it): ours per epoch, a line
+    per entry (as `sgd` and `sgd+shuffle_buffer=20000`), beside DeepOBS's
+    published curve for the same problem, optimizer and η; mean ± one std
+    over seeds."""
     plt = pyplot()
-    panels = {}
+    panels = {}  # (curve, optimizer) → [(setting, our history's key, DeepOBS's)]
     for setting, curves in against_deepobs(settings):
         optimizer = setting.get("base_optimizer", setting["optimizer"])
-        theirs = curves["test_accuracy"][1]
-        panels.setdefault(optimizer, (theirs, []))[1].append(setting)
+        for curve, (key, theirs) in curves.items():
+            panels.setdefault((curve, optimizer), []).append((setting, key, theirs))
+    rows = list(dict.fromkeys(curve for curve, _ in panels))
+    columns = list(dict.fromkeys(optimizer for _, optimizer in panels))
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False
+        len(rows),
+        len(columns),
+        figsize=(5.5 * len(columns), 4.2 * len(rows)),
+        squeeze=False,
     )
-    for axis, (optimizer, (theirs, ours)) in zip(axes[0], panels.items()):
-        epochs_run = max(len(s["history"]["test_accuracy"]) for s in ours)
+    for (curve, optimizer), ours in panels.items():
+        axis = axes[rows.index(curve)][columns.index(optimizer)]
+        theirs = ours[0][2]
+        epochs_run = max(len(s["history"][key]) for s, key, _ in ours)
         published = theirs[:, 1 : epochs_run + 1]
-        curves = [
+        lines = [
             (
                 f"{s['optimizer']} ({s['n_seeds']} seeds)",
-                np.array(s["history"]["test_accuracy"]),
-                np.array(s["history_std"]["test_accuracy"]),
+                np.array(s["history"][key]),
+                np.array(s["history_std"][key]),
             )
-            for s in ours
+            for s, key, _ in ours
         ] + [
             (
                 f"DeepOBS ({len(theirs)} seeds)",
@@ -98,14 +107,15 @@ def plot_against_deepobs(settings, path):
             )
         ]
         colors = [f"C{i}" for i in range(len(ours))] + ["black"]
-        for (label, mean, std), color in zip(curves, colors):
+        for (label, mean, std), color in zip(lines, colors):
             epochs = np.arange(1, len(mean) + 1)
             axis.plot(epochs, mean, color=color, label=label)
             axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15)
+        setting = ours[0][0]
         axis.set(
-            title=f"{ours[0]['problem']}: {optimizer}, η = {ours[0]['learning_rate']:.3g}",
+            title=f"{setting['problem']}: {optimizer}, η = {setting['learning_rate']:.3g}",
             xlabel="epoch",
-            ylabel="test accuracy",
+            ylabel=f"{curve.removesuffix('_accuracy')} accuracy",
         )
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)

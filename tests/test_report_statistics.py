@@ -161,12 +161,14 @@ def test_the_deepobs_figure_draws_each_of_our_entries_in_its_optimizer_s_panel(
     monkeypatch,
 ):
     """Runs with other data-order axes than DeepOBS's are lines beside the
-    plain runs in the same optimizer's panel, not panels of their own."""
+    plain runs in the same optimizer's panel, not panels of their own; a
+    second row holds train_eval where the validation images were training
+    images."""
     plain = {
         "problem": "fmnist_2c2d", "optimizer": "sgd", "base_optimizer": "sgd",
-        "learning_rate": 0.15848931925, "n_seeds": 3,
-        "history": {"test_accuracy": [0.85, 0.88]},
-        "history_std": {"test_accuracy": [0.01, 0.01]},
+        "learning_rate": 0.15848931925, "n_seeds": 3, "validation_fraction": 0,
+        "history": {"test_accuracy": [0.85, 0.88], "val_accuracy": [0.86, 0.9]},
+        "history_std": {"test_accuracy": [0.01, 0.01], "val_accuracy": [0.01, 0.01]},
     }  # fmt: skip
     shuffled = {**plain, "optimizer": "sgd+shuffle_buffer=20000"}
     adam = {**plain, "optimizer": "adam", "base_optimizer": "adam",
@@ -175,10 +177,18 @@ def test_the_deepobs_figure_draws_each_of_our_entries_in_its_optimizer_s_panel(
     monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.update(fig=fig))
     figures.plot_against_deepobs([plain, shuffled, adam], "unused.png")
     panels = drawn["fig"].axes
-    assert [axis.get_title() for axis in panels] == [
-        "fmnist_2c2d: sgd, η = 0.158", "fmnist_2c2d: adam, η = 0.000251",
-    ]  # fmt: skip
-    assert [[line.get_label() for line in axis.get_lines()] for axis in panels] == [
+    assert [(axis.get_title(), axis.get_ylabel()) for axis in panels] == [
+        ("fmnist_2c2d: sgd, η = 0.158", "test accuracy"),
+        ("fmnist_2c2d: adam, η = 0.000251", "test accuracy"),
+        ("fmnist_2c2d: sgd, η = 0.158", "train_eval accuracy"),
+        ("fmnist_2c2d: adam, η = 0.000251", "train_eval accuracy"),
+    ]
+    ours_and_deepobs = [
         ["sgd (3 seeds)", "sgd+shuffle_buffer=20000 (3 seeds)", "DeepOBS (7 seeds)"],
         ["adam (3 seeds)", "DeepOBS (6 seeds)"],
     ]
+    assert [[line.get_label() for line in axis.get_lines()] for axis in panels] == (
+        ours_and_deepobs * 2
+    )
+    sgd_train_eval = panels[2].get_lines()[0].get_ydata()
+    assert list(sgd_train_eval) == [0.86, 0.9]
