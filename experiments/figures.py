@@ -76,7 +76,7 @@ def plot_against_deepobs(settings, path):
     plt = pyplot()
     panels = {}  # (curve, optimizer) → [(setting, our history's key, DeepOBS's)]
     for setting, curves in against_deepobs(settings):
-        optimizer = setting.get("base_optimizer", setting["optimizer"])
+        optimizer = setting["base_optimizer"]
         for curve, (key, theirs) in curves.items():
             panels.setdefault((curve, optimizer), []).append((setting, key, theirs))
     rows = list(dict.fromkeys(curve for curve, _ in panels))

@@ -233,10 +233,9 @@ def against_deepobs(settings):
     problem, baselines = deepobs_baselines()
     pairs = []
     for s in settings:
-        optimizer = s.get("base_optimizer", s["optimizer"])
-        if s["problem"] != problem or optimizer not in baselines:
+        if s["problem"] != problem or s["base_optimizer"] not in baselines:
             continue
-        learning_rate, curves = baselines[optimizer]
+        learning_rate, curves = baselines[s["base_optimizer"]]
         if not math.isclose(s["learning_rate"], learning_rate, rel_tol=1e-6):
             continue
         comparable = {

@@ -159,7 +159,8 @@ class SweepConfig:
         """One pre-training run per problem and seed, when `pretrain` is set."""
         if not self.pretrain:
             return []
-        seeds = self.grids().get("seed", [self.seed])
+        seed_axis, batch_axis = runs.axis("seed"), runs.axis("batch_size")
+        seeds = self.grids().get("seed")
         return [
             RunSpec(
                 problem=problem,
@@ -167,7 +168,7 @@ class SweepConfig:
                 epochs=self.pretrain["epochs"],
                 values={
                     "learning_rate": float(self.pretrain["learning_rate"]),
-                    "batch_size": self.batch_size or problem.batch_size,
+                    "batch_size": self.fixed_value(batch_axis, problem),
                     "seed": seed,
                 },
                 divergence_loss=self.divergence_loss,
@@ -175,7 +176,7 @@ class SweepConfig:
                 save_weights=True,
             )
             for problem in self.problem_list()
-            for seed in seeds
+            for seed in seeds or [self.fixed_value(seed_axis, problem)]
         ]
 
 

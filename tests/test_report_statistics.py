@@ -135,8 +135,8 @@ def test_summary_sets_our_accuracy_beside_deepobs_s(tmp_path):
     ours = [0.80 + 0.01 * e for e in range(10)]  # 0.89 after epoch 10
     fitted = [0.90 + 0.005 * e for e in range(10)]  # 0.945 after epoch 10
     held_out = {
-        "problem": "fmnist_2c2d", "optimizer": "sgd", "learning_rate": 0.15848931925,
-        "n_seeds": 1, "validation_fraction": 0.1,
+        "problem": "fmnist_2c2d", "optimizer": "sgd", "base_optimizer": "sgd",
+        "learning_rate": 0.15848931925, "n_seeds": 1, "validation_fraction": 0.1,
         "history": {"test_accuracy": ours, "val_accuracy": fitted},
         "history_std": {"test_accuracy": [math.nan] * 10, "val_accuracy": [math.nan] * 10},
     }  # fmt: skip
