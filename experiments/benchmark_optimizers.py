@@ -13,13 +13,11 @@ import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import custom_optimizers as co  # noqa: E402
-from experiments import cli, models  # noqa: E402
+import custom_optimizers as co
+from experiments import cli, models
 
 PAIRS = {
     "sgd": (lambda: co.SGD(0.01), lambda: keras.optimizers.SGD(0.01)),
@@ -91,19 +89,16 @@ def compare(build_model, input_shape, batch, pair, rounds, steps):
     return statistics.median(times["ours"]), statistics.median(times["keras"])
 
 
+@cli.command
 def main(argv=None):
     parser = cli.parser("python -m experiments.benchmark_optimizers", __doc__)
     parser.add_argument("--rounds", default="15", help="alternating timing rounds")
     parser.add_argument("--steps", default="20", help="training steps per round")
     parser.add_argument("--optimizers", default=",".join(PAIRS), help="comma-separated")
     args = parser.parse_args(argv)
-    try:
-        rounds = cli.integer(args.rounds, "--rounds", 1)
-        steps = cli.integer(args.steps, "--steps", 1)
-        names = cli.names(cli.comma_list(args.optimizers), PAIRS, "optimizer")
-    except cli.UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    rounds = cli.integer(args.rounds, "--rounds", 1)
+    steps = cli.integer(args.steps, "--steps", 1)
+    names = cli.names(cli.comma_list(args.optimizers), PAIRS, "optimizer")
 
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

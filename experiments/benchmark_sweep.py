@@ -13,37 +13,28 @@ The fixed costs of one sweep (importing TensorFlow, loading data, writing
 the report) are timed apart.
 """
 
-import math
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from experiments import cli, sweep
+from experiments import cli
+from experiments.sweep import command as sweep
+from experiments.sweep.workers import RAY_START_SECONDS
 
 
 def bare_fit(spec, dataset):
-    """The same run with nothing but Keras: fit with validation, then test."""
-    import keras
+    """The same run with nothing but Keras: the sweep's batches in the same
+    order, fit with validation, then test."""
+    from experiments import models
+    from experiments.sweep import training
 
-    from experiments import models, training
-
-    keras.utils.set_random_seed(spec.seed)
-    model = models.build(spec.model, spec.seed)
-    steps_per_epoch = math.ceil(len(dataset.x_train) / spec.batch_size)
-    models.compile_classifier(
-        model, spec.build_optimizer(steps_per_epoch), metrics=["accuracy"]
-    )
-    model.fit(
-        training.batches(dataset.x_train, dataset.y_train, spec.batch_size, spec.seed),
-        validation_data=(dataset.x_val, dataset.y_val),
-        validation_batch_size=1024,
-        epochs=spec.epochs,
-        shuffle=False,
-        verbose=0,
-    )
-    model.evaluate(dataset.x_test, dataset.y_test, batch_size=1024, verbose=0)
+    model = training.fresh_model(spec)
+    optimizer = spec.build_optimizer(training.steps_per_epoch(spec, dataset))
+    models.compile_classifier(model, optimizer, metrics=["accuracy"])
+    training.fit(model, spec, dataset)
+    models.evaluate(model, dataset.x_test, dataset.y_test)
 
 
 def timed(function, *args):
@@ -52,6 +43,7 @@ def timed(function, *args):
     return time.perf_counter() - started
 
 
+@cli.command
 def main(argv=None):
     parser = cli.parser("python -m experiments.benchmark_sweep", __doc__)
     parser.add_argument("--config", default=str(sweep.CONFIGS / "quick.toml"))
@@ -64,18 +56,16 @@ def main(argv=None):
         sweep_argv += ["--models", args.models]
     if args.learning_rates:
         sweep_argv += ["--learning-rates", args.learning_rates]
-    try:
-        args.rounds = cli.integer(args.rounds, "--rounds", 1)
-        config = sweep.resolve(sweep.parse_args(sweep_argv))
-    except cli.UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    args.rounds = cli.integer(args.rounds, "--rounds", 1)
+    config = sweep.resolve(sweep.parse_args(sweep_argv))
 
     import_seconds = _import_seconds()
 
-    from experiments import data, executors, report
+    from experiments import data
+    from experiments.report import write_report
+    from experiments.sweep import executors
 
-    specs = [s for s in config.runs() if s.learning_rate < 1]  # no divergence
+    specs = [s for s in config.runs() if s.values["learning_rate"] < 1]  # no divergence
     started = time.perf_counter()
     dataset = data.load(
         specs[0].dataset,
@@ -103,11 +93,11 @@ def main(argv=None):
                         bare += seconds
                     else:
                         ours += seconds
-        report_seconds = timed(report.write_report, sweep_dir)
+        report_seconds = timed(write_report, sweep_dir)
     print(
         f"{len(specs)} runs x {args.rounds} "
         f"({', '.join(dict.fromkeys(s.problem.folder for s in specs))}; "
-        f"{dataset.describe()}; {specs[0].epochs} epochs, batch {specs[0].batch_size})"
+        f"{dataset.describe()}; {specs[0].epochs} epochs, batch {specs[0].values['batch_size']})"
     )
     print(f"bare model.fit      {bare:7.1f} s")
     print(f"sweep's train_run   {ours:7.1f} s   ratio {ours / bare:.3f}")
@@ -115,11 +105,11 @@ def main(argv=None):
         f"fixed costs: import TensorFlow {import_seconds:.1f} s, "
         f"load data {data_seconds:.1f} s, report {report_seconds:.1f} s"
     )
-    init, workers = _ray_start_seconds()
+    init, imports = _ray_start_seconds()
     print(
-        f"Ray's start-up with 2 workers: {init + workers:.1f} s (ray.init {init:.1f} s, "
-        f"then TensorFlow imported in each worker {workers:.1f} s); "
-        f"sweep.RAY_START_SECONDS = {sweep.RAY_START_SECONDS:g}"
+        f"Ray's start-up with 2 workers: {init + imports:.1f} s (ray.init {init:.1f} s, "
+        f"then TensorFlow imported in each worker {imports:.1f} s); "
+        f"RAY_START_SECONDS = {RAY_START_SECONDS:g}"
     )
 
 
@@ -135,7 +125,7 @@ RAY_START = """
 import os, time
 started = time.perf_counter()
 import ray
-from experiments import executors
+from experiments.sweep import executors
 executor = executors.OnRay(2)
 ready = time.perf_counter()
 @ray.remote(num_cpus=1)
@@ -152,8 +142,8 @@ def _ray_start_seconds():
     """(ray.init, the workers' TensorFlow import) in seconds."""
     done = subprocess.run([sys.executable, "-c", RAY_START], check=True,
                           capture_output=True, text=True)  # fmt: skip
-    init, workers = map(float, done.stdout.split()[-2:])
-    return init, workers
+    init, imports = map(float, done.stdout.split()[-2:])
+    return init, imports
 
 
 if __name__ == "__main__":

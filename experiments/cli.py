@@ -5,14 +5,31 @@ nothing written.
 """
 
 import argparse
+import functools
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 
 class UsageError(ValueError):
     """Bad input from the command line or a config file: exit status 2."""
+
+
+def command(main):
+    """A job's `main(argv)`, where bad input (a UsageError) is one line on
+    stderr and exit status 2, whatever the job."""
+
+    @functools.wraps(main)
+    def run(argv=None):
+        try:
+            return main(argv)
+        except UsageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def parser(prog, doc):
@@ -73,13 +90,3 @@ def integer(value, flag, least):
     """`value` as an int if it is a whole number >= `least`; else UsageError."""
     requirement = f"{flag} must be an integer >= {least}"
     return int(number(value, requirement, lambda x: x >= least and x == int(x)))
-
-
-def pyplot():
-    """matplotlib.pyplot on the Agg backend: files only, no window, on any machine."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt

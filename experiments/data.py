@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 DATASETS = ("mnist", "fashion_mnist")
+VALIDATION_FRACTION = 0.1  # of the training images, held out for model selection
 # With no validation split, the training images the validation metrics are
 # measured on: DeepOBS's train_eval set (deepobs/tensorflow/datasets/fmnist.py).
 TRAIN_EVAL_SIZE = 10_000
@@ -47,7 +48,7 @@ class Dataset:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    validation_fraction: float = 0.1
+    validation_fraction: float = VALIDATION_FRACTION
     max_train_samples: int = 0
     split_seed: int = 0  # draws the validation split
     classes: tuple = ()  # the labels kept in every part; empty: all
@@ -101,7 +102,7 @@ class Dataset:
 def load(
     name,
     data_dir=None,
-    validation_fraction=0.1,
+    validation_fraction=VALIDATION_FRACTION,
     max_train_samples=0,
     seed=0,
     download=True,

@@ -27,16 +27,13 @@ trained: it prints "-" instead of suggestions and says to lower `--start`.
 
 import csv
 import math
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from experiments import cli  # noqa: E402
-from experiments.cli import UsageError, check_writable, comma_list, number  # noqa: E402
+from experiments import cli, plotting
+from experiments.cli import check_writable, comma_list, number
 
 SMOOTHING = 0.98
 EXPLODED = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
@@ -86,7 +83,8 @@ def range_test(
     import keras
 
     import custom_optimizers
-    from experiments import models, training
+    from experiments import models
+    from experiments.sweep import training
 
     keras.utils.set_random_seed(seed)
     model = models.build(model_name, seed)
@@ -111,7 +109,7 @@ def range_test(
 
 
 def write_outputs(folder, rates, losses, found, title):
-    from experiments.tensorboard_logs import EventLog, scalar_pb
+    from experiments.sweep.tensorboard_logs import EventLog, scalar_pb
 
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "lr_finder.csv", "w", newline="") as f:
@@ -127,7 +125,7 @@ def write_outputs(folder, rates, losses, found, title):
         log.write(scalar_pb("lr_finder/learning_rate", rate), step)
     log.close()
 
-    plt = cli.pyplot()
+    plt = plotting.pyplot()
     fig, axis = plt.subplots(figsize=(7, 4.5))
     axis.plot(rates, losses, color="0.75", lw=0.8, label="batch loss")
     rates, losses = finite_prefix(rates, losses)
@@ -144,9 +142,7 @@ def write_outputs(folder, rates, losses, found, title):
     )
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "lr_finder.png", dpi=110)
-    plt.close(fig)
+    plotting.save(fig, folder / "lr_finder.png")
 
 
 def parse_args(argv):
@@ -199,14 +195,11 @@ def resolve(args):
     return settings
 
 
+@cli.command
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        settings = resolve(args)
-        check_writable(args.out, "output")
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    settings = resolve(args)
+    check_writable(args.out, "output")
     from experiments import data
 
     dataset = data.load(

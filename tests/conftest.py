@@ -71,5 +71,5 @@ def initial_weights():
 
 def assert_weights_close(actual, expected, rtol=1e-5, atol=1e-6):
     assert len(actual) == len(expected)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         np.testing.assert_allclose(a, e, rtol=rtol, atol=atol)

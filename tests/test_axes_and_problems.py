@@ -1,4 +1,4 @@
-"""Sweep axes from one table (runs.AXES), and test problems as data (problems.py)."""
+"""Sweep axes from one table (axes.AXES), and test problems as data (problems.py)."""
 
 import csv
 import json
@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from experiments import problems, runs, sweep
-from tests.test_sweep import TINY, events, run_sweep
+from experiments import problems
+from experiments.sweep import axes
+from experiments.sweep import command as sweep
+from tests.helpers import TINY, events, run_sweep
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -41,15 +43,15 @@ def hparams(path):
 def test_a_new_axis_is_one_table_entry(tmp_path, monkeypatch):
     """An axis declared here, and nowhere else, reaches the folder names, the
     HParams config and sessions, both CSVs, the report's ranking and --rerun-best."""
-    throwaway = runs.Axis(
+    throwaway = axes.Axis(
         "throwaway",
-        lambda value: runs.cli.integer(value, "throwaway", 0),
+        lambda value: axes.cli.integer(value, "throwaway", 0),
         default=0,
         tag="tw",
         role="compared",
         goes_to="training",
     )
-    monkeypatch.setattr(runs, "AXES", (*runs.AXES[:-1], throwaway, runs.AXES[-1]))
+    monkeypatch.setattr(axes, "AXES", (*axes.AXES[:-1], throwaway, axes.AXES[-1]))
     assert (
         run_sweep(
             tmp_path,
@@ -148,7 +150,7 @@ def test_the_readme_weight_decay_command_takes_the_grid_over_the_table():
     decays = {
         (s.optimizer, s.build_optimizer(10).weight_decay)
         for s in config.runs()
-        if s.model == "mlp" and s.learning_rate == 0.1
+        if s.model == "mlp" and s.values["learning_rate"] == 0.1
     }
     assert decays == {
         ("momentum_l2", 1e-4), ("momentum_l2", 1e-2),
@@ -163,7 +165,8 @@ def test_the_readme_weight_decay_command_takes_the_grid_over_the_table():
          "grid beta_1: none of this sweep's optimizers (sgd, momentum) uses beta_1; "
          "it applies to optimizers that do, such as adam, "),
         (["--grid", "warmth=1"], "unknown grid axis 'warmth'; allowed: learning_rate, "),
-        (["--grid", "momentum=0.5,1.5"], "momentum must be in [0, 1), got '1.5'"),
+        (["--grid", "momentum=0.5,1.5"],
+         "grid momentum: optimizer momentum: `momentum` must be in [0, 1); got 1.5"),
         (["--grid", "batch_size=0"], "batch_size must be an integer >= 1, got '0'"),
         (["--grid", "drop_remainder=maybe"],
          "drop_remainder must be true or false, got 'maybe'"),
@@ -210,14 +213,14 @@ def test_a_problem_brings_its_dataset_model_batch_size_and_length():
     """quick.toml's epochs and batch size were its models'; a problem has its own."""
     (spec,) = planned("--problems", "fmnist_2c2d", "--optimizers", "sgd",
                       "--learning-rates", "0.1")  # fmt: skip
-    assert (spec.dataset, spec.model, spec.batch_size, spec.epochs) == (
+    assert (spec.dataset, spec.model, spec.values["batch_size"], spec.epochs) == (
         "fashion_mnist", "deepobs_2c2d", 128, 100,
     )  # fmt: skip
     assert str(spec.folder) == "fmnist_2c2d/sgd/lr=0.1"
     (shorter,) = planned("--problems", "fmnist_2c2d", "--optimizers", "sgd",
                          "--learning-rates", "0.1", "--epochs", "2",
                          "--batch-size", "64")  # fmt: skip
-    assert (shorter.epochs, shorter.batch_size) == (2, 64)
+    assert (shorter.epochs, shorter.values["batch_size"]) == (2, 64)
     assert str(shorter.folder) == "fmnist_2c2d/sgd/lr=0.1,batch_size=64"
 
 
@@ -225,9 +228,9 @@ def test_the_sweep_s_seed_and_batch_size_set_their_axes_until_a_grid_does():
     base = ("--problems", "fmnist_2c2d", "--optimizers", "sgd", "--learning-rates",
             "0.1", "--seed", "4", "--batch-size", "32")  # fmt: skip
     (spec,) = planned(*base)
-    assert (spec.seed, spec.batch_size) == (4, 32)
+    assert (spec.values["seed"], spec.values["batch_size"]) == (4, 32)
     gridded = planned(*base, "--grid", "seed=1,2", "--grid", "batch_size=16,128")
-    assert sorted((s.seed, s.batch_size) for s in gridded) == [
+    assert sorted((s.values["seed"], s.values["batch_size"]) for s in gridded) == [
         (1, 16), (1, 128), (2, 16), (2, 128),
     ]  # fmt: skip
     assert "fmnist_2c2d/sgd/lr=0.1,seed=1" in {str(s.folder) for s in gridded}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import data
-from experiments.training import batches
+from experiments.sweep.training import batches
 
 
 def write_idx(path, array):

@@ -13,56 +13,57 @@ from PIL import Image, ImageChops
 
 import custom_optimizers as co
 from experiments import explorer
-from experiments import trajectories as tr
+from experiments.landscapes import page, surfaces, theory
+from experiments.landscapes.paths import trajectory
 
 SMALL = ["--problems", "saddle,rosenbrock", "--learning-rates", "0.01,0.1",
          "--steps", "20"]  # fmt: skip
 
 
 def test_each_stored_path_is_the_optimizer_s_own():
-    paths = explorer.compute_paths(["saddle"], ["sgd", "momentum"], [0.01, 0.1], 20)
-    assert len(paths) == 3 * 2 + 3 * 2 * len(explorer.BETAS)
-    stored = paths[explorer.key("saddle", "momentum", 0.1, 0.5, 1)]
+    paths = page.compute_paths(["saddle"], ["sgd", "momentum"], [0.01, 0.1], 20)
+    assert len(paths) == 3 * 2 + 3 * 2 * len(page.BETAS)
+    stored = paths[page.key("saddle", "momentum", 0.1, 0.5, 1)]
     optimizer = co.get("momentum", learning_rate=0.1, momentum=0.5)
-    alone = tr.trajectory(tr.PROBLEMS["saddle"], optimizer, 20,
-                          explorer.STARTS["saddle"][1])  # fmt: skip
+    alone = trajectory(surfaces.SURFACES["saddle"], optimizer, 20,
+                          surfaces.SURFACES["saddle"].starts[1])  # fmt: skip
     np.testing.assert_array_equal(stored[0], alone[0])
     np.testing.assert_array_equal(stored[1], alone[1])
-    plain = paths[explorer.key("saddle", "sgd", 0.01, None, 2)]
+    plain = paths[page.key("saddle", "sgd", 0.01, None, 2)]
     np.testing.assert_array_equal(
-        plain[0], tr.trajectory(tr.PROBLEMS["saddle"], co.get("sgd", learning_rate=0.01),
-                                20, explorer.STARTS["saddle"][2])[0]
+        plain[0], trajectory(surfaces.SURFACES["saddle"], co.get("sgd", learning_rate=0.01),
+                                20, surfaces.SURFACES["saddle"].starts[2])[0]
     )  # fmt: skip
 
 
 def test_the_learning_rate_grid_has_13_points_from_1e_3_to_1_with_0_1():
-    rates = explorer.LEARNING_RATES
+    rates = page.LEARNING_RATES
     assert len(rates) >= 13 and rates[0] == 1e-3 and rates[-1] == 1 and 0.1 in rates
     np.testing.assert_allclose(np.diff(np.log10(rates)), 0.25, atol=2e-3)
 
 
 def test_the_textbook_rates_on_the_ravine():
     """Goh's optima are the minima of the step map's spectral radius."""
-    mu, big_l = tr.RAVINE_SLOW_CURVATURE, tr.RAVINE_CURVATURE
+    mu, big_l = surfaces.RAVINE_SLOW_CURVATURE, surfaces.RAVINE_CURVATURE
     kappa, curvatures = big_l / mu, (mu, big_l)
     etas = np.linspace(0.01, 0.25, 2401)
-    rates = [explorer.contraction(eta, 0.0, curvatures) for eta in etas]
+    rates = [theory.contraction(eta, 0.0, curvatures) for eta in etas]
     assert etas[int(np.argmin(rates))] == pytest.approx(2 / (big_l + mu), abs=1e-4)
     assert min(rates) == pytest.approx((kappa - 1) / (kappa + 1), rel=1e-4)
-    assert explorer.contraction(0.2001, 0.0, curvatures) > 1  # η > 2/L diverges
+    assert theory.contraction(0.2001, 0.0, curvatures) > 1  # η > 2/L diverges
     beta = ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
     eta = (2 / (math.sqrt(big_l) + math.sqrt(mu))) ** 2
-    best = explorer.contraction(eta, beta, curvatures)
+    best = theory.contraction(eta, beta, curvatures)
     assert best == pytest.approx(math.sqrt(beta), rel=1e-3)
     for other in ((eta * 0.9, beta), (eta, beta + 0.05), (eta * 0.8, beta - 0.1)):
-        assert explorer.contraction(*other, curvatures) > best
+        assert theory.contraction(*other, curvatures) > best
 
 
 def test_measured_steps_count_until_the_loss_stays_below_the_tolerance():
     losses = [5.0, 1e-7, 2e-6, 5e-7, 1e-8]  # dips below, comes back, stays
-    assert explorer.steps_to_tolerance(losses, 4) == 3
-    assert explorer.steps_to_tolerance(losses[:3], 2) is None  # above at the end
-    assert explorer.steps_to_tolerance(losses[:3], 4) is None  # ended early
+    assert theory.steps_to_tolerance(losses, 4) == 3
+    assert theory.steps_to_tolerance(losses[:3], 2) is None  # above at the end
+    assert theory.steps_to_tolerance(losses[:3], 4) is None  # ended early
 
 
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
@@ -158,12 +159,12 @@ def test_a_learning_rate_in_the_url_changes_the_drawn_paths(small_page, tmp_path
             f"rosenbrock, η = {rate}, β = 0.5, start 2, step 20"
         )
         # Each optimizer's last loss as the page shows it, from the same paths.
-        for name in explorer.OPTIMIZERS:
-            beta = 0.5 if name in explorer.WITH_BETA else None
-            positions, losses = explorer.compute_paths(
+        for name in page.OPTIMIZERS:
+            beta = 0.5 if name in page.WITH_BETA else None
+            positions, losses = page.compute_paths(
                 ["rosenbrock"], [name], [float(rate)], 20
-            )[explorer.key("rosenbrock", name, float(rate), beta, 1)]
-            lowest = tr.PROBLEMS["rosenbrock"].lowest
+            )[page.key("rosenbrock", name, float(rate), beta, 1)]
+            lowest = surfaces.SURFACES["rosenbrock"].lowest
             expected = (
                 f"{name}: diverged at step {len(losses)}" if len(losses) < 21
                 else f"{name}: f − lowest = {_precision3(losses[-1] - lowest)} at step 20"
@@ -182,7 +183,7 @@ def test_a_learning_rate_in_the_url_changes_the_drawn_paths(small_page, tmp_path
 
 def _precision3(value):
     """JavaScript's toPrecision(3) of the float32 number the page holds."""
-    value = float(np.float32(max(value, explorer.LOSS_FLOOR)))
+    value = float(np.float32(max(value, page.LOSS_FLOOR)))
     mantissa, exponent = f"{value:.2e}".split("e")
     exponent = int(exponent)
     if exponent < -6 or exponent >= 3:
@@ -191,8 +192,8 @@ def _precision3(value):
 
 
 def test_the_page_builds_without_bokeh_validation_errors(caplog):
-    paths = explorer.compute_paths(["saddle"], explorer.OPTIMIZERS, [0.1], 5)
-    text = explorer.page(paths, None, ["saddle"], explorer.OPTIMIZERS, [0.1], 5)
+    paths = page.compute_paths(["saddle"], page.OPTIMIZERS, [0.1], 5)
+    text = page.page(paths, None, ["saddle"], page.OPTIMIZERS, [0.1], 5)
     assert "saddle|adam|0.1|-|0" in text
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
 

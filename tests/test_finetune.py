@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import models, sweep
-from tests.test_sweep import events
+from experiments import models
+from experiments.sweep import command as sweep
+from tests.helpers import events
 
 TINY_FINETUNE = """
 name = "finetune"

@@ -82,7 +82,7 @@ def test_save_and_resume_equals_an_uninterrupted_run(case, initial_weights, tmp_
     assert type(resumed.optimizer) is type(first.optimizer)
     assert resumed.optimizer.get_config() == first.optimizer.get_config()
     assert len(resumed.optimizer.variables) == len(saved_state) > 2
-    for restored, saved in zip(resumed.optimizer.variables, saved_state):
+    for restored, saved in zip(resumed.optimizer.variables, saved_state, strict=True):
         np.testing.assert_array_equal(restored.numpy(), saved)
     resumed.fit(x[half:], y[half:], batch_size=32, shuffle=False, verbose=0)
 

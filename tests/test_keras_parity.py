@@ -79,6 +79,7 @@ def test_training_matches_keras_builtin(case, initial_weights):
     )
     # The run moved far from the start, so agreement is not trivial.
     moved = max(
-        abs(w - w0).max() for w, w0 in zip(ours_model.get_weights(), initial_weights)
+        abs(w - w0).max()
+        for w, w0 in zip(ours_model.get_weights(), initial_weights, strict=True)
     )
     assert moved > 0.05

@@ -74,7 +74,7 @@ def test_low_precision_variables_stay_finite_and_follow_float32(
     loss_tolerance, weight_tolerance = TOLERANCE[dtype]
     assert losses[-1] == pytest.approx(reference_losses[-1], rel=loss_tolerance)
     assert losses[-1] < losses[0]
-    for w, r in zip(weights, reference):
+    for w, r in zip(weights, reference, strict=True):
         assert np.linalg.norm(w - r) <= weight_tolerance * np.linalg.norm(r)
 
 

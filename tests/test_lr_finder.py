@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from experiments import lr_finder
-from tests.test_sweep import events, values
+from tests.helpers import events, values
 
 
 def test_smoothing_is_a_bias_corrected_moving_average():

@@ -30,5 +30,5 @@ def test_deepobs_2c2d_starts_from_truncated_normals_and_biases_of_0_05():
 
 def test_the_same_seed_gives_the_same_weights():
     a, b = (models.build("deepobs_2c2d", seed=3) for _ in range(2))
-    for x, y in zip(a.weights, b.weights):
+    for x, y in zip(a.weights, b.weights, strict=True):
         np.testing.assert_array_equal(x.numpy(), y.numpy())

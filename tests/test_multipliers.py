@@ -34,7 +34,8 @@ def fit(model, optimizer, epochs=2):
 
 def by_path(model, optimizer):
     return {
-        v.path: k for v, k in zip(model.trainable_variables, optimizer._multipliers)
+        v.path: k
+        for v, k in zip(model.trainable_variables, optimizer._multipliers, strict=True)
     }
 
 
@@ -75,7 +76,7 @@ def test_multiplier_zero_freezes_values_and_slots_even_with_weight_decay(make, s
     head_before = model.layers[-1].kernel.numpy()
     optimizer = make({"conv_": 0.0})
     fit(model, optimizer)
-    for w, before in zip(model.layers[0].weights, frozen_before):
+    for w, before in zip(model.layers[0].weights, frozen_before, strict=True):
         np.testing.assert_array_equal(w.numpy(), before)
     assert np.abs(model.layers[-1].kernel.numpy() - head_before).max() > 1e-3
     frozen_slots = [
@@ -212,7 +213,7 @@ def test_a_frozen_variable_is_left_out_of_the_global_clipnorm():
         )  # fmt: skip
         before = [w.numpy() for w in model.weights]
         model.train_on_batch(x, y)
-        steps = [w.numpy() - b for w, b in zip(model.weights, before)]
+        steps = [w.numpy() - b for w, b in zip(model.weights, before, strict=True)]
         assert not np.any(steps[0]) and not np.any(steps[1])  # conv_1 never moved
         return np.sqrt(sum(np.sum(s.astype("float64") ** 2) for s in steps))
 

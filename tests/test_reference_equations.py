@@ -151,7 +151,7 @@ def test_every_step_matches_the_numpy_reference(case):
     expected = params
     for step, actual in enumerate(run(optimizer_class(**kwargs), params, grads)):
         expected = reference.step(expected, grads[step], NAMES)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=True):
             np.testing.assert_allclose(
                 a, e, rtol=1e-5, atol=1e-6, err_msg=f"step {step + 1}"
             )
@@ -164,12 +164,12 @@ def final_params(optimizer, seed=0):
 
 
 def assert_all_close(a, b):
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
 
 def assert_differ(a, b):
-    assert max(np.abs(x - y).max() for x, y in zip(a, b)) > 1e-3
+    assert max(np.abs(x - y).max() for x, y in zip(a, b, strict=True)) > 1e-3
 
 
 def test_coupled_and_decoupled_decay_agree_for_plain_gradient_descent():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments import figures, report
+from experiments.report import deepobs, figures, loading, statistics, tables
 
 
 def brute_force_expected_best(values, k):
@@ -18,13 +18,13 @@ def brute_force_expected_best(values, k):
 
 def test_expected_best_by_hand():
     # Pairs of {0.2, 0.5, 0.9}: best 0.5, 0.9, 0.9.
-    assert report.expected_best([0.9, 0.2, 0.5], 2) == pytest.approx(
+    assert statistics.expected_best([0.9, 0.2, 0.5], 2) == pytest.approx(
         (0.5 + 0.9 + 0.9) / 3
     )
-    assert report.expected_best([0.9, 0.2, 0.5], 1) == pytest.approx(
+    assert statistics.expected_best([0.9, 0.2, 0.5], 1) == pytest.approx(
         (0.2 + 0.5 + 0.9) / 3
     )
-    assert report.expected_best([0.9, 0.2, 0.5], 3) == pytest.approx(0.9)
+    assert statistics.expected_best([0.9, 0.2, 0.5], 3) == pytest.approx(0.9)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -32,7 +32,7 @@ def test_expected_best_equals_enumerating_every_draw(seed):
     rng = np.random.default_rng(seed)
     values = list(rng.choice([0.1, 0.5, 0.8, 0.85, 0.9], size=7))  # with ties
     for k in range(1, 8):
-        assert report.expected_best(values, k) == pytest.approx(
+        assert statistics.expected_best(values, k) == pytest.approx(
             brute_force_expected_best(values, k)
         )
 
@@ -54,7 +54,7 @@ def test_tuning_curves_count_a_diverged_setting_as_zero():
         setting("sgd", 1.0, None, diverged=True),
         setting("adam", 0.001, 0.8, problem="cnn"),
     ]
-    curves = report.tuning_curves(settings)
+    curves = statistics.tuning_curves(settings)
     assert curves[("mlp", "sgd")] == pytest.approx(
         [(0.5 + 0.9 + 0.0) / 3, (0.9 + 0.9 + 0.5) / 3, 0.9]
     )
@@ -80,7 +80,7 @@ def test_time_to_target_is_the_first_epoch_at_99_percent_of_the_problem_s_best()
         run("mlp", [0.99, math.nan], 5.0, diverged=True),  # not a best
         run("cnn", [0.4, 0.6], 8.0),  # its own problem: the best itself
     ]
-    report.add_time_to_target(runs)
+    loading.add_time_to_target(runs)
     # 99% of the MLP's best final accuracy, 0.80: 0.792.
     assert [r["epochs_to_target"] for r in runs[:2]] == [3, 1]
     assert [r["seconds_to_target"] for r in runs[:2]] == [30.0, 4.0]
@@ -99,15 +99,15 @@ def test_summary_ranks_the_entries_by_time_to_result(tmp_path):
             "weight_decay": 0.0, "data_source": "test", "train_samples": 10,
             "in_decay_grid": False,
         })  # fmt: skip
-    report.add_time_to_target(rows)
-    report.write_markdown(report.aggregate(rows), tmp_path / "summary.md", "test")
+    loading.add_time_to_target(rows)
+    tables.write_markdown(statistics.aggregate(rows), tmp_path / "summary.md", "test")
     text = (tmp_path / "summary.md").read_text()
     assert "| 1 | adam | 0.1 | 1 | 1 s |" in text
     assert "| 2 | sgd | 0.1 | 3 | 3 s |" in text
 
 
 def test_deepobs_baselines_hold_the_published_curves():
-    problem, baselines = report.deepobs_baselines()
+    problem, baselines = deepobs.deepobs_baselines()
     assert problem == "fmnist_2c2d"
     assert {name: lr for name, (lr, _) in baselines.items()} == {
         "sgd": 0.15848931925, "momentum": 0.0025118864315, "adam": 0.00025118864315,
@@ -141,8 +141,8 @@ def test_summary_sets_our_accuracy_beside_deepobs_s(tmp_path):
         "history_std": {"test_accuracy": [math.nan] * 10, "val_accuracy": [math.nan] * 10},
     }  # fmt: skip
     other = {**held_out, "learning_rate": 0.1}  # not DeepOBS's η: not compared
-    assert [s for s, _ in report.against_deepobs([held_out, other])] == [held_out]
-    lines = report._deepobs_table([held_out, other])
+    assert [s for s, _ in deepobs.against_deepobs([held_out, other])] == [held_out]
+    lines = tables._deepobs_table([held_out, other])
     assert (
         "| sgd | 0.158 | test | 10 | 89.00% | 90.19% ± 0.72 (7 seeds) | -1.19 |"
         in lines
@@ -150,7 +150,7 @@ def test_summary_sets_our_accuracy_beside_deepobs_s(tmp_path):
     # Held-out validation images are not DeepOBS's train_eval: no such row.
     assert not [line for line in lines if "| train_eval |" in line]
     on_training_images = {**held_out, "validation_fraction": 0}
-    lines = report._deepobs_table([on_training_images])
+    lines = tables._deepobs_table([on_training_images])
     assert (
         "| sgd | 0.158 | train_eval | 10 | 94.50% | 93.60% ± 0.79 (7 seeds) | +0.90 |"
         in lines
@@ -174,7 +174,7 @@ def test_the_deepobs_figure_draws_each_of_our_entries_in_its_optimizer_s_panel(
     adam = {**plain, "optimizer": "adam", "base_optimizer": "adam",
             "learning_rate": 0.00025118864315}  # fmt: skip
     drawn = {}
-    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.update(fig=fig))
+    monkeypatch.setattr(figures, "save", lambda fig, path: drawn.update(fig=fig))
     figures.plot_against_deepobs([plain, shuffled, adam], "unused.png")
     panels = drawn["fig"].axes
     assert [(axis.get_title(), axis.get_ylabel()) for axis in panels] == [

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from experiments import sweep
-from experiments.runs import make_schedule
-from tests.test_sweep import TINY, events, values
+from experiments.sweep import command as sweep
+from experiments.sweep.schedules import make_schedule
+from tests.helpers import TINY, events, values
 
 T = 100  # steps of training
 

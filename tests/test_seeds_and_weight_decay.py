@@ -7,7 +7,8 @@ import math
 import pytest
 from PIL import Image
 
-from experiments import report, sweep
+from experiments.report import statistics, tables
+from experiments.sweep import command as sweep
 
 TINY = [
     "--quick",
@@ -55,7 +56,7 @@ def fake_run(optimizer, learning_rate, seed, val_accuracy, diverged=False):
 def test_aggregation_gives_mean_and_sample_standard_deviation():
     runs = [fake_run("adam", 0.01, s, a) for s, a in enumerate([0.90, 0.92, 0.97])]
     runs.append(fake_run("sgd", 0.1, 0, 0.5))
-    by_optimizer = {s["optimizer"]: s for s in report.aggregate(runs)}
+    by_optimizer = {s["optimizer"]: s for s in statistics.aggregate(runs)}
     adam = by_optimizer["adam"]
     assert adam["n_seeds"] == 3 and adam["seeds"] == "0 1 2"
     assert adam["val_accuracy"] == pytest.approx(0.93)
@@ -72,7 +73,7 @@ def test_aggregation_gives_mean_and_sample_standard_deviation():
 
 def test_a_diverged_seed_is_left_out_of_the_mean_and_marks_the_setting():
     runs = [fake_run("adam", 1.0, 0, 0.8), fake_run("adam", 1.0, 1, 0.0, diverged=True)]
-    (setting,) = report.aggregate(runs)
+    (setting,) = statistics.aggregate(runs)
     assert setting["diverged"] and setting["diverged_seeds"] == 1
     assert setting["val_accuracy"] == pytest.approx(0.8)
 
@@ -80,7 +81,7 @@ def test_a_diverged_seed_is_left_out_of_the_mean_and_marks_the_setting():
 def test_best_setting_is_the_rerun_one_not_a_single_lucky_seed():
     runs = [fake_run("adam", 0.001, s, a) for s, a in enumerate([0.95, 0.90, 0.91])]
     runs.append(fake_run("adam", 0.003, 0, 0.94))
-    ((top, near),) = report.best_settings(report.aggregate(runs)).values()
+    ((top, near),) = statistics.best_settings(statistics.aggregate(runs)).values()
     assert top["learning_rate"] == 0.001 and top["n_seeds"] == 3
     assert near == [0.001, 0.003]
 
@@ -89,7 +90,7 @@ def test_overlapping_results_are_called_so_instead_of_ranked(tmp_path):
     runs = [fake_run("adam", 0.01, s, a) for s, a in enumerate([0.90, 0.94])]
     runs += [fake_run("adamw", 0.01, s, a) for s, a in enumerate([0.91, 0.95])]
     runs += [fake_run("sgd", 0.1, s, a) for s, a in enumerate([0.50, 0.51])]
-    report.write_markdown(report.aggregate(runs), tmp_path / "summary.md", "test")
+    tables.write_markdown(statistics.aggregate(runs), tmp_path / "summary.md", "test")
     text = (tmp_path / "summary.md").read_text()
     assert "| 1 ≈ | adamw |" in text and "| 2 ≈ | adam |" in text
     assert "| 3 | sgd |" in text
@@ -224,8 +225,9 @@ def test_weight_decay_grid_gives_a_heatmap_and_a_row_per_cell(tmp_path):
         (["--seeds", "0,1.5"], "seeds must be non-negative integers, got '1.5'"),
         (["--seeds", ","], "--seeds is empty"),
         (
-            ["--weight-decays", "0.01,-0.1"],
-            "weight decay must be a number >= 0, got '-0.1'",
+            ["--optimizers", "momentum_l2", "--weight-decays", "0.01,-0.1"],
+            "grid weight_decay: optimizer momentum_l2: `weight_decay` must be in "
+            "[0, inf); got -0.1",
         ),
         (["--weight-decays", ""], "--weight-decays is empty"),
         (["--learning-rates", ""], "--learning-rates is empty"),

@@ -6,45 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-import tensorflow as tf
 from PIL import Image
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from experiments import sweep
-
-TINY = [
-    "--quick",
-    "--offline",
-    "--models",
-    "mlp",
-    "--optimizers",
-    "momentum,adam",
-    "--learning-rates",
-    "0.03,50",  # 50 diverges for both
-    "--epochs",
-    "2",
-    "--max-train-samples",
-    "256",
-]
-
-
-def run_sweep(logdir, *extra):
-    return sweep.main([*TINY, "--logdir", str(logdir), *extra])
-
-
-def summary(sweep_dir):
-    with open(sweep_dir / "summary.csv") as f:
-        return list(csv.DictReader(f))
-
-
-def events(path):
-    accumulator = EventAccumulator(str(path), size_guidance={"tensors": 0})
-    accumulator.Reload()
-    return accumulator
-
-
-def values(accumulator, tag):
-    return [float(tf.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)]
+from experiments.sweep import command as sweep
+from tests.helpers import TINY, events, run_sweep, summary, values
 
 
 @pytest.fixture(scope="module")
@@ -365,7 +330,8 @@ def test_default_config_compares_what_the_project_promises():
     assert {"sgd", "momentum", "nesterov", "adam", "adamw", "momentum_l2"} <= set(
         config.optimizers
     )
-    assert min(config.learning_rates) <= 1e-4 and max(config.learning_rates) >= 1.0
+    rates = config.grid["learning_rate"]
+    assert min(rates) <= 1e-4 and max(rates) >= 1.0
     assert set(config.models) == {"mlp", "cnn"}
 
 
@@ -423,7 +389,7 @@ def test_fast_histogram_equals_tensorboards(values):
     from tensorboard.plugins.histogram.summary_v2 import histogram_pb
     from tensorboard.util import tensor_util
 
-    from experiments import tensorboard_logs
+    from experiments.sweep import tensorboard_logs
 
     values = np.concatenate([values, np.random.default_rng(0).normal(size=1000)])
     for ours, theirs in (
@@ -439,7 +405,7 @@ def test_fast_histogram_equals_tensorboards(values):
 
 def test_runs_saved_before_newer_fields_existed_still_match(finished):
     """A sweep folder from an older version resumes: absent fields had their default."""
-    from experiments.runs import RunSpec
+    from experiments.sweep.spec import RunSpec
 
     saved = json.loads((finished / "mlp/momentum/lr=0.03/run.json").read_text())["run"]
     for newer in ("schedule", "schedule_settings", "stage", "init", "new_layers",

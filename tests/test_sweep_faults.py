@@ -6,17 +6,15 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from experiments import report, sweep
-from experiments.folder_lock import FolderLock
-from tests.test_sweep import TINY, run_sweep
+from experiments.report.__main__ import main as report_main
+from experiments.sweep import command as sweep
+from experiments.sweep.folder_lock import FolderLock
+from tests.helpers import ROOT, TINY, run_sweep, steps_written_twice, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
 ONE_RUN = ["--optimizers", "momentum", "--learning-rates", "0.03"]
 
 
@@ -79,7 +77,7 @@ def test_resume_refuses_a_finished_run_on_other_data(
 def test_a_second_sweep_on_the_same_folder_exits_2_naming_the_holder(tmp_path, capsys):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from experiments.folder_lock import FolderLock\n"
+         "import sys, time; from experiments.sweep.folder_lock import FolderLock\n"
          f"with FolderLock({str(tmp_path / 'quick')!r}):\n"
          "    print('held', flush=True); time.sleep(60)"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
@@ -117,7 +115,7 @@ def test_corrupt_or_empty_result_files_are_skipped_and_redone(tmp_path, capsys):
     kept = (runs / "adam/lr=0.1/result.json").read_text()
     capsys.readouterr()
 
-    assert report.main([str(tmp_path / "quick")]) == 0
+    assert report_main([str(tmp_path / "quick")]) == 0
     err = capsys.readouterr().err
     assert (
         "report skips" in err
@@ -142,9 +140,9 @@ def test_equal_grid_values_are_one_run():
          "--models", "mlp,mlp"]
     )  # fmt: skip
     config = sweep.resolve(args)
-    assert config.learning_rates == [1e-3, 0.03]
-    assert config.seeds == [0, 1]
-    assert config.weight_decays == [1e-4]
+    assert config.grid["learning_rate"] == [1e-3, 0.03]
+    assert config.grid["seed"] == [0, 1]
+    assert config.grid["weight_decay"] == [1e-4]
     assert config.models == ["mlp"]
     folders = [spec.folder for spec in config.runs()]
     assert len(folders) == len(set(folders)) == 2 * 2 * 2
@@ -164,30 +162,7 @@ def start_sweep(logdir):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
-
-
-def wait_for(condition, process, seconds=120):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def steps_written_twice(run_dir):
-    """(folder, tag, step) written more than once in any of the run's event folders."""
-    repeated = []
-    for folder in {p.parent for p in run_dir.rglob("events.out.tfevents*")}:
-        events = EventAccumulator(
-            str(folder), size_guidance={"tensors": 0}, purge_orphaned_data=False
-        )
-        events.Reload()
-        for tag in events.Tags()["tensors"]:
-            steps = [e.step for e in events.Tensors(tag)]
-            repeated += [(folder, tag, s) for s in set(steps) if steps.count(s) > 1]
-    return repeated
 
 
 def test_kill_9_mid_run_then_rerun_finishes_every_run_exactly_once(tmp_path, capsys):

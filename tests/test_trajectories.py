@@ -8,15 +8,17 @@ import pytest
 from PIL import Image
 
 import custom_optimizers as co
-from experiments import trajectories as tr
+from experiments import trajectories as command
+from experiments.landscapes import drawing, surfaces
+from experiments.landscapes.paths import at_rates, run, trajectories, trajectory
 from tests.reference import ReferenceAdam
 
-RAVINE = tr.PROBLEMS["ravine"]
-L = tr.RAVINE_CURVATURE
+RAVINE = surfaces.SURFACES["ravine"]
+L = surfaces.RAVINE_CURVATURE
 
 
 def losses(name, learning_rate, steps, problem=RAVINE):
-    return tr.trajectory(problem, co.get(name, learning_rate=learning_rate), steps)[1]
+    return trajectory(problem, co.get(name, learning_rate=learning_rate), steps)[1]
 
 
 def test_gradient_descent_diverges_above_two_over_l_and_converges_below():
@@ -62,7 +64,7 @@ def test_adams_first_step_is_eta_per_coordinate_whatever_the_scale(scale):
 def test_outputs_frames_and_csv_match_the_optimizers_own_updates(tmp_path):
     steps = 12
     assert (
-        tr.main(
+        command.main(
             [
                 "--problems",
                 "ravine",
@@ -81,7 +83,7 @@ def test_outputs_frames_and_csv_match_the_optimizers_own_updates(tmp_path):
         == 0
     )
     with Image.open(tmp_path / "ravine_lr=0.1.gif") as gif:
-        assert gif.n_frames == len(tr.frame_indices(steps, 5)) == 5
+        assert gif.n_frames == len(drawing.frame_indices(steps, 5)) == 5
     with Image.open(tmp_path / "ravine_lr=0.1.png") as png:
         assert png.format == "PNG"
     with open(tmp_path / "ravine_lr=0.1.csv") as f:
@@ -94,7 +96,7 @@ def test_outputs_frames_and_csv_match_the_optimizers_own_updates(tmp_path):
         )
         x, y = theta.numpy()
         gradient = np.array(
-            [tr.RAVINE_SLOW_CURVATURE * x, L * y], "float32"
+            [surfaces.RAVINE_SLOW_CURVATURE * x, L * y], "float32"
         )  # ∇ of the ravine
         optimizer.apply_gradients([(gradient, theta)])
     assert len(rows) == steps + 1
@@ -102,7 +104,7 @@ def test_outputs_frames_and_csv_match_the_optimizers_own_updates(tmp_path):
 
 def test_start_point_can_be_set(tmp_path):
     assert (
-        tr.main(
+        command.main(
             [
                 "--problems",
                 "saddle",
@@ -126,7 +128,7 @@ def test_start_point_can_be_set(tmp_path):
 
 
 def test_diverging_path_ends_while_others_go_on():
-    paths = tr.run(tr.PROBLEMS["rosenbrock"], ["sgd", "adam"], 0.1, 30)
+    paths = run(surfaces.SURFACES["rosenbrock"], ["sgd", "adam"], 0.1, 30)
     assert len(paths["sgd"][0]) < 31
     assert len(paths["adam"][0]) == 31
 
@@ -140,8 +142,8 @@ def test_diverging_path_ends_while_others_go_on():
             ["--learning-rates", "0.1,-1"],
             "learning rate must be a positive number, got '-1'",
         ),
-        (["--steps", "0"], "steps must be a positive integer, got '0'"),
-        (["--steps", "2.5"], "steps must be a positive integer, got '2.5'"),
+        (["--steps", "0"], "--steps must be an integer >= 1, got '0'"),
+        (["--steps", "2.5"], "--steps must be an integer >= 1, got '2.5'"),
         (["--start", "1,2,3"], "start must be two numbers x,y, got '1,2,3'"),
         (["--basins", "--start", "1,2"], "--start does not combine with --basins"),
         (
@@ -152,7 +154,7 @@ def test_diverging_path_ends_while_others_go_on():
 )
 def test_bad_input_exits_2_and_writes_nothing(argv, message, tmp_path, capsys):
     out = tmp_path / "out"
-    assert tr.main([*argv, "--out", str(out)]) == 2
+    assert command.main([*argv, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not out.exists()
@@ -161,11 +163,11 @@ def test_bad_input_exits_2_and_writes_nothing(argv, message, tmp_path, capsys):
 def test_unwritable_output_folder_exits_2(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert tr.main(["--out", str(blocker / "out")]) == 2
+    assert command.main(["--out", str(blocker / "out")]) == 2
     assert "cannot be written" in capsys.readouterr().err
 
 
-DOUBLE_WELL = tr.PROBLEMS["double_well"]
+DOUBLE_WELL = surfaces.SURFACES["double_well"]
 
 
 def test_double_well_minima_are_where_the_gradient_vanishes():
@@ -173,7 +175,7 @@ def test_double_well_minima_are_where_the_gradient_vanishes():
 
     global_f, local_f = (DOUBLE_WELL.function(x, y) for x, y in DOUBLE_WELL.minima)
     assert global_f < local_f  # the first listed is the global one
-    for x, y in (*DOUBLE_WELL.minima, (tr.DOUBLE_WELL_BARRIER, 0.0)):
+    for x, y in (*DOUBLE_WELL.minima, (surfaces.DOUBLE_WELL_BARRIER, 0.0)):
         point = tf.Variable([x, y])
         with tf.GradientTape() as tape:
             value = DOUBLE_WELL.function(point[0], point[1])
@@ -187,14 +189,18 @@ def test_from_the_right_momentum_crosses_to_the_global_minimum(name, ends_in):
     """From (2, 0.5) at η = 0.01: gradient descent and Adam settle in the
     nearer, local valley; momentum's velocity carries it over the barrier."""
     optimizer = co.get(name, learning_rate=0.01)
-    positions, _ = tr.trajectory(DOUBLE_WELL, optimizer, 600)
-    assert tr.basin(DOUBLE_WELL, positions, 600) == ends_in
-    expected = tr.DOUBLE_WELL_GLOBAL if ends_in == "global" else tr.DOUBLE_WELL_LOCAL
+    positions, _ = trajectory(DOUBLE_WELL, optimizer, 600)
+    assert drawing.basin(DOUBLE_WELL, positions, 600) == ends_in
+    expected = (
+        surfaces.DOUBLE_WELL_GLOBAL
+        if ends_in == "global"
+        else surfaces.DOUBLE_WELL_LOCAL
+    )
     np.testing.assert_allclose(positions[-1], [expected, 0.0], atol=5e-3)
 
 
 def test_basin_map_marks_where_each_start_ends(tmp_path):
-    shares = tr.basin_map(
+    shares = drawing.basin_map(
         DOUBLE_WELL, ["sgd"], [0.03], 300, tmp_path / "basins.png", columns=5
     )
     # Starts x = -2, -0.875 lie left of the barrier (x = 0.075), 0.25 and up
@@ -211,27 +217,27 @@ def test_basin_map_marks_where_each_start_ends(tmp_path):
 @pytest.mark.parametrize("end", [(0.0, 1.0), (0.0, -1.0)])
 def test_minima_of_equal_value_are_all_global(end):
     """The saddle's two minima at (0, ±1) have the same f: either is global."""
-    saddle = tr.PROBLEMS["saddle"]
+    saddle = surfaces.SURFACES["saddle"]
     positions = np.array([[1.0, 0.5], [end[0] + 0.01, end[1] - 0.02]])
-    assert tr.basin(saddle, positions, 1) == "global"
-    assert tr.basin(saddle, np.array([[1.0, 0.5], [0.0, 0.02]]), 1) == "local"
+    assert drawing.basin(saddle, positions, 1) == "global"
+    assert drawing.basin(saddle, np.array([[1.0, 0.5], [0.0, 0.02]]), 1) == "local"
 
 
 def test_a_path_that_ends_between_minima_has_not_converged():
     optimizer = co.get("sgd", learning_rate=0.01)
-    positions, _ = tr.trajectory(DOUBLE_WELL, optimizer, 3, start=(2.0, 0.5))
+    positions, _ = trajectory(DOUBLE_WELL, optimizer, 3, start=(2.0, 0.5))
     assert len(positions) == 4
-    assert tr.basin(DOUBLE_WELL, positions, 3) == "not converged"
-    assert tr.basin(DOUBLE_WELL, positions[:2], 3) == "diverged"
+    assert drawing.basin(DOUBLE_WELL, positions, 3) == "not converged"
+    assert drawing.basin(DOUBLE_WELL, positions[:2], 3) == "diverged"
 
 
 @pytest.mark.parametrize("name", ["sgd", "nesterov", "adam", "rmsprop"])
 def test_paths_from_many_starts_at_once_equal_each_alone(name):
-    problem = tr.PROBLEMS["rosenbrock"]
+    problem = surfaces.SURFACES["rosenbrock"]
     starts = [(-1.5, 2.0), (1.5, -0.5), (-1.9, 2.9)]
-    together = tr.trajectories(problem, co.get(name, learning_rate=0.02), 40, starts)
-    for start, (positions, losses) in zip(starts, together):
-        alone = tr.trajectory(problem, co.get(name, learning_rate=0.02), 40, start)
+    together = trajectories(problem, co.get(name, learning_rate=0.02), 40, starts)
+    for start, (positions, losses) in zip(starts, together, strict=True):
+        alone = trajectory(problem, co.get(name, learning_rate=0.02), 40, start)
         np.testing.assert_array_equal(positions, alone[0])
         np.testing.assert_array_equal(losses, alone[1])
 
@@ -239,7 +245,7 @@ def test_paths_from_many_starts_at_once_equal_each_alone(name):
 def test_a_path_that_leaves_ends_alone_while_the_others_go_on():
     """Above η = 2/L, θ₂ grows 1.1× a step; on the floor (θ₂ = 0) nothing grows."""
     sgd = co.get("sgd", learning_rate=0.21)
-    (floor, _), (wall, _) = tr.trajectories(RAVINE, sgd, 100, [(-4, 0), (-4, 1.9)])
+    (floor, _), (wall, _) = trajectories(RAVINE, sgd, 100, [(-4, 0), (-4, 1.9)])
     assert len(floor) == 101 and np.abs(floor[-1, 0]) < 4 * 0.98**100
     assert len(wall) < 101 and np.all(np.isfinite(wall))
 
@@ -249,12 +255,12 @@ def test_a_path_that_leaves_ends_alone_while_the_others_go_on():
 def test_several_rates_in_one_optimizer_give_each_rate_s_own_path(name, settings):
     starts = [(-1.5, 2.0), (1.5, -0.5)]
     rates = [0.003, 0.02, 0.1]
-    problem = tr.PROBLEMS["rosenbrock"]
-    together = tr.at_rates(problem, name, rates, 30, starts, **settings)
+    problem = surfaces.SURFACES["rosenbrock"]
+    together = at_rates(problem, name, rates, 30, starts, **settings)
     assert list(together) == rates
     for rate in rates:
-        for start, (positions, losses) in zip(starts, together[rate]):
+        for start, (positions, losses) in zip(starts, together[rate], strict=True):
             optimizer = co.get(name, learning_rate=rate, **settings)
-            alone = tr.trajectory(problem, optimizer, 30, start)
+            alone = trajectory(problem, optimizer, 30, start)
             np.testing.assert_array_equal(positions, alone[0])
             np.testing.assert_array_equal(losses, alone[1])

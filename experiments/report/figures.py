@@ -5,8 +5,10 @@ Each takes the settings `report.aggregate` makes and a path to write.
 
 import numpy as np
 
-from experiments.cli import pyplot
-from experiments.report import against_deepobs, best_settings, tuning_curves, usable
+from experiments.plotting import pyplot, save
+from experiments.report.deepobs import against_deepobs
+from experiments.report.statistics import best_settings, tuning_curves, usable
+from experiments.sweep.run_files import SELECTED_BY
 
 
 def draw(settings, sweep_dir):
@@ -34,15 +36,6 @@ def draw(settings, sweep_dir):
     return paths
 
 
-def _save(fig, path, tight=True, **layout):
-    """Lays the figure out (tight_layout, with `layout`; not for a figure with
-    its own layout engine), writes it and frees it."""
-    if tight:
-        fig.tight_layout(**layout)
-    fig.savefig(path, dpi=110)
-    pyplot().close(fig)
-
-
 def _colors(names):
     """A distinct colour per name: the default cycle, or 20 colours for more than 10."""
     plt = pyplot()
@@ -57,11 +50,7 @@ def _best_per_learning_rate(settings):
     best = {}
     for s in settings:
         key = (s["problem"], s["optimizer"], s["learning_rate"])
-        score = (
-            -1.0
-            if s["diverged"] or not usable(s["val_accuracy"])
-            else s["val_accuracy"]
-        )
+        score = -1.0 if s["diverged"] or not usable(s[SELECTED_BY]) else s[SELECTED_BY]
         if key not in best or score > best[key][0]:
             best[key] = (score, s)
     return [s for _, s in best.values()]
@@ -120,7 +109,7 @@ def plot_against_deepobs(settings, path):
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
         axis.legend(loc="lower right", fontsize="small")
-    _save(fig, path)
+    save(fig, path)
 
 
 def plot_tuning_budget(settings, path):
@@ -149,7 +138,7 @@ def plot_tuning_budget(settings, path):
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
     axes[0][-1].legend(fontsize="small")
-    _save(fig, path)
+    save(fig, path)
 
 
 def plot_sensitivity(settings, path):
@@ -176,44 +165,8 @@ def plot_sensitivity(settings, path):
                 ),
                 key=lambda s: s["learning_rate"],
             )
-            ok = [s for s in group if not s["diverged"]]
-            bad = [s["learning_rate"] for s in group if s["diverged"]]
-            lr = [s["learning_rate"] for s in ok]
-            for axis, metric in (
-                (accuracy_axis, "val_accuracy"),
-                (loss_axis, "train_loss"),
-            ):
-                std = [
-                    s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0
-                    for s in ok
-                ]
-                axis.errorbar(
-                    lr,
-                    [s[metric] for s in ok],
-                    yerr=std,
-                    fmt="o-",
-                    capsize=3,
-                    color=colors[optimizer],
-                    label=optimizer,
-                )
-            if bad:  # stacked a little per optimizer so coinciding marks stay visible
-                accuracy_axis.plot(
-                    bad,
-                    [0.025 * index] * len(bad),
-                    "x",
-                    color=colors[optimizer],
-                    ms=10,
-                    mew=2,
-                )
-                loss_axis.plot(
-                    bad,
-                    [1.0 - 0.025 * index] * len(bad),
-                    "x",
-                    color=colors[optimizer],
-                    ms=10,
-                    mew=2,
-                    transform=loss_axis.get_xaxis_transform(),
-                )
+            _sensitivity_lines(accuracy_axis, loss_axis, group, colors[optimizer],
+                               optimizer, index)  # fmt: skip
         accuracy_axis.set(
             title=f"{problem}: validation accuracy",
             ylabel="final validation accuracy",
@@ -239,13 +192,29 @@ def plot_sensitivity(settings, path):
         "Learning-rate sensitivity: each optimizer across the grid"
         + (" (bars: ± one std over seeds)" if multi else "")
     )
-    _save(fig, path, rect=(0, 0.03 * (legend_rows + 1), 1, 0.97))
+    save(fig, path, rect=(0, 0.03 * (legend_rows + 1), 1, 0.97))
+
+
+def _sensitivity_lines(accuracy_axis, loss_axis, group, color, optimizer, index):
+    """One optimizer's accuracy and loss across η; an X where it diverged."""
+    ok = [s for s in group if not s["diverged"]]
+    bad = [s["learning_rate"] for s in group if s["diverged"]]
+    lr = [s["learning_rate"] for s in ok]
+    for axis, metric in ((accuracy_axis, SELECTED_BY), (loss_axis, "train_loss")):
+        std = [s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0 for s in ok]
+        axis.errorbar(lr, [s[metric] for s in ok], yerr=std, fmt="o-", capsize=3,
+                      color=color, label=optimizer)  # fmt: skip
+    if bad:  # stacked a little per optimizer so coinciding marks stay visible
+        mark = {"color": color, "ms": 10, "mew": 2}
+        accuracy_axis.plot(bad, [0.025 * index] * len(bad), "x", **mark)
+        loss_axis.plot(bad, [1.0 - 0.025 * index] * len(bad), "x", **mark,
+                       transform=loss_axis.get_xaxis_transform())  # fmt: skip
 
 
 def _plot_curves(axes_pair, setting, color, label):
     history, spread = setting["history"], setting["history_std"]
     epochs = np.arange(1, len(history["loss"]) + 1)
-    for axis, key in zip(axes_pair, ("loss", "val_accuracy")):
+    for axis, key in zip(axes_pair, ("loss", SELECTED_BY)):
         mean, std = np.array(history[key]), np.array(spread[key])
         axis.plot(epochs, mean, "-o", ms=3, color=color, label=label)
         if setting["n_seeds"] > 1:
@@ -288,7 +257,7 @@ def _curve_figure(settings_by_problem, colors, labeler, title, path):
             axis.grid(alpha=0.3)
             axis.legend(fontsize=8)
     fig.suptitle(title)
-    _save(fig, path)
+    save(fig, path)
 
 
 def plot_best_curves(settings, path):
@@ -355,7 +324,7 @@ def plot_first_steps(settings, path):
             if axis.get_legend_handles_labels()[0]:
                 axis.legend(fontsize=8)
     fig.suptitle("The first training steps")
-    _save(fig, path)
+    save(fig, path)
 
 
 def plot_learning_rate_curves(settings, optimizer, path):
@@ -390,41 +359,12 @@ def plot_weight_decay_heatmaps(settings, problem, path):
     grey with an X.
     """
     plt = pyplot()
-    from matplotlib.colors import LogNorm
-
     chosen = [s for s in settings if s["problem"] == problem and s["in_decay_grid"]]
     optimizers = list(dict.fromkeys(s["optimizer"] for s in chosen))
     rates = sorted({s["learning_rate"] for s in chosen})
     decays = sorted({s["weight_decay"] for s in chosen})
-    grids = {}
-    for optimizer in optimizers:
-        accuracy, loss = (
-            np.full((len(decays), len(rates)), np.nan),
-            np.full((len(decays), len(rates)), np.nan),
-        )
-        diverged = np.zeros_like(accuracy, bool)
-        for s in chosen:
-            if s["optimizer"] != optimizer:
-                continue
-            cell = decays.index(s["weight_decay"]), rates.index(s["learning_rate"])
-            diverged[cell] = s["diverged"]
-            if not s["diverged"]:
-                accuracy[cell], loss[cell] = s["val_accuracy"], s["train_loss"]
-        grids[optimizer] = (accuracy, loss, diverged)
-    all_accuracy = np.concatenate([g[0].ravel() for g in grids.values()])
-    all_loss = np.concatenate([g[1].ravel() for g in grids.values()])
-    finite_loss = all_loss[np.isfinite(all_loss) & (all_loss > 0)]
-    scales = [
-        dict(
-            cmap="viridis", vmin=np.nanmin(all_accuracy), vmax=np.nanmax(all_accuracy)
-        ),
-        dict(
-            cmap="magma_r",
-            norm=LogNorm(finite_loss.min(), finite_loss.max())
-            if finite_loss.size
-            else None,
-        ),
-    ]
+    grids = {o: _decay_grid(chosen, o, rates, decays) for o in optimizers}
+    scales = _decay_scales(grids)
     forms = {
         s["optimizer"]: "decoupled" if s.get("decoupled_weight_decay") else "coupled"
         for s in chosen
@@ -445,41 +385,7 @@ def plot_weight_decay_heatmaps(settings, problem, path):
             )
         ):
             axis = axes[row][column]
-            cmap = plt.get_cmap(scale["cmap"]).with_extremes(bad="lightgrey")
-            image = axis.imshow(
-                np.ma.masked_invalid(values),
-                origin="lower",
-                aspect="auto",
-                cmap=cmap,
-                **{k: v for k, v in scale.items() if k != "cmap"},
-            )
-            for (i, j), bad in np.ndenumerate(diverged):
-                if bad:
-                    axis.text(
-                        j, i, "X", ha="center", va="center", color="black", fontsize=11
-                    )
-                elif row == 0 and np.isfinite(values[i, j]):
-                    axis.text(
-                        j,
-                        i,
-                        f"{100 * values[i, j]:.0f}",
-                        ha="center",
-                        va="center",
-                        color="white",
-                        fontsize=8,
-                    )
-            if np.isfinite(accuracy).any():
-                best = np.unravel_index(np.nanargmax(accuracy), accuracy.shape)
-                axis.add_patch(
-                    plt.Rectangle(
-                        (best[1] - 0.5, best[0] - 0.5),
-                        1,
-                        1,
-                        fill=False,
-                        edgecolor="red",
-                        lw=2.5,
-                    )
-                )
+            image = _heatmap(axis, values, scale, diverged, accuracy, numbers=row == 0)
             axis.set_xticks(
                 range(len(rates)), [f"{r:g}" for r in rates], rotation=45, fontsize=8
             )
@@ -495,4 +401,58 @@ def plot_weight_decay_heatmaps(settings, problem, path):
         f"{problem}: learning rate × weight decay (red box: best; grey X: diverged; "
         "numbers: validation accuracy %)"
     )
-    _save(fig, path, tight=False)
+    save(fig, path, tight=False)
+
+
+def _decay_grid(chosen, optimizer, rates, decays):
+    """(accuracy, loss, diverged) matrices of one optimizer: weight decay × η."""
+    accuracy = np.full((len(decays), len(rates)), np.nan)
+    loss = np.full((len(decays), len(rates)), np.nan)
+    diverged = np.zeros_like(accuracy, bool)
+    for s in chosen:
+        if s["optimizer"] != optimizer:
+            continue
+        cell = decays.index(s["weight_decay"]), rates.index(s["learning_rate"])
+        diverged[cell] = s["diverged"]
+        if not s["diverged"]:
+            accuracy[cell], loss[cell] = s[SELECTED_BY], s["train_loss"]
+    return accuracy, loss, diverged
+
+
+def _decay_scales(grids):
+    """One colour scale per row, shared by every optimizer: accuracy, log loss."""
+    from matplotlib.colors import LogNorm
+
+    all_accuracy = np.concatenate([g[0].ravel() for g in grids.values()])
+    all_loss = np.concatenate([g[1].ravel() for g in grids.values()])
+    finite_loss = all_loss[np.isfinite(all_loss) & (all_loss > 0)]
+    return [
+        dict(
+            cmap="viridis", vmin=np.nanmin(all_accuracy), vmax=np.nanmax(all_accuracy)
+        ),
+        dict(
+            cmap="magma_r",
+            norm=LogNorm(finite_loss.min(), finite_loss.max())
+            if finite_loss.size
+            else None,
+        ),
+    ]
+
+
+def _heatmap(axis, values, scale, diverged, accuracy, numbers):
+    """One matrix: diverged cells X, the best accuracy's cell boxed in red."""
+    plt = pyplot()
+    cmap = plt.get_cmap(scale["cmap"]).with_extremes(bad="lightgrey")
+    image = axis.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto",
+                        cmap=cmap, **{k: v for k, v in scale.items() if k != "cmap"})  # fmt: skip
+    for (i, j), bad in np.ndenumerate(diverged):
+        if bad:
+            axis.text(j, i, "X", ha="center", va="center", color="black", fontsize=11)
+        elif numbers and np.isfinite(values[i, j]):
+            axis.text(j, i, f"{100 * values[i, j]:.0f}", ha="center", va="center",
+                      color="white", fontsize=8)  # fmt: skip
+    if np.isfinite(accuracy).any():
+        best = np.unravel_index(np.nanargmax(accuracy), accuracy.shape)
+        axis.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False,
+                                     edgecolor="red", lw=2.5))  # fmt: skip
+    return image

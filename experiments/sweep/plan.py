@@ -7,7 +7,12 @@ settings and data are the ones asked for now. Imports no TensorFlow.
 import sys
 
 from experiments.cli import UsageError
-from experiments.run_files import UnreadableRun, is_finished, read_run
+from experiments.sweep.run_files import (
+    SELECTED_BY,
+    UnreadableRun,
+    is_finished,
+    read_run,
+)
 
 
 def plan(specs, sweep_dir, data_identities, force, redo_diverged=False):
@@ -74,11 +79,11 @@ def best_reruns(grid, sweep_dir, seeds):
             continue
         if (
             not result["diverged"]
-            and result["val_accuracy"] > best.get(spec.entry, (None, -1.0))[1]
+            and result[SELECTED_BY] > best.get(spec.entry, (None, -1.0))[1]
         ):
-            best[spec.entry] = (spec, result["val_accuracy"])
+            best[spec.entry] = (spec, result[SELECTED_BY])
     return [
-        spec.at(seed=spec.seed + offset)
+        spec.at(seed=spec.values["seed"] + offset)
         for spec, _ in best.values()
         for offset in range(1, seeds)
     ]

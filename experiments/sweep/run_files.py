@@ -11,15 +11,22 @@ import json
 import os
 from pathlib import Path
 
+SWEEP_FILE = (
+    "sweep.json"  # in the sweep's folder: its resolved config, rewritten each time
+)
 RESULT_FILE = "result.json"
 EPOCHS_FILE = "epochs.csv"  # one row per epoch, written as each ends
 CONFIG_FILE = "run.json"
 # A failed run's error: its one-line message, then the traceback.
 ERROR_FILE = "error.txt"
+WEIGHTS_FILE = "model.weights.h5"  # a pre-training run's trained weights
 
 # A finished run's last values, in result.json, the HParams dashboard and the
 # summaries (`diverged`: 1 when the run was stopped for a NaN, inf or huge loss).
 FINAL_METRICS = ("train_loss", "val_loss", "val_accuracy", "test_accuracy", "diverged")
+# The metric that picks each entry's best setting and ranks the entries (on
+# the validation images: the test set is only reported).
+SELECTED_BY = "val_accuracy"
 
 # Optimizer settings that the HParams dashboard and the summary show.
 HYPERPARAMETERS = (

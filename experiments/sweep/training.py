@@ -9,11 +9,14 @@ import keras
 import tensorflow as tf
 
 from experiments import models
-from experiments.run_files import CONFIG_FILE, RESULT_FILE, write_json
-from experiments.runs import hyperparameters
-from experiments.tensorboard_logs import RunLogger, log_final_metrics
-
-WEIGHTS_FILE = "model.weights.h5"
+from experiments.sweep.run_files import (
+    CONFIG_FILE,
+    RESULT_FILE,
+    WEIGHTS_FILE,
+    write_json,
+)
+from experiments.sweep.spec import hyperparameters
+from experiments.sweep.tensorboard_logs import RunLogger, log_final_metrics
 
 
 def batches(x, y, batch_size, seed, shuffle_buffer=0, drop_remainder=False):
@@ -30,21 +33,55 @@ def batches(x, y, batch_size, seed, shuffle_buffer=0, drop_remainder=False):
     )
 
 
+def training_batches(spec, dataset):
+    """The run's training batches, in the order its axes set."""
+    values = spec.values
+    return batches(
+        dataset.x_train,
+        dataset.y_train,
+        values["batch_size"],
+        values["seed"],
+        values["shuffle_buffer"],
+        values["drop_remainder"],
+    )
+
+
 def trained_per_epoch(spec, dataset):
     """How many training images an epoch of the run goes through."""
-    images = len(dataset.x_train)
-    return images - images % spec.batch_size if spec.drop_remainder else images
+    images, batch_size = len(dataset.x_train), spec.values["batch_size"]
+    return images - images % batch_size if spec.values["drop_remainder"] else images
 
 
-def train(spec, dataset, run_dir, verbose=False):
-    """Trains one run into `run_dir` and returns its result (also saved there)."""
-    run_dir = Path(run_dir)
+def steps_per_epoch(spec, dataset):
+    return math.ceil(trained_per_epoch(spec, dataset) / spec.values["batch_size"])
+
+
+def fresh_model(spec):
+    """The run's model, with the initial weights its seed fixes."""
+    keras.utils.set_random_seed(spec.values["seed"])
+    return models.build(spec.model, spec.values["seed"])
+
+
+def fit(model, spec, dataset, callbacks=(), verbose=False):
+    """`model.fit` as every run trains: its batches, the validation set, its epochs."""
+    return model.fit(
+        training_batches(spec, dataset),
+        validation_data=(dataset.x_val, dataset.y_val),
+        validation_batch_size=models.EVALUATION_BATCH_SIZE,
+        epochs=spec.epochs,
+        shuffle=False,  # `batches` shuffles, by seed
+        verbose=1 if verbose else 0,
+        callbacks=list(callbacks),
+    ).history
+
+
+def train(spec, dataset, sweep_dir, verbose=False):
+    """Trains one run into its folder of `sweep_dir`; returns its result (also saved there)."""
+    run_dir = Path(sweep_dir) / spec.folder
     run_dir.mkdir(parents=True, exist_ok=True)
-    per_epoch = trained_per_epoch(spec, dataset)
-    optimizer = spec.build_optimizer(math.ceil(per_epoch / spec.batch_size))
+    optimizer = spec.build_optimizer(steps_per_epoch(spec, dataset))
     settings = hyperparameters(optimizer)
-    keras.utils.set_random_seed(spec.seed)
-    model = models.build(spec.model, spec.seed)
+    model = fresh_model(spec)
     write_json(
         run_dir / CONFIG_FILE,
         {
@@ -57,42 +94,27 @@ def train(spec, dataset, run_dir, verbose=False):
         },
     )
     if spec.init:
-        sweep_dir = run_dir.parents[len(spec.folder.parts) - 1]
         models.load_pretrained(
-            model, sweep_dir / spec.init / WEIGHTS_FILE, spec.new_layers
+            model, Path(sweep_dir) / spec.init / WEIGHTS_FILE, spec.new_layers
         )
     models.compile_classifier(model, optimizer, metrics=["accuracy"])
     logger = RunLogger(
         run_dir,
-        per_epoch,
-        spec.batch_size,
+        trained_per_epoch(spec, dataset),
+        spec.values["batch_size"],
+        steps_per_epoch(spec, dataset),
         dataset.describe(),
         spec.divergence_loss,
         test_data=(dataset.x_test, dataset.y_test) if spec.test_every_epoch else None,
     )
     started = time.perf_counter()
-    history = model.fit(
-        batches(
-            dataset.x_train,
-            dataset.y_train,
-            spec.batch_size,
-            spec.seed,
-            spec.shuffle_buffer,
-            spec.drop_remainder,
-        ),
-        validation_data=(dataset.x_val, dataset.y_val),
-        validation_batch_size=1024,
-        epochs=spec.epochs,
-        shuffle=False,  # `batches` shuffles, by seed
-        verbose=1 if verbose else 0,
-        callbacks=[logger],
-    ).history
+    history = fit(model, spec, dataset, callbacks=[logger], verbose=verbose)
     seconds = time.perf_counter() - started
     test_accuracy = math.nan
     if not logger.diverged:
-        test_accuracy = model.evaluate(
-            dataset.x_test, dataset.y_test, batch_size=1024, verbose=0, return_dict=True
-        )["accuracy"]
+        test_accuracy = models.evaluate(model, dataset.x_test, dataset.y_test)[
+            "accuracy"
+        ]
     result = {
         "epochs_run": len(history["loss"]),
         "train_loss": history["loss"][-1],

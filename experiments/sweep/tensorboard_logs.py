@@ -2,7 +2,7 @@
 
 `RunLogger` writes a run's scalars and histograms as it trains;
 `log_final_metrics` its HParams session; `write_hparams_config` the
-sweep's HParams columns, from `runs.AXES`.
+sweep's HParams columns, from `axes.AXES`.
 """
 
 import csv
@@ -21,8 +21,9 @@ from tensorboard.plugins.text.summary_v2 import text_pb
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 
-from experiments import runs
-from experiments.run_files import EPOCHS_FILE, FINAL_METRICS, HYPERPARAMETERS
+from experiments import models
+from experiments.sweep import axes
+from experiments.sweep.run_files import EPOCHS_FILE, FINAL_METRICS, HYPERPARAMETERS
 
 FIRST_STEPS = 100  # batch losses kept in result.json: how a run starts
 
@@ -56,6 +57,7 @@ class RunLogger(keras.callbacks.Callback):
         log_dir,
         train_samples,
         batch_size,
+        steps_per_epoch,
         data_description,
         divergence_loss,
         test_data=None,
@@ -68,7 +70,7 @@ class RunLogger(keras.callbacks.Callback):
         self.batch_size = batch_size
         self.data_description = data_description
         self.divergence_loss = divergence_loss
-        self.steps_per_epoch = math.ceil(train_samples / batch_size)
+        self.steps_per_epoch = steps_per_epoch
         self.diverged = False
         self.lock = threading.Lock()
         self.first_batch_losses = []  # the first FIRST_STEPS, for the report
@@ -165,9 +167,7 @@ class RunLogger(keras.callbacks.Callback):
         scores = {"loss": math.nan, "accuracy": math.nan}
         if not self.diverged:
             x, y = self.test_data
-            scores = self.model.evaluate(
-                x, y, batch_size=1024, verbose=0, return_dict=True
-            )
+            scores = models.evaluate(self.model, x, y)
         for name, value in scores.items():
             self.test_log.write(scalar_pb(f"epoch_{name}", value), epoch)
             self.test_history.setdefault(f"test_{name}", []).append(float(value))
@@ -283,7 +283,7 @@ def comparison_columns():
         "optimizer",
         "learning_rate",
         "problem",
-        *(a.name for a in runs.AXES if a.name != "learning_rate"),
+        *(a.name for a in axes.AXES if a.name != "learning_rate"),
     ]
 
 

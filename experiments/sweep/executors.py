@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.run_files import ERROR_FILE
+from experiments.sweep.run_files import ERROR_FILE
 
 CONNECT_SECONDS = 5.0  # how long to wait for a cluster's head to answer
 
@@ -70,7 +70,7 @@ def train_run(spec, dataset, sweep_dir, verbose=False):
     """Trains `spec` from scratch into its folder; never raises for a run's own error."""
     import tensorflow as tf
 
-    from experiments import training
+    from experiments.sweep import training
 
     tf.config.experimental.enable_op_determinism()
     started = time.perf_counter()
@@ -79,7 +79,7 @@ def train_run(spec, dataset, sweep_dir, verbose=False):
     if run_dir.exists():  # unfinished, failed, or --force: start it over
         shutil.rmtree(run_dir)
     try:
-        result = training.train(spec, dataset, run_dir, verbose=verbose)
+        result = training.train(spec, dataset, sweep_dir, verbose=verbose)
     except Exception as error:  # recorded; the sweep goes on
         message = f"{type(error).__name__}: {error}".splitlines()[0][:300]
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -145,10 +145,9 @@ class OnRay:
 
         self.workers = workers
         self.verbose = verbose
-        project = str(Path(__file__).resolve().parents[1])
+        project = str(Path(__file__).resolve().parents[2])
         runtime_env = {
             "env_vars": {
-                "TF_CPP_MIN_LOG_LEVEL": "3",
                 "PYTHONPATH": os.pathsep.join(
                     filter(None, [project, os.environ.get("PYTHONPATH")])
                 ),

@@ -1,0 +1,44 @@
+"""The columns of runs.csv (one row per run) and summary.csv (one per setting)."""
+
+from experiments.sweep import axes
+from experiments.sweep.run_files import FINAL_METRICS, HYPERPARAMETERS
+
+METRICS = (*FINAL_METRICS[:-1], "first_update_norm")  # diverged is a flag, not averaged
+IDENTITY_COLUMNS = ("problem", "model", "optimizer")
+TIME_COLUMNS = ("seconds", "epochs_to_target", "seconds_to_target")
+DESCRIPTION_COLUMNS = (*HYPERPARAMETERS, "dataset", "data_source", "train_samples")
+
+
+def axis_columns():
+    """The axes not already among the optimizer's HYPERPARAMETERS, in AXES' order."""
+    return [a.name for a in axes.AXES if a.name not in HYPERPARAMETERS]
+
+
+def run_columns():
+    """runs.csv's columns: one row per finished run."""
+    return (
+        *IDENTITY_COLUMNS,
+        *axis_columns(),
+        "epochs_run",
+        *METRICS,
+        "diverged",
+        *TIME_COLUMNS,
+        *DESCRIPTION_COLUMNS,
+        "params",
+    )
+
+
+def setting_columns():
+    """summary.csv's columns: one row per setting, its seeds aggregated."""
+    return (
+        *IDENTITY_COLUMNS,
+        *(name for name in axis_columns() if name != "seed"),
+        "epochs_run",
+        *[column for metric in METRICS for column in (metric, f"{metric}_std")],
+        "diverged",
+        "diverged_seeds",
+        "n_seeds",
+        "seeds",
+        *TIME_COLUMNS,
+        *DESCRIPTION_COLUMNS,
+    )

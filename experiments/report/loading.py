@@ -1,0 +1,121 @@
+"""A sweep's finished runs, read from their folders: one dict per run.
+
+Reads each finished run's run.json and result.json (unfinished runs are
+left out, unreadable ones skipped with a warning), and adds each run's
+time to result. Imports no TensorFlow.
+"""
+
+import csv
+import math
+import sys
+from pathlib import Path
+
+from experiments.report.columns import run_columns
+from experiments.report.statistics import TARGET_SHARE, usable
+from experiments.sweep import axes
+from experiments.sweep.run_files import (
+    EPOCHS_FILE,
+    RESULT_FILE,
+    SELECTED_BY,
+    UnreadableRun,
+    read_run,
+)
+from experiments.sweep.spec import RunSpec
+
+
+def load_runs(sweep_dir):
+    """One dict per finished run (the run columns plus its `history`).
+
+    Its `optimizer` is the entry the report ranks: the optimizer, plus each
+    compared axis away from its default (`sgd+cosine`).
+    """
+    runs_found = []
+    for result_path in sorted(Path(sweep_dir).rglob(RESULT_FILE)):
+        try:
+            config, result = read_run(result_path.parent)
+        except UnreadableRun as error:
+            print(
+                f"warning: report skips {result_path.parent}: {error}",
+                file=sys.stderr,
+            )
+            continue
+        spec = RunSpec.from_identity(config["run"], config.get("problem"))
+        if not spec.stage:  # pre-training: a means, not a result to compare
+            runs_found.append(_run_row(spec, config, result, result_path.parent))
+    add_time_to_target(runs_found)
+    runs_found.sort(key=lambda r: (r["problem"], r["optimizer"], *_sort_key(r)))
+    return runs_found
+
+
+def _run_row(spec, config, result, run_dir):
+    return {
+        "problem": spec.problem.folder,
+        "model": spec.model,
+        "dataset": spec.dataset,
+        **spec.values,
+        **{k: result[k] for k in run_columns() if k in result},
+        **config["hyperparameters"],  # the optimizer's values of its axes
+        "optimizer": axes.entry_label(spec.optimizer, spec.values, spec.problem),
+        "base_optimizer": spec.optimizer,
+        "data_source": config["data"]["source"],
+        "validation_fraction": config["data"].get("validation_fraction"),
+        "train_samples": config["data"]["train"],
+        "params": config.get("params", ""),  # not recorded before: blank
+        "history": result["history"],
+        "epochs": _epochs_file(run_dir),
+        "first_batch_losses": result.get("first_batch_losses", []),
+        "in_decay_grid": spec.values["weight_decay"] is not None,
+    }
+
+
+def _epochs_file(run_dir):
+    """The run's epochs.csv as {column: [value per epoch]} ({} if it has none)."""
+    try:
+        with open(run_dir / EPOCHS_FILE) as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        return {}
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else ())}
+
+
+def add_time_to_target(runs):
+    """Adds each run's time to result: `epochs_to_target`, the first epoch
+    whose validation accuracy reached TARGET_SHARE of the best final one on
+    its problem in this sweep, and `seconds_to_target`, the training time
+    to the end of that epoch (from epochs.csv; without it, the run's time
+    shared equally among its epochs). NaN for a run that never got there."""
+    best = {}
+    for run in runs:
+        if not run["diverged"] and usable(run[SELECTED_BY]):
+            best[run["problem"]] = max(best.get(run["problem"], 0.0), run[SELECTED_BY])
+    for run in runs:
+        run["epochs_to_target"] = run["seconds_to_target"] = math.nan
+        target = TARGET_SHARE * best.get(run["problem"], math.inf)
+        curve = run["history"].get(SELECTED_BY, [])
+        reached = next((i for i, a in enumerate(curve) if a >= target), None)
+        if reached is None:
+            continue
+        run["epochs_to_target"] = reached + 1
+        seconds = run["epochs"].get("seconds")
+        run["seconds_to_target"] = (
+            seconds[reached] if seconds else run["seconds"] * (reached + 1) / len(curve)
+        )
+
+
+def _sort_key(row):
+    """Axes in AXES' order, seed last; an unset axis before any value."""
+    first = ("learning_rate", "weight_decay")
+    order = [
+        *first,
+        *(a.name for a in axes.AXES if a.name not in (*first, "seed")),
+        "seed",
+    ]
+    return [
+        (
+            row.get(name) is not None,
+            row.get(name)
+            if isinstance(row.get(name), (int, float))
+            else str(row.get(name)),
+        )
+        for name in order
+    ]

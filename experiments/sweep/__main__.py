@@ -1,0 +1,5 @@
+import sys
+
+from experiments.sweep.command import main
+
+sys.exit(main())

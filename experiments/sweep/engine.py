@@ -1,0 +1,226 @@
+"""A sweep from start to end: its data, its lock, the plan, the training, the
+failures. `command.py` is its command line.
+"""
+
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+
+from experiments.cli import UsageError
+from experiments.sweep.plan import best_reruns, plan
+from experiments.sweep.run_files import ERROR_FILE, SWEEP_FILE, is_finished, read_run
+from experiments.sweep.workers import clock, make_executor, sample_epoch_seconds
+
+
+def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=None,
+              download=True, rerun_best=0):  # fmt: skip
+    """Runs the sweep, then `report(sweep_dir)` if any run finished; returns
+    the runs that failed (an empty list when none did)."""
+    from experiments.sweep.folder_lock import FolderLock
+    from experiments.sweep.tensorboard_logs import write_hparams_config
+
+    sweep_dir = Path(_cluster_logdir(config, logdir)) / config.name
+    grid, pretraining = config.runs(), config.pretrain_runs()
+    datasets = load_datasets(config, grid, config.classes, data_dir, download)
+    pretrain_data = (
+        load_datasets(
+            config, pretraining, config.pretrain["classes"], data_dir, download
+        )
+        if pretraining
+        else {}
+    )
+    with FolderLock(sweep_dir):
+        todo, counts = _planned(grid, sweep_dir, datasets, force)
+        pretrain_todo = []
+        if pretraining:
+            pretrain_todo, pretrain_counts = _planned(
+                pretraining, sweep_dir, pretrain_data, force, redo_diverged=True
+            )
+            print(f"pre-training: {pretrain_counts}")
+        print(f"sweep {sweep_dir}: {counts}")
+        (sweep_dir / SWEEP_FILE).write_text(json.dumps(asdict(config), indent=2))
+        write_hparams_config(sweep_dir, grid)
+        reruns_at_most = [*{s.entry: s for s in grid}.values()] * max(0, rerun_best - 1)
+        executor = make_executor(
+            config,
+            pretrain_todo + todo + reruns_at_most,
+            {name: len(dataset.x_train) for name, dataset in datasets.items()},
+            verbose,
+        )
+        print(executor.describe())
+        try:
+            failed = train_all(pretrain_todo, pretrain_data, sweep_dir, executor)
+            failed += [] if failed else unusable_pretraining(pretraining, sweep_dir)
+            if not failed:  # nothing is fine-tuned from broken weights
+                failed += train_all(todo, datasets, sweep_dir, executor)
+            if rerun_best > 1:
+                failed += _rerun_best(
+                    grid, sweep_dir, datasets, force, rerun_best, executor
+                )
+        finally:
+            executor.close()
+        report_failures(failed, sweep_dir)
+        if any(is_finished(sweep_dir / spec.folder) for spec in grid):
+            report(sweep_dir)
+    return failed
+
+
+def _cluster_logdir(config, logdir):
+    """The log folder; on a cluster absolute (every node must see it), once a
+    cluster answers at the address, before anything is written."""
+    if not config.address:
+        return logdir
+    from experiments.sweep.executors import check_cluster
+
+    if not Path(logdir).is_absolute():
+        logdir = Path(logdir).resolve()
+        print(
+            f"note: on a cluster the log folder is {logdir}; every node must see "
+            "that path (shared storage)"
+        )
+    check_cluster(config.address)
+    return logdir
+
+
+def load_datasets(config, specs, classes, data_dir, download):
+    """{dataset name: Dataset} for every dataset `specs` train on, each loaded once."""
+    from experiments import data
+
+    loaded = {}
+    for name in dict.fromkeys(spec.dataset for spec in specs):
+        loaded[name] = data.load(
+            name,
+            data_dir=data_dir,
+            validation_fraction=config.validation_fraction,
+            max_train_samples=config.max_train_samples,
+            seed=config.seed,
+            download=download,
+            classes=classes,
+        )
+        print(f"{loaded[name].describe()}")
+    for spec in specs:
+        available = len(loaded[spec.dataset].x_train)
+        if spec.values["batch_size"] > available:
+            raise UsageError(
+                f"batch_size {spec.values['batch_size']} is more than the {available} "
+                "training samples; give at most that"
+            )
+    return loaded
+
+
+def _planned(specs, sweep_dir, datasets, force, redo_diverged=False):
+    """The runs of `specs` to train, and how many are to train and finished."""
+    identities = {name: dataset.identity for name, dataset in datasets.items()}
+    todo, done = plan(specs, sweep_dir, identities, force, redo_diverged=redo_diverged)
+    return todo, f"{len(todo)} runs to train, {len(done)} already finished"
+
+
+def _rerun_best(grid, sweep_dir, datasets, force, seeds, executor):
+    """Each entry's best setting on `seeds` − 1 more seeds; returns the failures."""
+    from experiments.sweep.tensorboard_logs import write_hparams_config
+
+    reruns = best_reruns(grid, sweep_dir, seeds)
+    todo, counts = _planned(reruns, sweep_dir, datasets, force)
+    print(f"each optimizer's best setting over {seeds} seeds: {counts}")
+    write_hparams_config(sweep_dir, grid + reruns)
+    return train_all(todo, datasets, sweep_dir, executor)
+
+
+def train_all(specs, datasets, sweep_dir, executor):
+    """Trains the runs on `executor`, each on its dataset ({name: Dataset}),
+    printing one line per finished run. Returns the runs that failed with an error."""
+    started = time.perf_counter()
+    failed, finished = [], []
+    by_dataset = defaultdict(list)
+    for spec in specs:
+        by_dataset[spec.dataset].append(spec)
+    outcomes = (
+        outcome
+        for name, group in by_dataset.items()
+        for outcome in executor.run(group, datasets[name], sweep_dir)
+    )
+    for index, outcome in enumerate(outcomes, 1):
+        elapsed = time.perf_counter() - started
+        finished.append(outcome)
+        if outcome.error is not None:
+            failed.append(outcome)
+        left = time_left(specs, finished, elapsed)
+        print(
+            f"[{index}/{len(specs)}] {outcome.spec.folder}: {_status(outcome)} "
+            f"({outcome.seconds:.1f}s{executor.where(outcome)}) "
+            f"| elapsed {clock(elapsed)}, ~{clock(left)} left",
+            flush=True,
+        )
+    return failed
+
+
+def _status(outcome):
+    result = outcome.result
+    if outcome.error is not None:
+        return f"FAILED: {outcome.error}"
+    if result["diverged"]:
+        return f"DIVERGED in epoch {result['epochs_run']}"
+    return (
+        f"val acc {result['val_accuracy']:.4f}, train loss {result['train_loss']:.4f}"
+    )
+
+
+def time_left(specs, finished, elapsed):
+    """Wall time the runs of `specs` not yet `finished` will take, model by model.
+
+    A run costs its epochs times what an epoch of its model took in the
+    finished runs; a model with none finished yet is priced from another by
+    SAMPLE_EPOCH_SECONDS. The sum is scaled by the wall time per second of
+    run time so far (about 1/N with N runs at once).
+    """
+    done = {outcome.spec.folder for outcome in finished}  # copies, from Ray
+    remaining = [spec for spec in specs if spec.folder not in done]
+    if not remaining:
+        return 0.0
+    epoch_times = {}
+    for outcome in finished:
+        epochs = outcome.result["epochs_run"] if outcome.result else outcome.spec.epochs
+        epoch_times.setdefault(outcome.spec.model, []).append(
+            outcome.seconds / max(1, epochs)
+        )
+    per_epoch = {model: sum(t) / len(t) for model, t in epoch_times.items()}
+    known = next(iter(per_epoch))
+
+    def epoch_seconds(model):
+        if model in per_epoch:
+            return per_epoch[model]
+        return (
+            per_epoch[known] * sample_epoch_seconds(model) / sample_epoch_seconds(known)
+        )
+
+    run_seconds = sum(outcome.seconds for outcome in finished) or 1e-9
+    work = sum(spec.epochs * epoch_seconds(spec.model) for spec in remaining)
+    return work * elapsed / run_seconds
+
+
+def unusable_pretraining(pretraining, sweep_dir):
+    """Pre-training runs that diverged, as failed outcomes: nothing starts from them."""
+    from experiments.sweep.executors import Outcome
+
+    return [
+        Outcome(spec, None, "pre-training diverged; change the pretrain settings")
+        for spec in pretraining
+        if read_run(sweep_dir / spec.folder)[1]["diverged"]
+    ]
+
+
+def report_failures(failed, sweep_dir):
+    """Prints each failure; its run folder keeps the error for the report."""
+    for outcome in failed:
+        run_dir = sweep_dir / outcome.spec.folder
+        if not (run_dir / ERROR_FILE).exists():  # no traceback: a lost worker
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / ERROR_FILE).write_text(f"{outcome.error}\n")
+        print(
+            f"failed: {run_dir}: {outcome.error} "
+            f"({ERROR_FILE} there; rerun the command to retry)",
+            file=sys.stderr,
+        )

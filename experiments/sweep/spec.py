@@ -1,0 +1,179 @@
+"""One planned run: its problem, optimizer, axis values, folder and identity.
+
+Imports no TensorFlow (Keras and the optimizers are imported only when an
+optimizer is built), so planning, validating and resuming a sweep stay
+light; `training.py` trains what is planned here.
+"""
+
+import json
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+
+from experiments import problems
+from experiments.sweep import axes
+from experiments.sweep.run_files import HYPERPARAMETERS
+from experiments.sweep.schedules import make_schedule
+
+# A batch loss above this (or NaN or inf) ends a run as diverged.
+DIVERGENCE_LOSS = 1e3
+
+# Keys of a sweep's [optimizers.<label>] table that are not optimizer arguments:
+# `recipe` (the registry name, when the label is not one) and these.
+TABLE_ONLY_KEYS = (
+    "from_scratch",  # fine-tuning: start from fresh weights
+    "models",  # the sweep's models this table runs on (default: all)
+    "problems",  # the sweep's problems this table runs on (default: all)
+    "grid",  # this optimizer's own values of some axes, e.g. {learning_rate = [0.1]}
+)
+
+
+def make_optimizer(label, settings, **arguments):
+    """The optimizer of a sweep's [optimizers.<label>] table: its `recipe`
+    (default: the label itself) with the table's other optimizer settings."""
+    import custom_optimizers
+
+    settings = {k: v for k, v in settings.items() if k not in TABLE_ONLY_KEYS}
+    recipe = settings.pop("recipe", label)
+    return custom_optimizers.get(recipe, **settings, **arguments)
+
+
+def hyperparameters(optimizer):
+    """The optimizer's settings that runs are compared by (no decay → 0)."""
+    values = {
+        k: getattr(optimizer, k) for k in HYPERPARAMETERS if hasattr(optimizer, k)
+    }
+    values["weight_decay"] = values["weight_decay"] or 0.0
+    return values
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    problem: problems.Problem
+    optimizer: str  # the label of the sweep's [optimizers.<label>] table
+    epochs: int
+    values: dict  # axis name → value; an axis left out takes its default
+    optimizer_settings: dict = field(default_factory=dict)  # override the registry's
+    divergence_loss: float = DIVERGENCE_LOSS
+    schedule_settings: dict = field(default_factory=dict)  # see make_schedule
+    stage: str = ""  # "pretrain" for a run whose weights others start from
+    init: str = ""  # the run folder (in this sweep) whose weights this run starts from
+    new_layers: tuple = ()  # with `init`: layers that start afresh instead
+    save_weights: bool = False  # keep the trained weights (WEIGHTS_FILE)
+    test_every_epoch: bool = False  # evaluate the test set after every epoch
+
+    def __post_init__(self):
+        defaults = {a.name: a.default_on(self.problem) for a in axes.AXES}
+        object.__setattr__(self, "values", {**defaults, **self.values})
+
+    @property
+    def model(self):
+        return self.problem.model
+
+    @property
+    def dataset(self):
+        return self.problem.dataset
+
+    def at(self, **values):
+        """This run with other axis values (say, another seed)."""
+        return RunSpec(**{
+            **{f.name: getattr(self, f.name) for f in fields(self)},
+            "values": {**self.values, **values},
+        })  # fmt: skip
+
+    @property
+    def folder(self):
+        """[<stage>/]<problem>/<optimizer>/lr=<η>[,<tag>=<value>…]: each axis not
+        at its default adds its tag, in AXES' order (lr, wd, schedule, …, seed)."""
+        name = ",".join(
+            a.label(self.values[a.name])
+            for a in axes.AXES
+            if not a.is_default(self.values[a.name], self.problem)
+        )
+        return Path(self.stage) / self.problem.folder / self.optimizer / name
+
+    @property
+    def entry(self):
+        return axes.entry(self.problem.folder, self.optimizer, self.values)
+
+    def build_optimizer(self, steps_per_epoch):
+        arguments = {
+            a.name: self.values[a.name]
+            for a in axes.AXES
+            if a.goes_to == "optimizer" and self.values[a.name] is not None
+        }
+        learning_rate = make_schedule(
+            self.values["schedule"],
+            self.values["learning_rate"],
+            self.epochs * steps_per_epoch,
+            **self.schedule_settings,
+        )
+        return make_optimizer(
+            self.optimizer,
+            {**self.optimizer_settings, **arguments},
+            learning_rate=learning_rate,
+        )
+
+    def identity(self):
+        """The run as run.json records it: what must match for a finished run to be reused."""
+        fixed = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("problem", "values")
+        }
+        return json.loads(json.dumps({
+            "problem": self.problem.name,
+            "model": self.model,
+            "dataset": self.dataset,
+            **fixed,
+            **self.values,
+        }))  # fmt: skip
+
+    @classmethod
+    def from_identity(cls, saved, problem=None):
+        """The RunSpec a run.json records: its `run` (absent keys had their
+        default) and its `problem` (not recorded before problems existed:
+        then a problem whose batch size is the run's)."""
+        saved = {**cls.identity_defaults(), **saved}
+        axis_names = {a.name for a in axes.AXES}
+        problem = (
+            problems.Problem(**problem)
+            if problem
+            else problems.Problem(
+                saved["problem"],
+                saved["dataset"],
+                saved["model"],
+                saved["batch_size"],
+                saved["epochs"],
+            )
+        )
+        return cls(
+            problem=problem,
+            values={k: v for k, v in saved.items() if k in axis_names},
+            **{
+                f.name: tuple(saved[f.name])
+                if f.name == "new_layers"
+                else saved[f.name]
+                for f in fields(cls)
+                if f.name not in ("problem", "values")
+            },
+        )
+
+    @classmethod
+    def identity_defaults(cls):
+        """What a run saved before a key of its identity existed had: the
+        field's or axis's default (no problem: ""), as run.json holds it."""
+        return json.loads(json.dumps({
+            "problem": "",
+            **{
+                f.name: f.default_factory() if f.default is MISSING else f.default
+                for f in fields(cls)
+                if f.default is not MISSING or f.default_factory is not MISSING
+            },
+            **{a.name: a.default for a in axes.AXES if a.default != axes.PROBLEMS_OWN},
+        }))  # fmt: skip
+
+    def differences(self, saved):
+        """Keys on which a saved identity disagrees; absent ones had their default."""
+        mine = self.identity()
+        defaults = self.identity_defaults()
+        return [k for k in mine if saved.get(k, defaults.get(k)) != mine[k]]

@@ -1,0 +1,114 @@
+"""The experiments package's shape: layers that only import downwards, no import
+circles, short functions, and planning and reporting without TensorFlow."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+
+PACKAGE = ROOT / "experiments"
+COMMANDS = {  # the jobs: nothing imports them
+    "experiments.sweep.command",
+    "experiments.sweep.__main__",
+    "experiments.report.__main__",
+    "experiments.trajectories",
+    "experiments.explorer",
+    "experiments.lr_finder",
+    "experiments.benchmark_sweep",
+    "experiments.benchmark_optimizers",
+    "experiments.baselines",
+}
+SHARED = {"cli", "plotting", "problems", "data", "models"}
+LONGEST_FUNCTION = 80
+
+
+def module_name(path):
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer(name):
+    """0: the package and what every job shares; 1: the sweep engine and the
+    landscapes; 2: the report, which reads what the sweep writes; 3: the jobs."""
+    if name in COMMANDS:
+        return 3
+    parts = name.split(".")
+    if len(parts) == 1 or parts[1] in SHARED:
+        return 0
+    return 2 if parts[1] == "report" else 1
+
+
+def imports(path):
+    """The experiments modules that `path` imports, at the top or in a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return {name for name in found if name in MODULES}
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+GRAPH = {name: imports(path) - {name} for name, path in MODULES.items()}
+
+
+def test_every_module_imports_only_its_own_layer_or_below():
+    upward = [
+        f"{name} (layer {layer(name)}) imports {other} (layer {layer(other)})"
+        for name, targets in GRAPH.items()
+        for other in targets
+        if layer(other) > layer(name) and not name.startswith(other + ".")
+    ]
+    assert upward == []
+
+
+def test_no_module_imports_itself_through_others():
+    def circle_from(start):
+        stack = [(start, [start])]
+        seen = set()
+        while stack:
+            name, path = stack.pop()
+            for other in GRAPH[name]:
+                if other == start:
+                    return path + [start]
+                if other not in seen and not start.startswith(other + "."):
+                    seen.add(other)
+                    stack.append((other, path + [other]))
+        return None
+
+    circles = [circle_from(name) for name in GRAPH]
+    assert [c for c in circles if c] == []
+
+
+def test_no_function_is_longer_than_80_lines():
+    long = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length} lines)"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and (length := node.end_lineno - node.lineno + 1) > LONGEST_FUNCTION
+    ]
+    assert long == []
+
+
+@pytest.mark.parametrize(
+    "modules",
+    [
+        "experiments.sweep.config, experiments.sweep.plan",  # planning, validating
+        "experiments.report.loading, experiments.report.statistics, "
+        "experiments.report.tables",  # reporting
+    ],
+)
+def test_planning_and_reporting_import_no_tensorflow(modules):
+    code = (
+        f"import sys, {modules}\n"
+        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
