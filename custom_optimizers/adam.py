@@ -9,6 +9,12 @@ from custom_optimizers.base import (
 )
 
 
+# Coupled decay passes g + wd·θ through v ← β2·v + (1−β2)·(g + wd·θ)², in
+# float32: the square overflows once |wd·θ| > 1.8e19, and Adam then makes no
+# update at all. Up to this wd, weights up to |θ| = 1e4 stay finite.
+MAX_COUPLED_WEIGHT_DECAY = 1e15
+
+
 @keras.saving.register_keras_serializable(package="custom_optimizers")
 class Adam(WeightDecayOptimizer):
     """Adam: per-parameter step sizes from averages of g and g².
@@ -82,6 +88,15 @@ class Adam(WeightDecayOptimizer):
         )
         validation.boolean("amsgrad", amsgrad)
         validation.boolean("bias_correction", bias_correction)
+        coupled = decoupled_weight_decay is False and weight_decay is not None
+        if coupled and validation.optional_non_negative(
+            "weight_decay", weight_decay
+        ) > MAX_COUPLED_WEIGHT_DECAY:
+            raise ValueError(
+                f"`weight_decay` must be at most {MAX_COUPLED_WEIGHT_DECAY:g} with "
+                "decoupled_weight_decay=False: Adam squares g + wd·θ in float32, "
+                f"which overflows beyond it; got {weight_decay!r}."
+            )
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,

@@ -135,11 +135,30 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
         """
         if self.built:
             return
+        for variable in variables:
+            dtype = keras.backend.standardize_dtype(variable.dtype)
+            if not keras.backend.is_float_dtype(dtype):
+                raise ValueError(
+                    f"`{variable.path}` is {dtype}: {type(self).__name__} updates "
+                    "floating-point variables only (an integer one would never "
+                    "move); make it float, or trainable=False"
+                )
         multipliers = resolve_multipliers(
             self.learning_rate_multipliers or {}, [v.path for v in variables]
         )
         super().build(variables)
         self._multipliers = multipliers
+
+    @property
+    def learning_rate(self):
+        return super().learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        """Setting η after construction follows the constructor's rule."""
+        keras.optimizers.Optimizer.learning_rate.fset(
+            self, validation.learning_rate(value)
+        )
 
     @property
     def learning_rate_multipliers(self):

@@ -5,9 +5,11 @@ nothing written.
 """
 
 import argparse
+import contextlib
 import functools
 import math
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +21,8 @@ class UsageError(ValueError):
 
 def command(main):
     """A job's `main(argv)`, where bad input (a UsageError) is one line on
-    stderr and exit status 2, whatever the job."""
+    stderr and exit status 2, and a file that cannot be written or read (a
+    full disk) one line naming it and exit status 1, whatever the job."""
 
     @functools.wraps(main)
     def run(argv=None):
@@ -28,8 +31,71 @@ def command(main):
         except UsageError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except OSError as error:
+            print(f"error: {describe_os_error(error)}", file=sys.stderr)
+            return 1
 
     return run
+
+
+def describe_os_error(error):
+    """ "<path>: <what went wrong>" for an OSError, on one line."""
+    where = error.filename or "a file"
+    return f"{where}: {error.strerror or error}".replace("\n", " ")
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Names `path` in an OSError raised while writing it (a write to a full
+    disk raises one without a file name)."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename:
+            raise
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
+
+
+STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_received = []  # the stopping signals this process got, in order
+
+
+def stop_on_signals():
+    """Makes SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread, as
+    Ctrl-C does, so a job cleans up the same way for all three."""
+    for signum in STOPPING_SIGNALS:
+        signal.signal(signum, stop)
+
+
+def stop(signum, frame=None):
+    """Stops the job for the signal `signum`, recorded: Ray re-raises a
+    KeyboardInterrupt of its own from inside a wait."""
+    _received.append(signum)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def stopped_by():
+    """The name of the signal that stopped the job ("SIGTERM"), or "" for Ctrl-C."""
+    return signal.Signals(_received[-1]).name if _received else ""
+
+
+def exit_status():
+    """128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP."""
+    return 128 + (_received[-1] if _received else signal.SIGINT)
+
+
+def at_most_in_memory(value, flag, least, bytes_each, share=0.25):
+    """`value` as an integer >= `least` whose `bytes_each` per unit fit in
+    `share` of this machine's memory; UsageError naming the largest that does."""
+    count = integer(value, flag, least)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    largest = int(share * memory // bytes_each)
+    if count > largest:
+        raise UsageError(
+            f"{flag} must be at most {largest} here (each takes about {bytes_each} "
+            f"bytes, kept in memory), got {value!r}"
+        )
+    return count
 
 
 def parser(prog, doc):

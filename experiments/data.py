@@ -13,6 +13,7 @@ import hashlib
 import os
 import struct
 import sys
+import textwrap
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -178,7 +179,8 @@ def _keras_or_fallback(name, download):
             train, test = getattr(keras.datasets, name).load_data()
             return train, test, "keras.datasets (full set)"
         except Exception as error:  # offline: Keras raises a bare Exception
-            reason = f"Keras's loader failed ({str(error).splitlines()[0][:120]})"
+            cause = textwrap.shorten(str(error).splitlines()[0], 160, placeholder=" …")
+            reason = f"Keras's loader failed ({cause})"
     else:
         reason = f"not in Keras's cache ({cached}) and downloads are off"
     if name == "mnist":

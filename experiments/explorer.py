@@ -41,7 +41,9 @@ def main(argv=None):
     problems = cli.names(cli.comma_list(args.problems), SURFACES, "problem")
     rates = [cli.number(r, "learning rate must be a positive number",
                         lambda x: x > 0) for r in cli.comma_list(args.learning_rates)]  # fmt: skip
-    steps = cli.integer(args.steps, "--steps", 1)
+    steps = cli.at_most_in_memory(
+        args.steps, "--steps", 1, page.bytes_per_step(problems, rates)
+    )
     cli.check_writable(args.out, kind="output")
     started = time.perf_counter()
     paths = page.compute_paths(problems, page.OPTIMIZERS, rates, steps)

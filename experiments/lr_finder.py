@@ -33,20 +33,31 @@ from pathlib import Path
 import numpy as np
 
 from experiments import cli, plotting
-from experiments.cli import check_writable, comma_list, number
+from experiments.cli import UsageError, check_writable, comma_list, number
 
 SMOOTHING = 0.98
 EXPLODED = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
 MIN_FALL = 0.01  # the smoothed loss must fall 1% below its start to suggest an η
 
 
+class SmoothedLoss:
+    """The bias-corrected exponential moving average of the losses so far,
+    one loss at a time: O(1) a step, however long the test."""
+
+    def __init__(self, beta=SMOOTHING):
+        self.beta, self.average, self.steps = beta, 0.0, 0
+
+    def add(self, loss):
+        """The smoothed loss once `loss` is added."""
+        self.steps += 1
+        self.average = self.beta * self.average + (1 - self.beta) * loss
+        return self.average / (1 - self.beta**self.steps)
+
+
 def smoothed(losses, beta=SMOOTHING):
     """Bias-corrected exponential moving average of `losses`."""
-    average, out = 0.0, []
-    for step, loss in enumerate(losses, 1):
-        average = beta * average + (1 - beta) * loss
-        out.append(average / (1 - beta**step))
-    return np.array(out)
+    smoothing = SmoothedLoss(beta)
+    return np.array([smoothing.add(loss) for loss in losses])
 
 
 def suggestions(rates, losses):
@@ -95,6 +106,7 @@ def range_test(
     )
     growth = (end / start) ** (1 / (steps - 1))
     rates, losses = [], []
+    smoothing, lowest = SmoothedLoss(), math.inf
     for step in range(steps):
         rate = start * growth**step
         optimizer.learning_rate = rate
@@ -102,10 +114,17 @@ def range_test(
         loss = float(model.train_on_batch(x, y))
         rates.append(rate)
         losses.append(loss)
-        smooth = smoothed(losses)
-        if not math.isfinite(loss) or smooth[-1] > EXPLODED * smooth.min():
+        smooth = smoothing.add(loss)
+        lowest = min(lowest, smooth)
+        if not math.isfinite(loss) or smooth > EXPLODED * lowest:
             break
     return np.array(rates), np.array(losses)
+
+
+# The learning rate is a float32: the range stays within float32's normal numbers.
+LOWEST_RATE = float(np.finfo("float32").tiny)
+HIGHEST_RATE = float(np.finfo("float32").max)
+BYTES_PER_STEP = 200  # a step's rate and loss, kept for the CSV and the plot
 
 
 def write_outputs(folder, rates, losses, found, title):
@@ -175,9 +194,12 @@ def resolve(args):
         "optimizers": comma_list(args.optimizer),
         "models": comma_list(args.model),
         "start": number(
-            args.start, "--start must be a positive number", lambda x: x > 0
+            args.start,
+            f"--start must be a number from {LOWEST_RATE:.3g} (the smallest normal "
+            "float32: η is one)",
+            lambda x: x >= LOWEST_RATE,
         ),
-        "steps": cli.integer(args.steps, "--steps", 10),
+        "steps": cli.at_most_in_memory(args.steps, "--steps", 10, BYTES_PER_STEP),
         "batch_size": cli.integer(args.batch_size, "--batch-size", 1),
         "seed": cli.integer(args.seed, "--seed", 0),
         "max_train_samples": cli.integer(
@@ -186,8 +208,9 @@ def resolve(args):
     }
     settings["end"] = number(
         args.end,
-        "--end must be a number above --start",
-        lambda x: x > settings["start"],
+        f"--end must be a number above --start and at most {HIGHEST_RATE:.3g} "
+        "(the largest float32)",
+        lambda x: settings["start"] < x <= HIGHEST_RATE,
     )
     cli.names(settings["optimizers"], custom_optimizers.available(), "optimizer")
     cli.names(settings["models"], list(models.MODELS), "model")
@@ -209,6 +232,11 @@ def main(argv=None):
         download=not args.offline,
     )
     print(dataset.describe())
+    if settings["batch_size"] > len(dataset.x_train):
+        raise UsageError(
+            f"--batch-size {settings['batch_size']} is more than the "
+            f"{len(dataset.x_train)} training samples; give at most that"
+        )
     print(
         f"{'model':6} {'optimizer':12} {'steps':>5} {'passes':>6} "
         f"{'steepest':>10} {'minimum/10':>11}"
@@ -238,8 +266,12 @@ def main(argv=None):
         print(
             f"warning: the loss never fell in [{settings['start']:g}, "
             f"{settings['end']:g}] for {', '.join(fruitless)}: no good learning "
-            f"rate in this range; try a lower --start (e.g. "
-            f"{settings['start'] / 1000:g})",
+            + (
+                f"rate in this range; try a lower --start (e.g. "
+                f"{max(settings['start'] / 1000, LOWEST_RATE):.3g})"
+                if settings["start"] > LOWEST_RATE
+                else "rate a float32 can hold trains it"
+            ),
             file=sys.stderr,
         )
     if cycled > 1:

@@ -16,7 +16,12 @@ def pyplot():
 def save(fig, path, tight=True, **layout):
     """Lays the figure out (tight_layout, with `layout`; not for a figure with
     its own layout engine), writes it and frees it."""
+    from experiments.cli import writing
+
     if tight:
         fig.tight_layout(**layout)
-    fig.savefig(path, dpi=DPI)
-    pyplot().close(fig)
+    try:
+        with writing(path):
+            fig.savefig(path, dpi=DPI)
+    finally:
+        pyplot().close(fig)

@@ -75,7 +75,9 @@ def resolve(args):
             cli.number(t, "learning rate must be a positive number", lambda x: x > 0)
             for t in args.learning_rates.split(",")
         ],
-        "steps": cli.integer(args.steps, "--steps", 1),
+        "steps": cli.at_most_in_memory(
+            args.steps, "--steps", 1, drawing.BYTES_PER_STEP * drawing.BASIN_STARTS
+        ),
         "frames": cli.integer(args.frames, "--frames", 1),
         "start": None,
     }

@@ -271,6 +271,12 @@ BAD_INPUTS = [
         ValueError,
         r"Argument\(s\) not recognized: \{'learning_rte': 0\.1\}",
     ),
+    (
+        Adam,
+        {"weight_decay": 1e30, "decoupled_weight_decay": False},
+        ValueError,
+        r"`weight_decay` must be at most 1e\+15 with decoupled_weight_decay=False",
+    ),
 ]
 
 
@@ -295,7 +301,7 @@ def test_learning_rate_zero_is_legal_and_a_model_saved_with_it_loads(tmp_path):
     model.compile(optimizer=Adam(learning_rate=0.0), loss="mse")
     before = model.get_weights()
     model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
-    for a, b in zip(model.get_weights(), before):
+    for a, b in zip(model.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)  # η = 0 moves nothing
     model.save(tmp_path / "model.keras")
     restored = keras.models.load_model(tmp_path / "model.keras")
@@ -306,3 +312,31 @@ def test_adamw_refuses_coupled_decay_with_a_clear_error():
     with pytest.raises(ValueError, match=r"`decoupled_weight_decay` must be True"):
         co.get("adamw", decoupled_weight_decay=False)
     assert AdamW(decoupled_weight_decay=True).decoupled_weight_decay is True
+
+
+@pytest.mark.parametrize("value", [-1.0, math.nan, "fast"])
+def test_setting_a_bad_learning_rate_after_construction_raises_as_the_constructor(
+    value,
+):
+    optimizer = SGD(0.1)
+    with pytest.raises((ValueError, TypeError), match="`learning_rate` must be"):
+        optimizer.learning_rate = value
+    assert float(optimizer.learning_rate) == pytest.approx(0.1)
+    optimizer.learning_rate = 0.05  # a good one still goes through
+    assert float(optimizer.learning_rate) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("cls", [SGD, Adam, AdamW])
+def test_an_integer_variable_is_refused_at_build_naming_it(cls):
+    counter = keras.Variable(np.array([1, 2], "int32"), name="counter")
+    with pytest.raises(ValueError, match="`counter` is int32: .* floating-point"):
+        cls(0.1).build([keras.Variable(np.zeros(2, "float32")), counter])
+
+
+def test_a_coupled_decay_below_the_limit_still_updates():
+    """The limit's reason: beyond it g² overflows and Adam silently stands still."""
+    variable = keras.Variable(np.ones(3, "float32"))
+    Adam(0.1, weight_decay=1e15, decoupled_weight_decay=False).apply(
+        [keras.ops.ones(3)], [variable]
+    )
+    assert np.all(np.isfinite(variable.numpy())) and np.all(variable.numpy() < 1)

@@ -40,6 +40,7 @@ def hparams(path):
     }
 
 
+@pytest.mark.slow
 def test_a_new_axis_is_one_table_entry(tmp_path, monkeypatch):
     """An axis declared here, and nowhere else, reaches the folder names, the
     HParams config and sessions, both CSVs, the report's ranking and --rerun-best."""
@@ -89,6 +90,7 @@ def test_a_new_axis_is_one_table_entry(tmp_path, monkeypatch):
     assert start.hparams["throwaway"].number_value == 5
 
 
+@pytest.mark.slow
 def test_batch_size_is_a_grid_axis_and_the_batches_follow_it(tmp_path):
     """256 images: 8 batches of 32 or 4 of 64 (quick.toml's) per epoch, 2 epochs."""
     assert (
@@ -263,6 +265,7 @@ def test_an_optimizer_table_runs_on_the_problems_it_lists(tmp_path):
 @pytest.mark.skipif(
     not FASHION.is_dir(), reason="apt-get install dataset-fashion-mnist"
 )
+@pytest.mark.slow
 def test_a_sweep_over_problems_on_two_datasets(tmp_path):
     """Each run trains on its problem's dataset and records its problem."""
     argv = ["--quick", "--offline", "--problems", "mnist_small_mlp,fmnist_small_mlp",
@@ -298,6 +301,7 @@ def test_unnamed_problems_keep_the_folder_names_of_older_sweeps():
     assert all(s.identity()["problem"] == "" for s in specs)
 
 
+@pytest.mark.slow
 def test_test_metrics_after_every_epoch_reach_tensorboard_and_epochs_csv(tmp_path):
     assert run_sweep(tmp_path, "--optimizers", "adam", "--learning-rates", "0.003") == 0
     assert not (
@@ -356,6 +360,7 @@ def test_a_true_or_false_setting_refuses_other_types(tmp_path, capsys):
     assert "test_every_epoch must be true or false, got 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_dropping_the_remainder_is_an_axis_that_reaches_the_training_steps(tmp_path):
     """256 images in batches of 100: 3 steps an epoch, or 2 without the remainder."""
     assert run_sweep(tmp_path, "--optimizers", "sgd", "--learning-rates", "0.1",

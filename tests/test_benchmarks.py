@@ -4,6 +4,8 @@ import pytest
 
 from experiments import benchmark_optimizers, benchmark_sweep
 
+pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
+
 
 @pytest.mark.parametrize(
     "main, argv, message",

@@ -16,6 +16,8 @@ from experiments import explorer
 from experiments.landscapes import page, surfaces, theory
 from experiments.landscapes.paths import trajectory
 
+pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
+
 SMALL = ["--problems", "saddle,rosenbrock", "--learning-rates", "0.01,0.1",
          "--steps", "20"]  # fmt: skip
 
@@ -205,3 +207,9 @@ def test_play_animates_the_steps(small_page, tmp_path):
     assert ", step 0: " in status(chromium(url, tmp_path, "--dump-dom"))
     played = status(chromium(f"{url}&play=1", tmp_path, "--dump-dom"))
     assert ", step 20: " in played  # 10 s of virtual time is ample for 20 steps
+
+
+def test_more_steps_than_the_page_can_hold_exit_2(tmp_path, capsys):
+    assert explorer.main(["--steps", "100000000", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --steps must be at most ") and err.count("\n") == 1

@@ -12,6 +12,8 @@ from experiments import models
 from experiments.sweep import command as sweep
 from tests.helpers import events
 
+pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
+
 TINY_FINETUNE = """
 name = "finetune"
 models = ["mlp"]

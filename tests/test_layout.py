@@ -4,7 +4,6 @@ circles, short functions, and planning and reporting without TensorFlow."""
 import ast
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

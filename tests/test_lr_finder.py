@@ -48,6 +48,7 @@ def test_no_suggestion_when_the_loss_never_falls():
     assert lr_finder.suggestions(rates[:3], [2.3, np.inf, 5.0]) == {}
 
 
+@pytest.mark.slow
 def test_a_range_where_nothing_trains_warns_and_suggests_a_lower_start(
     tmp_path, capsys
 ):
@@ -73,6 +74,7 @@ def finished(tmp_path_factory):
     return SimpleNamespace(folder=out, out=stdout.getvalue(), err=stderr.getvalue())
 
 
+@pytest.mark.slow
 def test_writes_a_plot_a_csv_and_tensorboard_scalars(finished):
     for optimizer in ("sgd", "adam"):
         folder = finished.folder / "mlp" / optimizer
@@ -91,6 +93,7 @@ def test_writes_a_plot_a_csv_and_tensorboard_scalars(finished):
         assert len(values(logged, "lr_finder/loss")) == len(rows)
 
 
+@pytest.mark.slow
 def test_says_how_often_small_data_was_cycled(finished):
     """74 batches of 64 over 1,024 images is 4.6 passes; the table and a note say so."""
     rows = [line.split() for line in finished.out.splitlines() if line[:3] == "mlp"]
@@ -101,6 +104,7 @@ def test_says_how_often_small_data_was_cycled(finished):
     assert "went over the 1024 training images up to 4.6 times" in finished.err
 
 
+@pytest.mark.slow
 def test_stops_once_the_loss_explodes(finished):
     with open(finished.folder / "mlp" / "adam" / "lr_finder.csv") as f:
         rows = list(csv.DictReader(f))
@@ -112,15 +116,44 @@ def test_stops_once_the_loss_explodes(finished):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--start", "0"], "--start must be a positive number, got '0'"),
-        (["--end", "1e-7"], "--end must be a number above --start, got '1e-7'"),
+        (["--start", "0"], "--start must be a number from 1.18e-38 (the smallest "),
+        (["--end", "1e-7"], "--end must be a number above --start and at most "),
         (["--optimizer", "adamax"], "unknown optimizer 'adamax'"),
         (["--model", "resnet"], "unknown model 'resnet'"),
         (["--steps", "5"], "--steps must be an integer >= 10, got '5'"),
     ],
 )
+@pytest.mark.slow
 def test_bad_flags_exit_2_and_write_nothing(argv, message, tmp_path, capsys):
     assert lr_finder.main([*argv, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_smoothed_loss_step_by_step_equals_the_whole_curve_s():
+    """range_test updates it one loss at a time (O(1) a step), as `smoothed` does."""
+    losses = np.random.default_rng(0).uniform(0.5, 3.0, 500)
+    smoothing = lr_finder.SmoothedLoss()
+    step_by_step = [smoothing.add(loss) for loss in losses]
+    np.testing.assert_array_equal(step_by_step, lr_finder.smoothed(losses))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--steps", "1000000000"], "--steps must be at most "),
+        (["--start", "1e-308", "--end", "1e308"],
+         "--start must be a number from 1.18e-38 (the smallest normal float32"),
+        (["--end", "1e39"], "--end must be a number above --start and at most 3.4e+38"),
+        (["--max-train-samples", "1", "--batch-size", "64"],
+         "--batch-size 64 is more than the 1 training samples; give at most that"),
+    ],
+)  # fmt: skip
+def test_a_range_or_length_it_cannot_hold_exits_2_with_one_line(
+    tmp_path, capsys, argv, message
+):
+    assert lr_finder.main([*argv, "--offline", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: {message}"), err
     assert not (tmp_path / "out").exists()

@@ -26,6 +26,9 @@ from tests.helpers import (
     wait_for,
 )
 
+pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
+
+
 ray = pytest.importorskip("ray")
 
 FOUR_RUNS = ["--optimizers", "momentum,adam", "--learning-rates", "0.03,0.3"]

@@ -17,10 +17,12 @@ def rates(schedule):
     return np.array([float(schedule(k)) for k in range(T)])
 
 
+@pytest.mark.slow
 def test_constant_is_the_plain_float():
     assert make_schedule("constant", 0.1, T) == 0.1
 
 
+@pytest.mark.slow
 def test_step_multiplies_by_the_factor_at_each_fraction():
     values_ = rates(make_schedule("step", 0.1, T))
     np.testing.assert_allclose(values_[[0, 49, 50, 74, 75, 99]],
@@ -51,6 +53,7 @@ def test_warmup_cosine_rises_linearly_then_falls():
         (3, 0.9, [0.0, 0.05, 0.1]),
     ],
 )
+@pytest.mark.slow
 def test_warmup_cosine_fits_runs_of_a_few_steps(steps, fraction, expected):
     """At least one step of warm-up and one of decay; one step alone is at η."""
     schedule = make_schedule("warmup_cosine", 0.1, steps, warmup_fraction=fraction)
@@ -79,11 +82,13 @@ def finished(tmp_path_factory):
     return logdir / "quick"
 
 
+@pytest.mark.slow
 def test_a_schedule_is_a_grid_axis_with_its_own_folder(finished):
     runs = sorted(p.parent.name for p in finished.rglob("result.json"))
     assert runs == ["lr=0.03", "lr=0.03,schedule=cosine"]
 
 
+@pytest.mark.slow
 def test_the_learning_rate_used_is_logged_per_epoch_and_per_batch(finished):
     train = events(finished / "mlp/momentum/lr=0.03,schedule=cosine/train")
     per_epoch = values(train, "epoch_learning_rate")
@@ -95,6 +100,7 @@ def test_the_learning_rate_used_is_logged_per_epoch_and_per_batch(finished):
     assert "batch_learning_rate" not in constant.Tags()["tensors"]
 
 
+@pytest.mark.slow
 def test_the_report_compares_each_schedule_as_its_own_optimizer(finished):
     with open(finished / "summary.csv") as f:
         rows = {r["optimizer"]: r for r in csv.DictReader(f)}
@@ -111,6 +117,7 @@ def test_the_report_compares_each_schedule_as_its_own_optimizer(finished):
         (["--schedules", ""], "--schedules is empty"),
     ],
 )  # fmt: skip
+@pytest.mark.slow
 def test_bad_schedules_exit_2(argv, message, tmp_path, capsys):
     assert sweep.main([*TINY, "--logdir", str(tmp_path / "logs"), *argv]) == 2
     err = capsys.readouterr().err
@@ -127,6 +134,7 @@ def test_bad_schedules_exit_2(argv, message, tmp_path, capsys):
         ("warmup_fraction = 1.0\n", "warmup_fraction must be in (0, 1), got 1.0"),
     ],
 )
+@pytest.mark.slow
 def test_bad_schedule_settings_exit_2(toml, message, tmp_path, capsys):
     config = tmp_path / "bad.toml"
     config.write_text(toml)
@@ -134,3 +142,19 @@ def test_bad_schedule_settings_exit_2(toml, message, tmp_path, capsys):
     assert sweep.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_epochs_csv_holds_the_rate_the_epoch_s_last_step_used(tmp_path):
+    """One step of cosine from 0.1: that step used 0.1 (batch_learning_rate),
+    though the rate after it, Keras's epoch_learning_rate, is 0."""
+    argv = [*TINY, "--optimizers", "momentum", "--learning-rates", "0.1",
+            "--schedules", "cosine", "--epochs", "1", "--max-train-samples", "64",
+            "--logdir", str(tmp_path)]  # fmt: skip
+    assert sweep.main(argv) == 0
+    run = tmp_path / "quick/mlp/momentum/lr=0.1,schedule=cosine"
+    with open(run / "epochs.csv") as f:
+        (row,) = csv.DictReader(f)
+    train = events(run / "train")
+    assert values(train, "batch_learning_rate") == [pytest.approx(0.1)]
+    assert float(row["learning_rate"]) == pytest.approx(0.1)
+    assert values(train, "epoch_learning_rate") == [pytest.approx(0.0, abs=1e-7)]

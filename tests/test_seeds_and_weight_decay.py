@@ -98,6 +98,7 @@ def test_overlapping_results_are_called_so_instead_of_ranked(tmp_path):
     assert "92.00% ± 2.83 (2 seeds)" in text
 
 
+@pytest.mark.slow
 def test_seeds_flag_runs_every_setting_per_seed(tmp_path):
     assert (
         sweep.main(
@@ -132,6 +133,7 @@ def test_seeds_flag_runs_every_setting_per_seed(tmp_path):
     )  # the seed changes initial weights and batch order
 
 
+@pytest.mark.slow
 def test_rerun_best_reruns_exactly_each_optimizers_best_setting(tmp_path, capsys):
     assert (
         sweep.main(
@@ -165,6 +167,7 @@ def test_rerun_best_reruns_exactly_each_optimizers_best_setting(tmp_path, capsys
     assert sorted(r["n_seeds"] for r in summary) == ["1", "1", "3", "3"]
 
 
+@pytest.mark.slow
 def test_rerun_best_reruns_each_schedule_s_best_as_the_report_ranks_them(tmp_path):
     """The report ranks sgd and sgd+cosine apart, so each gets its best rerun."""
     argv = [*TINY, "--optimizers", "sgd", "--learning-rates", "0.03,0.3",
@@ -179,6 +182,7 @@ def test_rerun_best_reruns_each_schedule_s_best_as_the_report_ranks_them(tmp_pat
     assert table.count("(3 seeds)") == 4  # validation and test, for both entries
 
 
+@pytest.mark.slow
 def test_weight_decay_grid_gives_a_heatmap_and_a_row_per_cell(tmp_path):
     assert (
         sweep.main(
@@ -238,6 +242,7 @@ def test_weight_decay_grid_gives_a_heatmap_and_a_row_per_cell(tmp_path):
         ),
     ],
 )
+@pytest.mark.slow
 def test_bad_seeds_and_grids_exit_2_and_write_nothing(argv, message, tmp_path, capsys):
     logdir = tmp_path / "logs"
     assert sweep.main([*TINY, "--logdir", str(logdir), *argv]) == 2

@@ -19,6 +19,7 @@ def finished(tmp_path_factory):
     return logdir / "quick"
 
 
+@pytest.mark.slow
 def test_each_run_records_its_model_s_parameter_count(finished):
     """784·256 + 256 + 256·128 + 128 + 128·10 + 10 weights in the MLP."""
     with open(finished / "runs.csv") as f:
@@ -28,6 +29,7 @@ def test_each_run_records_its_model_s_parameter_count(finished):
     assert saved["params"] == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
 
 
+@pytest.mark.slow
 def test_summary_has_a_row_per_run_with_results(finished):
     rows = summary(finished)
     assert {(r["optimizer"], float(r["learning_rate"])) for r in rows} == {
@@ -56,6 +58,7 @@ def test_summary_has_a_row_per_run_with_results(finished):
         assert row["train_samples"] == "256"
 
 
+@pytest.mark.slow
 def test_an_absurd_learning_rate_diverges_and_the_sweep_goes_on(finished):
     rows = {(r["optimizer"], float(r["learning_rate"])): r for r in summary(finished)}
     for optimizer in ("momentum", "adam"):
@@ -68,6 +71,7 @@ def test_an_absurd_learning_rate_diverges_and_the_sweep_goes_on(finished):
     assert "diverged at lr" in (finished / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_tensorboard_logs_hold_the_promised_tags_and_match_the_summary(finished):
     row = next(
         r
@@ -107,6 +111,7 @@ def test_tensorboard_logs_hold_the_promised_tags_and_match_the_summary(finished)
     assert values(final, "diverged")[0] == 0.0
 
 
+@pytest.mark.slow
 def test_hparams_dashboard_is_configured_and_each_run_has_a_session(finished):
     root = events(finished)
     assert "_hparams_/experiment" in root.PluginTagToContent("hparams")
@@ -115,6 +120,7 @@ def test_hparams_dashboard_is_configured_and_each_run_has_a_session(finished):
         assert "_hparams_/session_start_info" in content, run
 
 
+@pytest.mark.slow
 def test_plots_are_valid_png_images(finished):
     for name in (
         "sensitivity.png",
@@ -128,6 +134,7 @@ def test_plots_are_valid_png_images(finished):
             assert image.size[0] > 300
 
 
+@pytest.mark.slow
 def test_every_run_saves_its_resolved_config(finished):
     config = json.loads(
         (finished / "mlp" / "momentum" / "lr=0.03" / "run.json").read_text()
@@ -150,6 +157,7 @@ def test_every_run_saves_its_resolved_config(finished):
     }
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path, capsys):
     assert (
         run_sweep(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.03") == 0
@@ -175,6 +183,7 @@ def test_rerun_skips_finished_runs_and_redoes_a_killed_one(tmp_path, capsys):
     ) == ["lr=0.03", "lr=0.03", "lr=50", "lr=50"]
 
 
+@pytest.mark.slow
 def test_changed_settings_never_overwrite_a_finished_run(tmp_path, capsys):
     one_run = ["--optimizers", "momentum", "--learning-rates", "0.03"]
     result_path = tmp_path / "quick" / "mlp" / "momentum" / "lr=0.03" / "result.json"
@@ -182,7 +191,9 @@ def test_changed_settings_never_overwrite_a_finished_run(tmp_path, capsys):
     result = result_path.read_text()
     capsys.readouterr()
     assert run_sweep(tmp_path, *one_run, "--epochs", "1") == 2
-    assert "other settings (epochs)" in capsys.readouterr().err
+    assert "another protocol (mlp/momentum/lr=0.03: epochs: 2 then, 1 now)" in (
+        capsys.readouterr().err
+    )
     assert result_path.read_text() == result
     assert run_sweep(tmp_path, *one_run, "--epochs", "1", "--name", "one_epoch") == 0
     assert (
@@ -190,6 +201,7 @@ def test_changed_settings_never_overwrite_a_finished_run(tmp_path, capsys):
     ).exists()
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_summaries(tmp_path, finished):
     assert run_sweep(tmp_path) == 0
     again = summary(tmp_path / "quick")
@@ -199,6 +211,7 @@ def test_same_seed_gives_identical_summaries(tmp_path, finished):
         assert a == b
 
 
+@pytest.mark.slow
 def test_force_reruns_everything(tmp_path, capsys):
     args = ["--optimizers", "momentum", "--learning-rates", "0.03"]
     assert run_sweep(tmp_path, *args) == 0
@@ -236,6 +249,7 @@ def test_force_reruns_everything(tmp_path, capsys):
         (["--rerun-best", "1"], "--rerun-best N needs N >= 2 (seed 0 and N - 1 more)"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     argv, message, tmp_path, capsys
 ):
@@ -297,6 +311,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
         ),
     ],
 )
+@pytest.mark.slow
 def test_bad_config_file_exits_2(toml, message, tmp_path, capsys):
     config = tmp_path / "bad.toml"
     config.write_text(toml)
@@ -320,6 +335,7 @@ def test_unwritable_log_folder_exits_2(tmp_path, capsys):
 @pytest.mark.parametrize(
     "path", sorted(sweep.CONFIGS.glob("*.toml")), ids=lambda p: p.name
 )
+@pytest.mark.slow
 def test_shipped_configs_resolve(path):
     config = sweep.resolve(sweep.parse_args(["--config", str(path)]))
     assert config.name == path.stem and config.runs()
@@ -335,6 +351,7 @@ def test_default_config_compares_what_the_project_promises():
     assert set(config.models) == {"mlp", "cnn"}
 
 
+@pytest.mark.slow
 def test_hparams_tab_opens_on_the_comparison_axes(finished):
     """Asks a real TensorBoard server what its HPARAMS tab receives.
 
@@ -403,6 +420,7 @@ def test_fast_histogram_equals_tensorboards(values):
         )
 
 
+@pytest.mark.slow
 def test_runs_saved_before_newer_fields_existed_still_match(finished):
     """A sweep folder from an older version resumes: absent fields had their default."""
     from experiments.sweep.spec import RunSpec
@@ -429,6 +447,7 @@ def test_a_log_folder_that_permissions_call_writable_but_is_not_exits_2(
     )
 
 
+@pytest.mark.slow
 def test_a_sweep_where_every_run_diverged_still_reports(tmp_path, capsys):
     assert run_sweep(tmp_path, "--learning-rates", "50") == 0
     sweep_dir = tmp_path / "quick"
@@ -440,6 +459,7 @@ def test_a_sweep_where_every_run_diverged_still_reports(tmp_path, capsys):
     assert [row["diverged"] for row in summary(sweep_dir)] == ["True", "True"]
 
 
+@pytest.mark.slow
 def test_a_batch_larger_than_the_data_exits_2_before_anything_is_written(
     tmp_path, capsys
 ):

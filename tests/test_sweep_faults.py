@@ -15,6 +15,8 @@ from experiments.sweep import command as sweep
 from experiments.sweep.folder_lock import FolderLock
 from tests.helpers import ROOT, TINY, run_sweep, steps_written_twice, wait_for
 
+pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
+
 ONE_RUN = ["--optimizers", "momentum", "--learning-rates", "0.03"]
 
 
@@ -69,7 +71,7 @@ def test_resume_refuses_a_finished_run_on_other_data(
         argv.remove("--quick")
     assert sweep.main(argv) == 2
     err = capsys.readouterr().err.splitlines()[-1]
-    assert "holds a finished run with other settings" in err
+    assert "1 finished runs of another protocol" in err
     assert named in err and "--name" in err
     assert result.read_text() == before
 

@@ -114,6 +114,9 @@ def _draw_step(artist, step, steps, extent):
 
 
 CONVERGED_WITHIN = 0.05  # a path has converged if it ends this close to a marked point
+BASIN_COLUMNS, BASIN_ROWS = 15, 3  # the grid of starts on a basin map
+BASIN_STARTS = BASIN_COLUMNS * BASIN_ROWS
+BYTES_PER_STEP = 16  # a step of one path in memory: x, y in float32, f in float64
 
 
 def basin(surface, positions, steps):
@@ -142,7 +145,7 @@ ENDINGS = {  # colour and marker of each ending on the basin map
 }
 
 
-def basin_map(surface, optimizer_names, learning_rates, steps, png_path, columns=15):
+def basin_map(surface, optimizer_names, learning_rates, steps, png_path):
     """Where paths from a grid of starts end, per optimizer (row) and η (column).
 
     Each start is coloured by how its path ends (`basin`). Returns
@@ -154,8 +157,8 @@ def basin_map(surface, optimizer_names, learning_rates, steps, png_path, columns
     x_min, x_max, y_min, y_max = surface.extent
     starts = [
         (x, y)
-        for y in np.linspace(y_min * 0.7, y_max * 0.7, 3)
-        for x in np.linspace(x_min, x_max, columns)
+        for y in np.linspace(y_min * 0.7, y_max * 0.7, BASIN_ROWS)
+        for x in np.linspace(x_min, x_max, BASIN_COLUMNS)
     ]
     fig, axes = plt.subplots(
         len(optimizer_names),

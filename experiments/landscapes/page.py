@@ -185,6 +185,15 @@ table.theory td, table.theory th { border: 1px solid #ccc; padding: 2px 8px; }
 """
 
 
+def bytes_per_step(problems, rates):
+    """What one more step costs the page in memory while it is built: every
+    path's x, y and f as float32, about three copies (the arrays, Bokeh's
+    source, the HTML's base64)."""
+    per_rate = sum(len(settings(name)) for name in OPTIMIZERS)
+    starts = max(len(SURFACES[name].starts) for name in problems)
+    return 3 * 3 * 4 * per_rate * len(rates) * starts * len(problems)
+
+
 def stored_paths(paths, steps):
     """Columns `<key>|x`, `|y`, `|loss` (f − lowest), padded with NaN, and each length."""
     store, lengths = {}, {}

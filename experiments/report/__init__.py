@@ -4,11 +4,13 @@ tables (`tables`) and figures (`figures`). Also runs at the end of every
 sweep; `python -m experiments.report logs/<sweep-name>` rebuilds it alone.
 """
 
+import sys
 from pathlib import Path
 
+from experiments.cli import UsageError
 from experiments.report import figures
 from experiments.report.columns import run_columns, setting_columns
-from experiments.report.loading import load_runs
+from experiments.report.loading import load_runs, sweeps_inside
 from experiments.report.statistics import aggregate
 from experiments.report.tables import write_csv, write_markdown
 from experiments.sweep.run_files import RESULT_FILE, failures
@@ -19,16 +21,36 @@ SUMMARY_CSV, RUNS_CSV, SUMMARY_MD = "summary.csv", "runs.csv", "summary.md"
 
 
 def write_report(sweep_dir):
-    """Writes the summaries and plots into `sweep_dir`; returns their paths."""
+    """Writes the summaries and plots into `sweep_dir`; returns their paths.
+
+    UsageError for a folder that holds several sweeps (their runs are never
+    merged) or no finished run of the sweep's grid.
+    """
     sweep_dir = Path(sweep_dir)
-    runs = load_runs(sweep_dir)
-    if not runs:
-        raise FileNotFoundError(
-            f"{sweep_dir} holds no finished runs (no {RESULT_FILE} below it)"
+    inside = sweeps_inside(sweep_dir)
+    if inside:
+        raise UsageError(
+            f"{sweep_dir} holds {len(inside)} sweeps ({', '.join(map(str, inside))}); "
+            "a report is of one sweep: give one of their folders"
         )
+    runs, left_out = load_runs(sweep_dir)
+    if not runs:
+        raise UsageError(
+            f"{sweep_dir} holds no finished runs of its sweep (no {RESULT_FILE} "
+            "below it in the grid sweep.json lists)"
+        )
+    if left_out:
+        print(f"note: the report leaves out {left_out} {_LEFT_OUT}", file=sys.stderr)
     settings = aggregate(runs)
     paths = [sweep_dir / name for name in (SUMMARY_CSV, RUNS_CSV, SUMMARY_MD)]
     write_csv(settings, setting_columns(), paths[0])
     write_csv(runs, run_columns(), paths[1])
-    write_markdown(settings, paths[2], sweep_dir.name, failures(sweep_dir))
+    notes = [f"Left out: {left_out} {_LEFT_OUT}."] if left_out else []
+    write_markdown(settings, paths[2], sweep_dir.name, failures(sweep_dir), notes)
     return paths + figures.draw(settings, sweep_dir)
+
+
+_LEFT_OUT = (
+    "finished runs in this folder whose settings are not in the sweep's current "
+    "grid (sweep.json: the last command given dropped them)"
+)

@@ -7,6 +7,7 @@ result.json; unfinished runs are left out.
 """
 
 import sys
+from pathlib import Path
 
 from experiments import cli
 from experiments.cli import UsageError
@@ -19,11 +20,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from experiments.report import write_report
 
-    try:
-        for path in write_report(args.sweep_dir):
-            print(path)
-    except FileNotFoundError as error:
-        raise UsageError(str(error)) from None
+    if not Path(args.sweep_dir).is_dir():
+        raise UsageError(f"{args.sweep_dir} is not a folder")
+    for path in write_report(args.sweep_dir):
+        print(path)
     return 0
 
 

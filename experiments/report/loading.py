@@ -6,6 +6,7 @@ time to result. Imports no TensorFlow.
 """
 
 import csv
+import json
 import math
 import sys
 from pathlib import Path
@@ -14,9 +15,11 @@ from experiments.report.columns import run_columns
 from experiments.report.statistics import TARGET_SHARE, usable
 from experiments.sweep import axes
 from experiments.sweep.run_files import (
+    CONFIG_FILE,
     EPOCHS_FILE,
     RESULT_FILE,
     SELECTED_BY,
+    SWEEP_FILE,
     UnreadableRun,
     read_run,
 )
@@ -24,27 +27,71 @@ from experiments.sweep.spec import RunSpec
 
 
 def load_runs(sweep_dir):
-    """One dict per finished run (the run columns plus its `history`).
+    """(One dict per finished run of the sweep's current grid, how many other
+    finished runs the folder holds): the run columns plus each run's history.
 
     Its `optimizer` is the entry the report ranks: the optimizer, plus each
-    compared axis away from its default (`sgd+cosine`).
+    compared axis away from its default (`sgd+cosine`). The current grid is
+    the settings sweep.json lists (all runs where it lists none). A run
+    whose files are cut short, of the wrong type or missing keys is
+    skipped with one warning naming the file.
     """
-    runs_found = []
-    for result_path in sorted(Path(sweep_dir).rglob(RESULT_FILE)):
+    sweep_dir = Path(sweep_dir)
+    current = current_settings(sweep_dir)
+    runs_found, left_out = [], 0
+    for result_path in sorted(sweep_dir.rglob(RESULT_FILE)):
+        run_dir = result_path.parent
         try:
-            config, result = read_run(result_path.parent)
+            spec, row = _read_row(run_dir)
         except UnreadableRun as error:
-            print(
-                f"warning: report skips {result_path.parent}: {error}",
-                file=sys.stderr,
-            )
+            print(f"warning: report skips {run_dir}: {error}", file=sys.stderr)
             continue
-        spec = RunSpec.from_identity(config["run"], config.get("problem"))
-        if not spec.stage:  # pre-training: a means, not a result to compare
-            runs_found.append(_run_row(spec, config, result, result_path.parent))
+        if spec.stage:  # pre-training: a means, not a result to compare
+            continue
+        if current is not None and str(spec.setting_folder) not in current:
+            left_out += 1
+            continue
+        runs_found.append(row)
+    _mark_decay_grids(runs_found)
     add_time_to_target(runs_found)
     runs_found.sort(key=lambda r: (r["problem"], r["optimizer"], *_sort_key(r)))
-    return runs_found
+    return runs_found, left_out
+
+
+def _read_row(run_dir):
+    config, result = read_run(run_dir)
+    try:
+        spec = RunSpec.from_identity(config["run"], config.get("problem"))
+    except (KeyError, TypeError, ValueError) as error:
+        raise UnreadableRun(f"{CONFIG_FILE} run is not a run's settings ({error!r})")
+    return spec, _run_row(spec, config, result, run_dir)
+
+
+def current_settings(sweep_dir):
+    """The settings sweep.json says this sweep's grid has; None where it says none."""
+    try:
+        settings = json.loads((sweep_dir / SWEEP_FILE).read_text()).get("settings")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return set(settings) if isinstance(settings, list) else None
+
+
+def sweeps_inside(folder):
+    """The sweep folders below `folder` (not `folder` itself)."""
+    folder = Path(folder)
+    return sorted(
+        p.parent.relative_to(folder)
+        for p in folder.rglob(SWEEP_FILE)
+        if p.parent != folder
+    )
+
+
+def _mark_decay_grids(runs):
+    """`in_decay_grid`: the run's entry ran over a weight-decay grid (its run
+    at the optimizer's own decay has no `wd` in its folder, yet belongs)."""
+    gridded = {(r["problem"], r["optimizer"]) for r in runs if r["in_decay_grid"]}
+    for run in runs:
+        run["in_decay_grid"] = (run["problem"], run["optimizer"]) in gridded
 
 
 def _run_row(spec, config, result, run_dir):
@@ -73,9 +120,13 @@ def _epochs_file(run_dir):
     try:
         with open(run_dir / EPOCHS_FILE) as f:
             rows = list(csv.DictReader(f))
+        return {
+            key: [float(row[key]) for row in rows] for key in (rows[0] if rows else ())
+        }
     except FileNotFoundError:
         return {}
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else ())}
+    except (OSError, UnicodeDecodeError, csv.Error, TypeError, ValueError) as error:
+        raise UnreadableRun(f"{EPOCHS_FILE} unreadable ({error})") from None
 
 
 def add_time_to_target(runs):
@@ -98,7 +149,9 @@ def add_time_to_target(runs):
         run["epochs_to_target"] = reached + 1
         seconds = run["epochs"].get("seconds")
         run["seconds_to_target"] = (
-            seconds[reached] if seconds else run["seconds"] * (reached + 1) / len(curve)
+            seconds[reached]
+            if seconds
+            else run.get("seconds", math.nan) * (reached + 1) / len(curve)
         )
 
 

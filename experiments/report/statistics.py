@@ -108,7 +108,7 @@ def _setting(group):
         diverged_seeds=len(group) - len(trained),
         n_seeds=len(group),
         seeds=" ".join(str(r["seed"]) for r in group),
-        seconds=float(np.mean([r["seconds"] for r in group])),
+        seconds=float(np.mean([r.get("seconds", math.nan) for r in group])),
     )
     setting["history"], setting["history_std"] = _history(trained or group)
     setting["first_batch_losses"] = _mean_curve(

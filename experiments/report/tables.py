@@ -5,6 +5,7 @@ import csv
 import math
 from pathlib import Path
 
+from experiments.cli import writing
 from experiments.report.deepobs import (
     COMPARED_EPOCHS,
     DEEPOBS_BASELINES,
@@ -23,7 +24,7 @@ from experiments.sweep.run_files import SELECTED_BY
 
 
 def write_csv(rows, columns, path):
-    with open(path, "w", newline="") as f:
+    with writing(path), open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
@@ -38,12 +39,14 @@ def _percent(value, std=math.nan, n=1):
     return f"{100 * value:.2f}%"
 
 
-def write_markdown(settings, path, sweep_name, failed=None):
+def write_markdown(settings, path, sweep_name, failed=None, notes=()):
     """summary.md: per problem, each entry's best setting, ranked; then the
-    runs that failed (`failed`: {run folder: its error's first line})."""
+    runs that failed (`failed`: {run folder: its error's first line}).
+    `notes`: lines said under the header."""
     best = best_settings(settings)
     curves = tuning_curves(settings)
     lines = _header(settings, sweep_name)
+    lines += [line for note in notes for line in ("", note)]
     for problem in sorted({s["problem"] for s in settings}):
         ranked = sorted(
             ((opt, *best[(p, opt)]) for p, opt in best if p == problem),
@@ -57,7 +60,8 @@ def write_markdown(settings, path, sweep_name, failed=None):
                   f"{len(failed)} runs raised an error and have no result; "
                   "running the sweep's command again retries them.", ""]  # fmt: skip
         lines += [f"- `{folder}`: {message}" for folder, message in failed.items()]
-    Path(path).write_text("\n".join(lines) + "\n")
+    with writing(path):
+        Path(path).write_text("\n".join(lines) + "\n")
 
 
 def _header(settings, sweep_name):

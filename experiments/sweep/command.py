@@ -104,6 +104,7 @@ def parse_args(argv):
 
 @cli.command
 def main(argv=None):
+    cli.stop_on_signals()
     args = parse_args(argv)
     config = resolve(args)
     check_writable(args.logdir)
@@ -127,12 +128,13 @@ def main(argv=None):
     except FolderBusy as error:
         raise UsageError(str(error)) from None
     except KeyboardInterrupt:
+        signal = cli.stopped_by()
         print(
-            "interrupted: finished runs are kept; run the same command again "
-            "to train the rest",
+            f"interrupted{f' ({signal})' if signal else ''}: finished runs are "
+            "kept; run the same command again to train the rest",
             file=sys.stderr,
         )
-        return 130
+        return cli.exit_status()
     return 1 if failed else 0
 
 

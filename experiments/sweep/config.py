@@ -87,13 +87,17 @@ class SweepConfig:
 
     def _table_runs(self, problem, label, settings, pretrained):
         values_of = self.axis_values(label, settings, problem)
-        # The grid's value of an optimizer argument replaces the table's.
-        table = {
-            k: v for k, v in settings.items() if values_of.get(k, [None]) == [None]
-        }
+        own = _own_values(label, settings, values_of)
         specs = []
         for combination in itertools.product(*values_of.values()):
-            values = dict(zip(values_of, combination))
+            values = dict(zip(values_of, combination, strict=True))
+            # A grid value equal to the optimizer's own is the run without it.
+            spelled = tuple(
+                (k, v) for k, v in values.items() if k in own and own[k] == v
+            )
+            values.update((k, None) for k, _ in spelled)
+            # The grid's value of an optimizer argument replaces the table's.
+            table = {k: v for k, v in settings.items() if values.get(k) is None}
             start = pretrained.get((problem, values["seed"]))
             specs.append(
                 RunSpec(
@@ -105,6 +109,7 @@ class SweepConfig:
                     divergence_loss=self.divergence_loss,
                     schedule_settings=self.schedule_settings(values["schedule"]),
                     test_every_epoch=self.test_every_epoch,
+                    spelled=spelled,
                     **self._start(start, settings),
                 )
             )
@@ -175,6 +180,17 @@ class SweepConfig:
             **self.grid,
             name: optimizer_tables.checked_values(axis, values, what),
         }
+
+
+def _own_values(label, settings, values_of):
+    """{argument: the value the table's optimizer takes without the grid} for
+    each optimizer argument the grid varies for it."""
+    built = make_optimizer(label, settings)
+    return {
+        axis.name: getattr(built, axis.name)
+        for axis in axes.AXES
+        if axis.goes_to == "optimizer" and values_of[axis.name] != [None]
+    }
 
 
 # The older list keys (and flags) of the axes that have one: learning_rates → learning_rate.

@@ -3,6 +3,7 @@ failures. `command.py` is its command line.
 """
 
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -10,8 +11,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from experiments.cli import UsageError
-from experiments.sweep.plan import best_reruns, plan
-from experiments.sweep.run_files import ERROR_FILE, SWEEP_FILE, is_finished, read_run
+from experiments.sweep.plan import best_reruns, check_protocol, plan
+from experiments.sweep.run_files import (
+    ERROR_FILE,
+    SWEEP_FILE,
+    is_finished,
+    read_run,
+    write_text,
+)
 from experiments.sweep.workers import clock, make_executor, sample_epoch_seconds
 
 
@@ -24,6 +31,7 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
 
     sweep_dir = Path(_cluster_logdir(config, logdir)) / config.name
     grid, pretraining = config.runs(), config.pretrain_runs()
+    check_folder_names(sweep_dir, [*grid, *pretraining])
     datasets = load_datasets(config, grid, config.classes, data_dir, download)
     pretrain_data = (
         load_datasets(
@@ -33,15 +41,16 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
         else {}
     )
     with FolderLock(sweep_dir):
-        todo, counts = _planned(grid, sweep_dir, datasets, force)
+        check_protocol(grid, sweep_dir, _identities(datasets), force)
+        (todo, done), counts = _planned(grid, sweep_dir, datasets, force)
         pretrain_todo = []
         if pretraining:
-            pretrain_todo, pretrain_counts = _planned(
+            (pretrain_todo, _), pretrain_counts = _planned(
                 pretraining, sweep_dir, pretrain_data, force, redo_diverged=True
             )
             print(f"pre-training: {pretrain_counts}")
         print(f"sweep {sweep_dir}: {counts}")
-        (sweep_dir / SWEEP_FILE).write_text(json.dumps(asdict(config), indent=2))
+        write_sweep_file(sweep_dir, config, todo + done)
         write_hparams_config(sweep_dir, grid)
         reruns_at_most = [*{s.entry: s for s in grid}.values()] * max(0, rerun_best - 1)
         executor = make_executor(
@@ -58,12 +67,12 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
                 failed += train_all(todo, datasets, sweep_dir, executor)
             if rerun_best > 1:
                 failed += _rerun_best(
-                    grid, sweep_dir, datasets, force, rerun_best, executor
+                    todo + done, sweep_dir, datasets, force, rerun_best, executor
                 )
         finally:
             executor.close()
         report_failures(failed, sweep_dir)
-        if any(is_finished(sweep_dir / spec.folder) for spec in grid):
+        if any(is_finished(sweep_dir / spec.folder) for spec in todo + done):
             report(sweep_dir)
     return failed
 
@@ -83,6 +92,28 @@ def _cluster_logdir(config, logdir):
         )
     check_cluster(config.address)
     return logdir
+
+
+def check_folder_names(sweep_dir, specs):
+    """UsageError unless the file system can hold the sweep's folder and every
+    run's: each name within its limit in bytes (NAME_MAX), each path within
+    PATH_MAX. Before the data loads, so a bad --name costs nothing."""
+    base = Path(sweep_dir).absolute()
+    existing = next(p for p in base.parents if p.exists())
+    name_max = os.pathconf(existing, "PC_NAME_MAX")
+    path_max = os.pathconf(existing, "PC_PATH_MAX")
+    for path in [base, *(base / spec.folder for spec in specs)]:
+        for part in path.relative_to(existing).parts:
+            if len(part.encode()) > name_max:
+                raise UsageError(
+                    f"folder name {part!r} is {len(part.encode())} bytes; this file "
+                    f"system holds at most {name_max} (a shorter --name, or labels)"
+                )
+        if len(str(path).encode()) >= path_max:
+            raise UsageError(
+                f"run folder {path} is longer than this file system's {path_max} "
+                "bytes; use a shorter --logdir or --name"
+            )
 
 
 def load_datasets(config, specs, classes, data_dir, download):
@@ -111,11 +142,24 @@ def load_datasets(config, specs, classes, data_dir, download):
     return loaded
 
 
+def _identities(datasets):
+    return {name: dataset.identity for name, dataset in datasets.items()}
+
+
 def _planned(specs, sweep_dir, datasets, force, redo_diverged=False):
-    """The runs of `specs` to train, and how many are to train and finished."""
-    identities = {name: dataset.identity for name, dataset in datasets.items()}
-    todo, done = plan(specs, sweep_dir, identities, force, redo_diverged=redo_diverged)
-    return todo, f"{len(todo)} runs to train, {len(done)} already finished"
+    """(The runs to train, those finished), and a line saying how many of each."""
+    todo, done = plan(specs, sweep_dir, _identities(datasets), force, redo_diverged)
+    return (todo, done), f"{len(todo)} runs to train, {len(done)} already finished"
+
+
+def write_sweep_file(sweep_dir, config, specs):
+    """sweep.json: the config, and the settings (folders without their seed)
+    of its runs: the report ranks these, and --rerun-best adds only seeds."""
+    settings = sorted({str(spec.setting_folder) for spec in specs})
+    write_text(
+        sweep_dir / SWEEP_FILE,
+        json.dumps({**asdict(config), "settings": settings}, indent=2),
+    )
 
 
 def _rerun_best(grid, sweep_dir, datasets, force, seeds, executor):
@@ -123,7 +167,7 @@ def _rerun_best(grid, sweep_dir, datasets, force, seeds, executor):
     from experiments.sweep.tensorboard_logs import write_hparams_config
 
     reruns = best_reruns(grid, sweep_dir, seeds)
-    todo, counts = _planned(reruns, sweep_dir, datasets, force)
+    (todo, _), counts = _planned(reruns, sweep_dir, datasets, force)
     print(f"each optimizer's best setting over {seeds} seeds: {counts}")
     write_hparams_config(sweep_dir, grid + reruns)
     return train_all(todo, datasets, sweep_dir, executor)
@@ -216,11 +260,16 @@ def report_failures(failed, sweep_dir):
     """Prints each failure; its run folder keeps the error for the report."""
     for outcome in failed:
         run_dir = sweep_dir / outcome.spec.folder
-        if not (run_dir / ERROR_FILE).exists():  # no traceback: a lost worker
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / ERROR_FILE).write_text(f"{outcome.error}\n")
+        kept = (run_dir / ERROR_FILE).exists()
+        if not kept:  # no traceback: a lost worker, or a full disk
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                write_text(run_dir / ERROR_FILE, f"{outcome.error}\n")
+                kept = True
+            except OSError:
+                pass  # the message says so already, or the run is retried anyway
+        where = f"{ERROR_FILE} there; " if kept else ""
         print(
-            f"failed: {run_dir}: {outcome.error} "
-            f"({ERROR_FILE} there; rerun the command to retry)",
+            f"failed: {run_dir}: {outcome.error} ({where}rerun the command to retry)",
             file=sys.stderr,
         )

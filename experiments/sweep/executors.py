@@ -9,14 +9,17 @@ an error into a failed outcome instead of ending the sweep.
 """
 
 import os
+import re
 import shutil
+import signal
 import socket
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.sweep.run_files import ERROR_FILE
+from experiments.cli import STOPPING_SIGNALS, describe_os_error, stop
+from experiments.sweep.run_files import ERROR_FILE, write_text
 
 CONNECT_SECONDS = 5.0  # how long to wait for a cluster's head to answer
 
@@ -81,11 +84,27 @@ def train_run(spec, dataset, sweep_dir, verbose=False):
     try:
         result = training.train(spec, dataset, sweep_dir, verbose=verbose)
     except Exception as error:  # recorded; the sweep goes on
-        message = f"{type(error).__name__}: {error}".splitlines()[0][:300]
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / ERROR_FILE).write_text(f"{message}\n\n{traceback.format_exc()}")
+        message = one_line(error)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_text(run_dir / ERROR_FILE, f"{message}\n\n{traceback.format_exc()}")
+        except OSError as unwritten:  # a full disk: the message still comes back
+            message += f" ({ERROR_FILE} not written: {describe_os_error(unwritten)})"
         return Outcome(spec, None, message, time.perf_counter() - started, node)
     return Outcome(spec, result, None, time.perf_counter() - started, node)
+
+
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def one_line(error):
+    """An error as the progress line shows it: its type and first line, no
+    colour codes; for a Ray task's failure, the task's own error."""
+    cause = getattr(error, "cause", None)  # ray.exceptions.RayTaskError
+    if isinstance(cause, BaseException):
+        error = cause
+    text = ANSI_CODES.sub("", f"{type(error).__name__}: {error}").strip()
+    return text.splitlines()[0][:300]
 
 
 class InProcess:
@@ -125,6 +144,27 @@ def _train_on_ray_worker(spec, dataset, sweep_dir, threads, verbose):
     return outcome
 
 
+def _start_ray(workers, address):
+    """A cluster's driver at `address`, or a private local Ray of `workers` CPUs;
+    workers import this project (and a user's modules) as the driver does."""
+    import ray
+
+    project = str(Path(__file__).resolve().parents[2])
+    paths = [project, os.getcwd(), os.environ.get("PYTHONPATH")]
+    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, paths))}}
+    quiet = {"log_to_driver": False, "logging_level": "error"}
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, **quiet)
+    else:
+        ray.init(
+            num_cpus=workers,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",  # a private Ray: loopback only
+            runtime_env=runtime_env,
+            **quiet,
+        )
+
+
 class OnRay:
     """Runs as Ray tasks: `workers` at once on a local Ray, or on a cluster.
 
@@ -145,32 +185,21 @@ class OnRay:
 
         self.workers = workers
         self.verbose = verbose
-        project = str(Path(__file__).resolve().parents[2])
-        runtime_env = {
-            "env_vars": {
-                "PYTHONPATH": os.pathsep.join(
-                    filter(None, [project, os.environ.get("PYTHONPATH")])
-                ),
-            }
-        }
-        if address:
-            ray.init(
-                address=address,
-                runtime_env=runtime_env,
-                log_to_driver=False,
-                logging_level="error",
-            )
-            self.threads = 1
-        else:
-            ray.init(
-                num_cpus=workers,
-                include_dashboard=False,
-                _node_ip_address="127.0.0.1",  # a private Ray: loopback only
-                runtime_env=runtime_env,
-                log_to_driver=False,
-                logging_level="error",
-            )
-            self.threads = max(1, (os.cpu_count() or 1) // workers)
+        self.threads = 1 if address else max(1, (os.cpu_count() or 1) // workers)
+        handlers = {signum: signal.getsignal(signum) for signum in STOPPING_SIGNALS}
+        try:
+            _start_ray(workers, address)
+        except SystemExit as exit:  # Ray's own SIGTERM handler, during ray.init
+            ray.shutdown()
+            if exit.code in STOPPING_SIGNALS:
+                stop(exit.code)
+            raise
+        except BaseException:  # Ctrl-C or SIGHUP while Ray starts
+            ray.shutdown()
+            raise
+        finally:
+            for signum, handler in handlers.items():  # ray.init replaced SIGTERM's
+                signal.signal(signum, handler)
         self.task = ray.remote(num_cpus=1, max_retries=self.RETRIES)(
             _train_on_ray_worker
         )
@@ -195,7 +224,7 @@ class OnRay:
                 try:
                     yield ray.get(ref)
                 except ray.exceptions.RayError as error:  # retries used up
-                    message = str(error).strip().splitlines()[0][:300]
+                    message = one_line(error)
                     yield Outcome(
                         spec, None, message, time.perf_counter() - started, "ray"
                     )

@@ -5,14 +5,20 @@ settings and data are the ones asked for now. Imports no TensorFlow.
 """
 
 import sys
+from pathlib import Path
 
 from experiments.cli import UsageError
 from experiments.sweep.run_files import (
+    RESULT_FILE,
     SELECTED_BY,
     UnreadableRun,
     is_finished,
     read_run,
 )
+from experiments.sweep.spec import DIVERGENCE_LOSS
+
+# The data settings a sweep's config gives every dataset alike.
+SPLIT_KEYS = ("validation_fraction", "max_train_samples", "split_seed")
 
 
 def plan(specs, sweep_dir, data_identities, force, redo_diverged=False):
@@ -28,6 +34,8 @@ def plan(specs, sweep_dir, data_identities, force, redo_diverged=False):
     """
     todo, done = [], []
     for spec in specs:
+        if not force:
+            spec = _earlier_folder(spec, sweep_dir, data_identities)
         run_dir = sweep_dir / spec.folder
         if force or not is_finished(run_dir):
             todo.append(spec)
@@ -52,6 +60,92 @@ def plan(specs, sweep_dir, data_identities, force, redo_diverged=False):
             )
         done.append(spec)
     return todo, done
+
+
+def check_protocol(specs, sweep_dir, data_identities, force):
+    """UsageError unless every finished run in `sweep_dir` shares this sweep's
+    protocol: what makes runs comparable but is not an axis (each problem's
+    epochs, its batch size unless the grid varies it, the divergence limit,
+    and the data: source, split, size, content). Whether or not a run's
+    folder is among this sweep's, and however the grid changed: a sweep
+    folder holds one protocol. With `force`, the runs about to be replaced
+    do not count."""
+    expected = _protocol(specs)
+    replaced = {str(spec.folder) for spec in specs} if force else set()
+    found = []
+    for result in sorted(Path(sweep_dir).rglob(RESULT_FILE)):
+        run_dir = result.parent
+        if str(run_dir.relative_to(sweep_dir)) in replaced:
+            continue
+        try:
+            config, _ = read_run(run_dir)
+            differences = _protocol_differences(config, expected, data_identities)
+        except (UnreadableRun, KeyError, TypeError, AttributeError):
+            continue  # the plan and the report deal with unreadable runs
+        if differences:
+            found.append((run_dir, differences))
+    if found:
+        run_dir, differences = found[0]
+        raise UsageError(
+            f"{sweep_dir} holds {len(found)} finished runs of another protocol "
+            f"({run_dir.relative_to(sweep_dir)}: {'; '.join(differences)}); a sweep "
+            "folder holds one protocol: use --name for a new sweep"
+        )
+
+
+def _protocol(specs):
+    """{problem folder: its epochs, batch size (None: on the grid), divergence limit}."""
+    by_problem = {}
+    for spec in specs:
+        by_problem.setdefault(spec.problem.folder, []).append(spec)
+    protocol = {}
+    for problem, group in by_problem.items():
+        batch_sizes = {spec.values["batch_size"] for spec in group}
+        protocol[problem] = {
+            "epochs": group[0].epochs,
+            "batch_size": batch_sizes.pop() if len(batch_sizes) == 1 else None,
+            "divergence_loss": group[0].divergence_loss,
+        }
+    return protocol
+
+
+def _protocol_differences(config, expected, data_identities):
+    """How one finished run's protocol differs from this sweep's."""
+    run = config["run"]
+    if run.get("stage"):  # pre-training: checked by its own plan
+        return []
+    problem = (
+        config.get("problem", {}).get("name") or run.get("problem") or run["model"]
+    )
+    mine = expected.get(problem, {})
+    differences = [
+        f"{key}: {run.get(key, default)!r} then, {value!r} now"
+        for key, value in mine.items()
+        for default in [DIVERGENCE_LOSS if key == "divergence_loss" else None]
+        if value is not None and run.get(key, default) != value
+    ]
+    current = data_identities.get(run["dataset"])
+    if current is None:  # another dataset: what the config sets for every one
+        any_identity = next(iter(data_identities.values()))
+        current = {key: any_identity[key] for key in SPLIT_KEYS}
+    return differences + data_differences(config["data"], current)
+
+
+def _earlier_folder(spec, sweep_dir, data_identities):
+    """`spec`, or its spelled-out form where only that one's folder holds it
+    finished, with these settings and data (a grid value equal to the
+    optimizer's own was spelled out in the folder name before)."""
+    if not spec.spelled or is_finished(sweep_dir / spec.folder):
+        return spec
+    earlier = spec.spelled_out()
+    try:
+        config, _ = read_run(sweep_dir / earlier.folder)
+    except UnreadableRun:
+        return spec
+    same = not earlier.differences(config["run"]) and not data_differences(
+        config["data"], data_identities[spec.dataset]
+    )
+    return earlier if same else spec
 
 
 def data_differences(saved, current):

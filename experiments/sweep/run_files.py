@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from experiments.cli import writing
+
 SWEEP_FILE = (
     "sweep.json"  # in the sweep's folder: its resolved config, rewritten each time
 )
@@ -47,14 +49,27 @@ class UnreadableRun(Exception):
 
 
 def write_json(path, data):
-    """Writes `data` to `path` atomically and durably (synced before the rename)."""
+    """Writes `data` to `path` as JSON, as `write_text` writes."""
+    write_text(path, json.dumps(data, indent=2, default=float))
+
+
+def write_text(path, text):
+    """Writes `text` to `path` atomically and durably (synced before the rename).
+
+    On any failure (a full disk) the temporary file is removed and the old
+    file, or none, is left: never half of one.
+    """
     path = Path(path)
     temporary = path.with_suffix(".tmp")
-    with open(temporary, "w") as f:
-        f.write(json.dumps(data, indent=2, default=float))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    try:
+        with writing(path), open(temporary, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     folder = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(folder)  # makes the rename itself durable
@@ -62,25 +77,79 @@ def write_json(path, data):
         os.close(folder)
 
 
-def _read(path, required):
+NUMBER = (int, float)  # NaN and infinity included: JSON's NaN reads as a float
+# What a finished run's files hold, key → type, checked before anything reads them.
+CONFIG_SCHEMA = {"run": dict, "hyperparameters": dict, "data": dict}
+RUN_SCHEMA = {"optimizer": str, "model": str, "dataset": str, "epochs": int}
+DATA_SCHEMA = {"source": str, "train": int}
+RESULT_SCHEMA = {
+    "diverged": bool,
+    "epochs_run": int,
+    "train_loss": NUMBER,
+    "val_accuracy": NUMBER,
+    "history": dict,
+}
+# Keys that runs from before they existed lack; typed where present.
+RESULT_SCHEMA_LATER = {"val_loss": NUMBER, "test_accuracy": NUMBER, "seconds": NUMBER}
+
+
+def _read(path):
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         reason = "empty" if path.exists() and not path.stat().st_size else error
         raise UnreadableRun(f"{path.name} unreadable ({reason})") from None
-    if not isinstance(data, dict) or not all(key in data for key in required):
-        raise UnreadableRun(f"{path.name} lacks {', '.join(required)}")
+    if not isinstance(data, dict):
+        raise UnreadableRun(f"{path.name} holds {type(data).__name__}, not an object")
     return data
 
 
+def _check(data, schema, where):
+    """UnreadableRun naming the first key of `schema` missing from `data`, or of another type."""
+    for key, kind in schema.items():
+        if key not in data:
+            raise UnreadableRun(f"{where} lacks {key!r}")
+        value = data[key]
+        if not isinstance(value, kind) or (
+            isinstance(value, bool) and kind is not bool
+        ):
+            raise UnreadableRun(f"{where}: {key} is {value!r}, not {_kind_name(kind)}")
+
+
+def _kind_name(kind):
+    names = {
+        dict: "an object",
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+    }
+    return names.get(kind, "a number")
+
+
+def _check_history(history, where):
+    """Every curve a list of numbers, `loss` among them (its length is the epochs run)."""
+    if "loss" not in history:
+        raise UnreadableRun(f"{where}: history lacks 'loss'")
+    for key, curve in history.items():
+        if not isinstance(curve, list) or not all(
+            isinstance(v, NUMBER) and not isinstance(v, bool) for v in curve
+        ):
+            raise UnreadableRun(f"{where}: history {key!r} is not a list of numbers")
+
+
 def read_run(run_dir):
-    """A finished run's (config, result); raises `UnreadableRun` if either is bad."""
+    """A finished run's (config, result); raises `UnreadableRun`, naming the file
+    and what is wrong, if either is missing, cut short or of the wrong shape."""
     run_dir = Path(run_dir)
-    config = _read(run_dir / CONFIG_FILE, ("run", "hyperparameters", "data"))
-    result = _read(
-        run_dir / RESULT_FILE,
-        ("diverged", "val_accuracy", "train_loss", "epochs_run", "history"),
-    )
+    config = _read(run_dir / CONFIG_FILE)
+    _check(config, CONFIG_SCHEMA, CONFIG_FILE)
+    _check(config["run"], RUN_SCHEMA, f"{CONFIG_FILE} run")
+    _check(config["data"], DATA_SCHEMA, f"{CONFIG_FILE} data")
+    result = _read(run_dir / RESULT_FILE)
+    _check(result, RESULT_SCHEMA, RESULT_FILE)
+    later = {k: v for k, v in RESULT_SCHEMA_LATER.items() if k in result}
+    _check(result, later, RESULT_FILE)
+    _check_history(result["history"], RESULT_FILE)
     return config, result
 
 

@@ -6,7 +6,7 @@ light; `training.py` trains what is planned here.
 """
 
 import json
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
 from experiments import problems
@@ -46,6 +46,10 @@ def hyperparameters(optimizer):
     return values
 
 
+# RunSpec's fields that run.json's `run` does not hold as such.
+NOT_RECORDED = ("problem", "values", "spelled")
+
+
 @dataclass(frozen=True)
 class RunSpec:
     problem: problems.Problem
@@ -60,6 +64,10 @@ class RunSpec:
     new_layers: tuple = ()  # with `init`: layers that start afresh instead
     save_weights: bool = False  # keep the trained weights (WEIGHTS_FILE)
     test_every_epoch: bool = False  # evaluate the test set after every epoch
+    # Not recorded: the optimizer arguments a grid gave the value the run
+    # takes anyway ((axis, value) pairs). The run is the one without them;
+    # before, their folder spelled them out, and such a folder is reused.
+    spelled: tuple = field(default=(), compare=False)
 
     def __post_init__(self):
         defaults = {a.name: a.default_on(self.problem) for a in axes.AXES}
@@ -75,10 +83,7 @@ class RunSpec:
 
     def at(self, **values):
         """This run with other axis values (say, another seed)."""
-        return RunSpec(**{
-            **{f.name: getattr(self, f.name) for f in fields(self)},
-            "values": {**self.values, **values},
-        })  # fmt: skip
+        return replace(self, values={**self.values, **values})
 
     @property
     def folder(self):
@@ -113,12 +118,32 @@ class RunSpec:
             learning_rate=learning_rate,
         )
 
+    def spelled_out(self):
+        """This run as its folder was named before a grid value equal to the
+        optimizer's own was the plain run: that value on the axis, not in
+        the table."""
+        names = {name for name, _ in self.spelled}
+        return replace(
+            self,
+            values={**self.values, **dict(self.spelled)},
+            optimizer_settings={
+                k: v for k, v in self.optimizer_settings.items() if k not in names
+            },
+            spelled=(),
+        )
+
+    @property
+    def setting_folder(self):
+        """The folder without its seed: what the seeds of one setting share."""
+        seed = axes.axis("seed")
+        return self.at(seed=seed.default_on(self.problem)).folder
+
     def identity(self):
         """The run as run.json records it: what must match for a finished run to be reused."""
         fixed = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name not in ("problem", "values")
+            if f.name not in NOT_RECORDED
         }
         return json.loads(json.dumps({
             "problem": self.problem.name,
@@ -154,7 +179,7 @@ class RunSpec:
                 if f.name == "new_layers"
                 else saved[f.name]
                 for f in fields(cls)
-                if f.name not in ("problem", "values")
+                if f.name not in NOT_RECORDED
             },
         )
 
@@ -167,7 +192,8 @@ class RunSpec:
             **{
                 f.name: f.default_factory() if f.default is MISSING else f.default
                 for f in fields(cls)
-                if f.default is not MISSING or f.default_factory is not MISSING
+                if f.name not in NOT_RECORDED
+                and (f.default is not MISSING or f.default_factory is not MISSING)
             },
             **{a.name: a.default for a in axes.AXES if a.default != axes.PROBLEMS_OWN},
         }))  # fmt: skip

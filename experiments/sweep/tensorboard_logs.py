@@ -6,7 +6,10 @@ sweep's HParams columns, from `axes.AXES`.
 """
 
 import csv
+import itertools
 import math
+import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -18,10 +21,11 @@ from tensorboard.plugins.histogram import metadata as histogram_metadata
 from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.plugins.text.summary_v2 import text_pb
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util import tensor_util
 
 from experiments import models
+from experiments.cli import writing
 from experiments.sweep import axes
 from experiments.sweep.run_files import EPOCHS_FILE, FINAL_METRICS, HYPERPARAMETERS
 
@@ -138,7 +142,13 @@ class RunLogger(keras.callbacks.Callback):
             for k in range(first, first + self.steps_per_epoch):
                 rate = float(keras.ops.convert_to_numpy(schedule(k)))
                 self.train_log.write(scalar_pb("batch_learning_rate", rate), k + 1)
+        # Keras's tag holds the rate of the next step; epochs.csv that of the
+        # epoch's last step, the batch_learning_rate at that step.
         learning_rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        last_used = learning_rate
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            last_step = int(self.model.optimizer.iterations) - 1
+            last_used = keras.ops.convert_to_numpy(schedule(last_step))
         for name, value in {**logs, "learning_rate": learning_rate}.items():
             log = self.validation_log if name.startswith("val_") else self.train_log
             log.write(scalar_pb(f"epoch_{name.removeprefix('val_')}", value), epoch)
@@ -157,7 +167,7 @@ class RunLogger(keras.callbacks.Callback):
         if not all(math.isfinite(float(v)) for v in logs.values()):
             self.diverged = True
             self.model.stop_training = True
-        row = {"epoch": epoch + 1, **logs, "learning_rate": float(learning_rate)}
+        row = {"epoch": epoch + 1, **logs, "learning_rate": float(last_used)}
         if self.test_data is not None:
             row.update(self._test(epoch))
         self.epoch_rows.write({**row, "seconds": time.perf_counter() - self.started})
@@ -186,39 +196,63 @@ class EpochsFile:
     readable while it trains); the columns are the first row's."""
 
     def __init__(self, path):
-        self.file = open(path, "w", newline="")
+        self.path = path
+        with writing(path):
+            self.file = open(path, "w", newline="")
         self.writer = None
 
     def write(self, row):
-        if self.writer is None:
-            self.writer = csv.DictWriter(self.file, fieldnames=list(row))
-            self.writer.writeheader()
-        self.writer.writerow(
-            {k: float(v) if k != "epoch" else v for k, v in row.items()}
-        )
-        self.file.flush()
+        with writing(self.path):
+            if self.writer is None:
+                self.writer = csv.DictWriter(self.file, fieldnames=list(row))
+                self.writer.writeheader()
+            self.writer.writerow(
+                {k: float(v) if k != "epoch" else v for k, v in row.items()}
+            )
+            self.file.flush()
 
     def close(self):
-        self.file.close()
+        with writing(self.path):
+            self.file.close()
 
 
 class EventLog:
     """A TensorBoard event file written in Python, without a TensorFlow op per value.
 
     `tf.summary` runs an eager op for every scalar; once per batch that cost
-    about a tenth of a small model's training time.
+    about a tenth of a small model's training time. The records go straight
+    to the file, as TensorBoard's `EventFileWriter` frames them but without
+    its writer thread, so a failed write (a full disk) raises here, in the
+    run, naming the file.
     """
 
     def __init__(self, folder):
-        self.writer = EventFileWriter(str(folder))
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / (
+            f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
+            f"{os.getpid()}.{next(_EVENT_FILES)}"
+        )
+        with writing(self.path):
+            self.file = open(self.path, "wb")
+        self.records = RecordWriter(self.file)
+        self._add(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
 
     def write(self, summary, step):
-        self.writer.add_event(
+        self._add(
             event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary)
         )
 
+    def _add(self, event):
+        with writing(self.path):
+            self.records.write(event.SerializeToString())
+
     def close(self):
-        self.writer.close()
+        with writing(self.path):
+            self.file.close()
+
+
+_EVENT_FILES = itertools.count()  # tells apart two event files of one second
 
 
 def histogram_pb(tag, values, buckets=30):
