@@ -30,7 +30,7 @@ def bare_fit(spec, dataset):
     from experiments import models
     from experiments.sweep import training
 
-    model = training.fresh_model(spec)
+    model = training.fresh_model(spec, dataset)
     optimizer = spec.build_optimizer(training.steps_per_epoch(spec, dataset))
     models.compile_classifier(model, optimizer, metrics=["accuracy"])
     training.fit(model, spec, dataset)

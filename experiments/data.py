@@ -20,7 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments import plugins
+
 DATASETS = ("mnist", "fashion_mnist")
+DIGIT_CLASSES = 10  # MNIST's and Fashion-MNIST's labels, whatever `classes` keeps
 VALIDATION_FRACTION = 0.1  # of the training images, held out for model selection
 # With no validation split, the training images the validation metrics are
 # measured on: DeepOBS's train_eval set (deepobs/tensorflow/datasets/fmnist.py).
@@ -53,6 +56,11 @@ class Dataset:
     max_train_samples: int = 0
     split_seed: int = 0  # draws the validation split
     classes: tuple = ()  # the labels kept in every part; empty: all
+    label_count: int = DIGIT_CLASSES  # C: the model's logits, labels 0…C−1
+
+    @property
+    def input_shape(self):
+        return self.x_train.shape[1:]
 
     @cached_property
     def identity(self):
@@ -122,14 +130,18 @@ def load(
     every part (after the split, so a subset's validation images are the
     full set's). `download=False` never touches the network.
     """
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
-    if data_dir is not None:
-        (x_train, y_train), (x_test, y_test) = read_folder(Path(data_dir), name)
-        source = f"folder {data_dir}"
+    if name in DATASETS:
+        (x_train, y_train), (x_test, y_test), source = _shipped(
+            name, data_dir, download
+        )
+        scale, label_count = _scaled, DIGIT_CLASSES
+    elif name.endswith(".npz") or plugins.is_plugin(name):
+        (x_train, y_train), (x_test, y_test), source = users_data(name)
+        scale, label_count = _as_features, int(max(y_train.max(), y_test.max())) + 1
     else:
-        (x_train, y_train), (x_test, y_test), source = _keras_or_fallback(
-            name, download
+        raise ValueError(
+            f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}, an .npz file "
+            "or a loader (data.py:load)."
         )
     order = np.random.default_rng(seed).permutation(len(x_train))
     n_val = int(round(validation_fraction * len(x_train)))
@@ -145,22 +157,83 @@ def load(
     return Dataset(
         name,
         source,
-        _scaled(x_train[train]),
+        scale(x_train[train]),
         y_train[train].astype("int64"),
-        _scaled(x_train[val]),
+        scale(x_train[val]),
         y_train[val].astype("int64"),
-        _scaled(x_test),
+        scale(x_test),
         y_test.astype("int64"),
         validation_fraction=validation_fraction,
         max_train_samples=max_train_samples,
         split_seed=seed,
         classes=tuple(classes),
+        label_count=label_count,
     )
+
+
+def _shipped(name, data_dir, download):
+    if data_dir is not None:
+        train, test = read_folder(Path(data_dir), name)
+        return train, test, f"folder {data_dir}"
+    return _keras_or_fallback(name, download)
 
 
 def _scaled(images):
     """uint8 (n, 28, 28) or (n, 784) → float32 (n, 28, 28, 1) in [0, 1]."""
     return (np.asarray(images, "float32") / 255.0).reshape(-1, 28, 28, 1)
+
+
+def _as_features(x):
+    """A user's features as float32, in their own shape: uint8 divided by 255
+    (pixels to [0, 1]), anything else kept as given."""
+    x = np.asarray(x)
+    return x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+
+
+def users_data(spec):
+    """((x_train, y_train), (x_test, y_test), source) from an .npz file or a
+    loader function; DataError for anything a run could not train on."""
+    if spec.endswith(".npz"):
+        train, test = _read_npz(Path(spec))
+    else:
+        try:
+            loaded = plugins.load(spec)()
+            (x_train, y_train), (x_test, y_test) = loaded
+            train, test = (np.asarray(x_train), np.asarray(y_train)), (
+                np.asarray(x_test), np.asarray(y_test))  # fmt: skip
+        except plugins.PluginError as error:
+            raise DataError(f"{spec}: {error}") from None
+        except (TypeError, ValueError) as error:
+            raise DataError(
+                f"{spec} must return ((x_train, y_train), (x_test, y_test)) as "
+                f"arrays ({error})"
+            ) from None
+    check_arrays(spec, *train, *test)
+    return train, test, "its .npz file" if spec.endswith(".npz") else "its loader"
+
+
+def check_arrays(where, x_train, y_train, x_test, y_test):
+    """DataError, naming the first problem, unless these arrays can be trained on:
+    numeric features with one shape, integer labels 0…C−1, as many as features."""
+    for part, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if len(x) != len(y):
+            raise DataError(f"{where}: {len(x)} x_{part} but {len(y)} y_{part}")
+        if not len(x):
+            raise DataError(f"{where}: x_{part} is empty")
+        if not np.issubdtype(x.dtype, np.number):
+            raise DataError(f"{where}: x_{part} is {x.dtype}, not numbers")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise DataError(f"{where}: x_{part} holds NaN or infinity")
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+            raise DataError(
+                f"{where}: y_{part} must be integer labels 0…C−1, one per sample "
+                f"(got {y.dtype}, shape {y.shape}, smallest {y.min()})"
+            )
+    if x_test.shape[1:] != x_train.shape[1:]:
+        raise DataError(
+            f"{where}: x_test's samples are {x_test.shape[1:]}, x_train's "
+            f"{x_train.shape[1:]}"
+        )
 
 
 def _keras_cache():

@@ -75,15 +75,38 @@ MODELS = {"mlp": mlp, "cnn": cnn, "deepobs_2c2d": deepobs_2c2d}
 
 
 def build(name, seed, input_shape=(28, 28, 1), classes=10):
-    """The model `name` with initial weights fixed by `seed` alone.
+    """The model `name` (a shipped one, or a builder's place, experiments/plugins.py)
+    with initial weights fixed by `seed` alone.
 
     The same seed gives the same weights whichever optimizer trains it, so
-    differences between runs come from the optimizer.
+    differences between runs come from the optimizer. A builder is called
+    as `build(input_shape, classes)` and must return a keras.Model whose
+    output is `classes` logits; ValueError otherwise.
     """
-    if name not in MODELS:
+    from experiments import plugins
+
+    if name in MODELS:
+        builder = MODELS[name]
+    elif plugins.is_plugin(name):
+        try:
+            builder = plugins.load(name)
+        except plugins.PluginError as error:
+            raise ValueError(f"model {error}") from None
+    else:
         raise ValueError(f"Unknown model {name!r}; known: {', '.join(MODELS)}.")
     keras.utils.set_random_seed(seed)
-    return MODELS[name](input_shape, classes)
+    model = builder(tuple(input_shape), classes)
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"model {name} returned {type(model).__name__}, not a keras.Model"
+        )
+    outputs = model.output_shape
+    if not isinstance(outputs, tuple) or outputs[-1] != classes:
+        raise ValueError(
+            f"model {name} outputs {outputs}; it must output {classes} logits, one "
+            "per class of the data"
+        )
+    return model
 
 
 # Validation and test sets are evaluated in batches of this many images

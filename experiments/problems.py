@@ -1,7 +1,10 @@
 """Test problems: a dataset, a model, and the batch size and length it trains with.
 
 A sweep names problems (`problems = [...]`, `--problems`), or a dataset and
-models (`dataset`, `models`), which make one unnamed problem per model.
+models (`dataset`, `models`), which make one unnamed problem per model. A
+sweep's `[problems.<name>]` table declares a problem of its own (`from_table`):
+a model and data named by their place (experiments/plugins.py), or a shipped
+problem with another batch size or length.
 Names that DeepOBS uses (Schneider et al. 2019) mean DeepOBS's problem
 exactly; the project's own small networks have names that cannot be taken
 for DeepOBS's (its `mnist_mlp` is a 1000-500-100 MLP, not this 256-128 one).
@@ -9,6 +12,7 @@ Imports no TensorFlow.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 # An unnamed problem (a sweep's `dataset` and `models`) trains this long,
 # with these batches, unless the sweep says otherwise.
@@ -19,8 +23,8 @@ UNNAMED_BATCH_SIZE = 128
 @dataclass(frozen=True)
 class Problem:
     name: str  # "" for an unnamed one: its runs are filed under the model's name
-    dataset: str  # experiments.data.DATASETS
-    model: str  # experiments.models.MODELS
+    dataset: str  # experiments.data.DATASETS, an .npz file or a loader's place
+    model: str  # experiments.models.MODELS, or a builder's place
     batch_size: int
     epochs: int
     source: str = ""  # where its definition comes from
@@ -78,4 +82,55 @@ def unnamed(dataset, model, batch_size=None, epochs=None):
         model,
         batch_size or UNNAMED_BATCH_SIZE,
         epochs or UNNAMED_EPOCHS,
+    )
+
+
+# The keys of a [problems.<name>] table.
+TABLE_KEYS = {"model": str, "data": str, "batch_size": int, "epochs": int}
+
+
+def from_table(name, table, path):
+    """The problem a sweep's [problems.<name>] table makes; ValueError naming
+    the key that is wrong. Empty: the shipped problem `name`. Keys override a
+    shipped problem's, or declare a new one (all four then). Paths are made
+    absolute against the folder of `path`, the TOML file."""
+    from experiments import plugins
+
+    folder = Path(path).parent
+    where = f"[problems.{name}]"
+    unknown = sorted(set(table) - set(TABLE_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(TABLE_KEYS)}"
+        )
+    for key, kind in TABLE_KEYS.items():
+        if key in table and (
+            not isinstance(table[key], kind) or isinstance(table[key], bool)
+        ):
+            raise ValueError(
+                f"{where}: {key} must be a{'n integer' if kind is int else ' string'}, got {table[key]!r}"
+            )
+        if kind is int and table.get(key, 1) < 1:
+            raise ValueError(f"{where}: {key} must be >= 1, got {table[key]!r}")
+    shipped = PROBLEMS.get(name)
+    missing = [k for k in TABLE_KEYS if k not in table] if shipped is None else []
+    if missing:
+        raise ValueError(
+            f"{where} is no shipped problem ({', '.join(PROBLEMS)}), so it needs "
+            f"{', '.join(missing)}"
+        )
+    if not table:
+        return shipped
+    data = table.get("data", shipped.dataset if shipped else None)
+    if data.endswith(".npz"):
+        data = str((Path(folder) / data).resolve())
+    return Problem(
+        name,
+        plugins.absolute(data, folder),
+        plugins.absolute(
+            table.get("model", shipped.model if shipped else None), folder
+        ),
+        table.get("batch_size", shipped.batch_size if shipped else None),
+        table.get("epochs", shipped.epochs if shipped else None),
+        source=f"{where} of {path}",
     )

@@ -21,7 +21,7 @@ COMMANDS = {  # the jobs: nothing imports them
     "experiments.benchmark_optimizers",
     "experiments.baselines",
 }
-SHARED = {"cli", "plotting", "problems", "data", "models"}
+SHARED = {"cli", "plotting", "plugins", "problems", "data", "models"}
 LONGEST_FUNCTION = 80
 
 

@@ -266,7 +266,9 @@ def test_several_rates_in_one_optimizer_give_each_rate_s_own_path(name, settings
             np.testing.assert_array_equal(losses, alone[1])
 
 
-def test_more_steps_than_memory_holds_exit_2_with_the_largest_that_fits(tmp_path, capsys):
+def test_more_steps_than_memory_holds_exit_2_with_the_largest_that_fits(
+    tmp_path, capsys
+):
     assert command.main(["--steps", "1000000000000", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --steps must be at most ") and err.count("\n") == 1

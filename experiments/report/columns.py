@@ -6,7 +6,13 @@ from experiments.sweep.run_files import FINAL_METRICS, HYPERPARAMETERS
 METRICS = (*FINAL_METRICS[:-1], "first_update_norm")  # diverged is a flag, not averaged
 IDENTITY_COLUMNS = ("problem", "model", "optimizer")
 TIME_COLUMNS = ("seconds", "epochs_to_target", "seconds_to_target")
-DESCRIPTION_COLUMNS = (*HYPERPARAMETERS, "dataset", "data_source", "train_samples")
+DESCRIPTION_COLUMNS = (
+    "optimizer_class",
+    *HYPERPARAMETERS,
+    "dataset",
+    "data_source",
+    "train_samples",
+)
 
 
 def axis_columns():

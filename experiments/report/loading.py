@@ -104,6 +104,7 @@ def _run_row(spec, config, result, run_dir):
         **config["hyperparameters"],  # the optimizer's values of its axes
         "optimizer": axes.entry_label(spec.optimizer, spec.values, spec.problem),
         "base_optimizer": spec.optimizer,
+        "optimizer_class": config.get("optimizer_class", ""),  # not recorded before
         "data_source": config["data"]["source"],
         "validation_fraction": config["data"].get("validation_fraction"),
         "train_samples": config["data"]["train"],

@@ -11,16 +11,16 @@ Imports no TensorFlow.
 
 import itertools
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import tomllib
 
-from experiments import cli, data
+from experiments import cli, data, plugins, problems
 from experiments.cli import UsageError
-from experiments.problems import PROBLEMS, unnamed
+from experiments.problems import PROBLEMS, Problem, unnamed
 from experiments.sweep import axes, optimizer_tables
-from experiments.sweep.optimizer_tables import applies_to, make_optimizer, uses
+from experiments.sweep.optimizer_tables import applies_to, probe, uses
 from experiments.sweep.schedules import SCHEDULE_SETTINGS, SETTING_DEFAULTS
 from experiments.sweep.spec import DIVERGENCE_LOSS, RunSpec
 
@@ -34,7 +34,9 @@ class SweepConfig:
     # model; or instead named test problems (experiments/problems.py).
     dataset: str = "mnist"
     models: list = field(default_factory=lambda: ["mlp", "cnn"])
-    problems: list = field(default_factory=list)
+    # Named problems: name → {} (a shipped one), or the fields of one a
+    # [problems.<name>] table declared (problems.from_table).
+    problems: dict = field(default_factory=dict)
     # Each axis of axes.AXES the sweep varies → its values, checked; e.g.
     # {"learning_rate": [1e-3, 1e-2], "momentum": [0.5, 0.9]}. An axis left
     # out takes one value (`fixed_value`).
@@ -69,7 +71,10 @@ class SweepConfig:
 
     def problem_list(self):
         if self.problems:
-            return [PROBLEMS[name] for name in self.problems]
+            return [
+                Problem(name, **table) if table else PROBLEMS[name]
+                for name, table in self.problems.items()
+            ]
         return [
             unnamed(self.dataset, model, self.batch_size, self.epochs)
             for model in self.models
@@ -123,7 +128,7 @@ class SweepConfig:
         once with their own value.
         """
         grid = {**self.grid, **optimizer_tables.own_grid(settings)}
-        built = make_optimizer(label, settings)
+        built = probe(label, settings)
         return {
             axis.name: grid[axis.name]
             if axis.name in grid
@@ -185,9 +190,9 @@ class SweepConfig:
 def _own_values(label, settings, values_of):
     """{argument: the value the table's optimizer takes without the grid} for
     each optimizer argument the grid varies for it."""
-    built = make_optimizer(label, settings)
+    built = probe(label, settings)
     return {
-        axis.name: getattr(built, axis.name)
+        axis.name: getattr(built, axis.name, None)
         for axis in axes.AXES
         if axis.goes_to == "optimizer" and values_of[axis.name] != [None]
     }
@@ -222,20 +227,64 @@ def read_config(path):
             "(a problem names its dataset and model)"
         )
     defaults = SweepConfig()
-    settings, grid = {}, _typed(raw.pop("grid", {}), dict, f"{path}: grid")
+    settings = {}
     for key, value in raw.items():
-        if key in PLURAL_KEYS:
+        if key in PLURAL_KEYS or key == "grid":
             continue
         if key == "workers":
             settings[key] = _workers(value, f"{path}: workers")
-            continue
-        expected = known[key].metadata.get("type", type(getattr(defaults, key)))
-        settings[key] = _typed(value, expected, f"{path}: {key}")
-    if not all(isinstance(v, dict) for v in settings.get("optimizers", {}).values()):
+        elif key == "problems":
+            settings[key] = _problem_tables(value, path)
+        else:
+            expected = known[key].metadata.get("type", type(getattr(defaults, key)))
+            settings[key] = _typed(value, expected, f"{path}: {key}")
+    if "optimizers" in settings:
+        settings["optimizers"] = _optimizer_tables(settings["optimizers"], path)
+    config = replace(defaults, **settings)
+    _read_grid(config, raw, path)
+    return config
+
+
+def _optimizer_tables(tables, path):
+    """The [optimizers.<label>] tables, a `class` in a file made absolute."""
+    if not all(isinstance(v, dict) for v in tables.values()):
         raise UsageError(
             f"{path}: each [optimizers.<name>] must be a table of settings"
         )
-    config = replace(defaults, **settings)
+    for label, settings in tables.items():
+        if "class" in settings:
+            if not isinstance(settings["class"], str):
+                raise UsageError(f"{path}: optimizers.{label}.class must be a string")
+            settings["class"] = plugins.absolute(settings["class"], Path(path).parent)
+    return tables
+
+
+def _problem_tables(value, path):
+    """`problems` as {name: {} or a declared problem's fields}: from a list of
+    names, or from [problems.<name>] tables."""
+    if isinstance(value, list):
+        return {name: {} for name in _typed(value, list, f"{path}: problems")}
+    if not isinstance(value, dict) or not all(
+        isinstance(t, dict) for t in value.values()
+    ):
+        raise UsageError(
+            f"{path}: problems must be a list of names or [problems.<name>] tables"
+        )
+    declared = {}
+    for name, table in value.items():
+        try:
+            problem = problems.from_table(name, table, path)
+        except ValueError as error:
+            raise UsageError(f"{path}: {error}") from None
+        declared[name] = {} if not table else {
+            k: v for k, v in asdict(problem).items() if k != "name"
+        }  # fmt: skip
+    return declared
+
+
+def _read_grid(config, raw, path):
+    """The axes' values: the older plural keys, then the [grid] table."""
+    grid = _typed(raw.get("grid", {}), dict, f"{path}: grid")
     for plural, name in PLURAL_KEYS.items():
         if plural in raw and name in grid:
             raise UsageError(f"{path}: give {plural} or [grid] {name}, not both")
@@ -252,7 +301,6 @@ def read_config(path):
             _typed(values, list, f"{path}: [grid] {name}"),
             f"{path}: [grid] {name}",
         )
-    return config
 
 
 def _load_toml(path):
@@ -309,9 +357,11 @@ def apply_command_line(config, args):
             raise UsageError(
                 "--problems is empty; give one or more comma-separated values"
             )
-        config.problems = args.problems
+        config.problems = {
+            name: config.problems.get(name, {}) for name in args.problems
+        }
     elif args.models is not None or args.dataset is not None:
-        config.problems = []
+        config.problems = {}
     if args.optimizers is not None:
         config.optimizers = {n: config.optimizers.get(n, {}) for n in args.optimizers}
     for axis in axes.AXES:
@@ -359,21 +409,13 @@ def check(config, rerun_best):
 
 
 def _check_names(config):
-    """Optimizers, problems or models and dataset, the sweep's folder name."""
-    import custom_optimizers
+    """Problems or models and dataset, the sweep's folder name (the optimizers'
+    tables are checked by optimizer_tables.check_table)."""
     from experiments import models
 
-    cli.names(
-        [
-            settings.get("recipe", label)
-            for label, settings in config.optimizers.items()
-        ],
-        custom_optimizers.available(),
-        "optimizer",
-    )
     if config.problems:
-        config.problems = list(dict.fromkeys(config.problems))
-        cli.names(config.problems, list(PROBLEMS), "problem")
+        known = [*PROBLEMS, *(n for n, table in config.problems.items() if table)]
+        cli.names(list(config.problems), list(dict.fromkeys(known)), "problem")
     else:
         config.models = list(dict.fromkeys(config.models))
         cli.names(config.models, models.MODELS, "model")
@@ -415,7 +457,7 @@ def _check_optimizer_axes(config):
         if axis.goes_to != "optimizer" or axis.name not in config.grid:
             continue
         if not any(
-            uses(make_optimizer(label, settings), axis.name)
+            uses(probe(label, settings), axis.name)
             for label, settings in config.optimizers.items()
         ):
             users = [
@@ -435,17 +477,17 @@ def _check_argument_values(config):
     by the optimizer's own rule: it is built with every value."""
     for label, settings in config.optimizers.items():
         grid = {**config.grid, **optimizer_tables.own_grid(settings)}
-        built = make_optimizer(label, settings)
+        built = probe(label, settings)
         for axis in axes.AXES:
             if axis.goes_to != "optimizer" or not uses(built, axis.name):
                 continue
             for value in grid.get(axis.name, []):
                 try:
-                    make_optimizer(label, settings, **{axis.name: value})
-                except (ValueError, TypeError) as error:
-                    raise UsageError(
-                        f"grid {axis.name}: optimizer {label}: {error}"
-                    ) from None
+                    optimizer_tables.checked_build(
+                        label, settings, **{axis.name: value}
+                    )
+                except UsageError as error:
+                    raise UsageError(f"grid {axis.name}: {error}") from None
 
 
 def _check_multipliers(label, settings, problem_list):
@@ -454,7 +496,12 @@ def _check_multipliers(label, settings, problem_list):
     from experiments import models
 
     patterns = settings["learning_rate_multipliers"]
-    for name in dict.fromkeys(p.model for p in problem_list if applies_to(settings, p)):
+    shipped = [
+        p.model
+        for p in problem_list
+        if applies_to(settings, p) and p.model in models.MODELS
+    ]
+    for name in dict.fromkeys(shipped):  # a user's model is checked at its first run
         paths = [v.path for v in models.build(name, seed=0).trainable_variables]
         try:
             resolve_multipliers(patterns, paths)
@@ -512,7 +559,8 @@ def _check_pretrain(config, rerun_best):
     axes.axis("learning_rate").check(pretrain["learning_rate"])
     if pretrain["epochs"] < 1:
         raise UsageError(f"pretrain.epochs must be >= 1, got {pretrain['epochs']}")
-    for model in dict.fromkeys(p.model for p in config.problem_list()):
+    shipped = [p.model for p in config.problem_list() if p.model in models.MODELS]
+    for model in dict.fromkeys(shipped):  # a user's model: at its first run
         layers = [layer.name for layer in models.build(model, 0).layers]
         for layer in pretrain["new_layers"]:
             if layer not in layers:

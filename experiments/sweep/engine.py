@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from experiments.cli import UsageError
+from experiments.data import DATASETS
 from experiments.sweep.plan import best_reruns, check_protocol, plan
 from experiments.sweep.run_files import (
     ERROR_FILE,
@@ -33,6 +34,7 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
     grid, pretraining = config.runs(), config.pretrain_runs()
     check_folder_names(sweep_dir, [*grid, *pretraining])
     datasets = load_datasets(config, grid, config.classes, data_dir, download)
+    check_models(grid, datasets)
     pretrain_data = (
         load_datasets(
             config, pretraining, config.pretrain["classes"], data_dir, download
@@ -140,6 +142,26 @@ def load_datasets(config, specs, classes, data_dir, download):
                 "training samples; give at most that"
             )
     return loaded
+
+
+def check_models(specs, datasets):
+    """UsageError unless each problem's model builds for its data's inputs and
+    outputs one logit per class (a user's model or data; the shipped ones do)."""
+    from experiments import models
+
+    pairs = {(spec.model, spec.dataset) for spec in specs}
+    for model, dataset in sorted(pairs):
+        if model in models.MODELS and dataset in DATASETS:
+            continue
+        data = datasets[dataset]
+        try:
+            models.build(model, 0, data.input_shape, data.label_count)
+        except ValueError as error:
+            raise UsageError(f"{error} (for {dataset})") from None
+        except Exception as error:  # a user's builder may raise anything
+            raise UsageError(
+                f"model {model}: {type(error).__name__}: {error}"
+            ) from None
 
 
 def _identities(datasets):

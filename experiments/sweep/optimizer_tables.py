@@ -4,14 +4,17 @@ which arguments, on which problems, over which of its own grid values.
 Imports no TensorFlow until an optimizer is built.
 """
 
-from experiments import cli
+import inspect
+from pathlib import Path
+
+from experiments import cli, plugins
 from experiments.cli import UsageError
 from experiments.sweep import axes
 
-# Keys of a table that are not optimizer arguments: `recipe` (the registry
-# name, when the label is not one) and these.
+# Keys of a table that are not optimizer arguments.
 TABLE_ONLY_KEYS = (
-    "recipe",
+    "recipe",  # the registry's name (custom_optimizers.available()) when the label is not one
+    "class",  # or any keras.optimizers.Optimizer, by its place (experiments/plugins.py)
     "from_scratch",  # fine-tuning: start from fresh weights
     "models",  # the sweep's models this table runs on (default: all)
     "problems",  # the sweep's problems this table runs on (default: all)
@@ -24,19 +27,76 @@ def arguments(settings):
     return {k: v for k, v in settings.items() if k not in TABLE_ONLY_KEYS}
 
 
-def make_optimizer(label, settings, **overrides):
-    """The optimizer of table `label`: its `recipe` (default: the label
-    itself) with the table's arguments, then `overrides`."""
-    import custom_optimizers
+def optimizer_class(label, settings):
+    """(The class table `label` builds, the defaults its recipe adds); UsageError
+    naming the table when its `class` cannot be had or is no Keras optimizer."""
+    if "class" not in settings:
+        import custom_optimizers
 
-    recipe = settings.get("recipe", label)
-    return custom_optimizers.get(recipe, **{**arguments(settings), **overrides})
+        recipe = settings.get("recipe", label)
+        cli.names([recipe], custom_optimizers.available(), "optimizer")
+        found = custom_optimizers.RECIPES[recipe]
+        return found.optimizer_class, found.defaults
+    import keras
+
+    if "recipe" in settings:
+        raise UsageError(f"optimizer {label}: give recipe or class, not both")
+    try:
+        found = plugins.load(settings["class"])
+    except plugins.PluginError as error:
+        raise UsageError(f"optimizer {label}: class {error}") from None
+    if not (isinstance(found, type) and issubclass(found, keras.optimizers.Optimizer)):
+        raise UsageError(
+            f"optimizer {label}: class {settings['class']} is "
+            f"{getattr(found, '__name__', repr(found))}, not a subclass of "
+            "keras.optimizers.Optimizer"
+        )
+    return found, {}
+
+
+def class_name(label, settings):
+    """The optimizer's class as runs record it: the table's `class` (a file by
+    its name), or the registry class's module and name."""
+    if "class" in settings:
+        where, _, name = settings["class"].rpartition(":")
+        return (
+            f"{Path(where).name}:{name}"
+            if plugins.is_file_path(settings["class"])
+            else settings["class"]
+        )
+    found, _ = optimizer_class(label, settings)
+    return f"{found.__module__}.{found.__qualname__}"
+
+
+def make_optimizer(label, settings, **overrides):
+    """The optimizer of table `label`: its class with the recipe's defaults,
+    the table's arguments, then `overrides`."""
+    found, defaults = optimizer_class(label, settings)
+    return found(**{**defaults, **arguments(settings), **overrides})
+
+
+# The rate an optimizer is built with to be inspected before the sweep (each
+# run's own comes from its learning_rate axis); a user's class may have no default.
+PROBE_LEARNING_RATE = 0.01
+
+
+def probe(label, settings, **overrides):
+    """Table `label`'s optimizer, built to be looked at, not to train."""
+    return make_optimizer(
+        label, settings, **{"learning_rate": PROBE_LEARNING_RATE, **overrides}
+    )
 
 
 def uses(optimizer, argument):
-    """Whether `optimizer` uses `argument`: has it set, and not to a number 0
-    (sgd's momentum 0 is no momentum; a true/false setting is always used)."""
-    value = getattr(optimizer, argument, None)
+    """Whether `optimizer` uses `argument`: its constructor takes it, and it is
+    set, and not to a number 0 (sgd's momentum 0 is no momentum; a true/false
+    setting is always used). Keras's Lion and our Adam both use beta_1."""
+    parameters = inspect.signature(type(optimizer).__init__).parameters
+    if argument not in parameters:
+        return False
+    value = getattr(optimizer, argument, parameters[argument].default)
+    if value is inspect.Parameter.empty:
+        return False
     return value is not None and (isinstance(value, bool) or value != 0)
 
 
@@ -96,8 +156,8 @@ def check_table(label, settings, problem_list):
             )
     if not isinstance(settings.get("from_scratch", False), bool):
         raise UsageError(f"optimizer {label}: from_scratch must be true or false")
+    built = checked_build(label, settings)
     try:
-        built = make_optimizer(label, settings)
         grid = own_grid(settings)
     except (ValueError, TypeError) as error:
         raise UsageError(f"optimizer {label}: {error}") from None
@@ -116,3 +176,18 @@ def check_table(label, settings, problem_list):
         cli.names(
             listed, list(dict.fromkeys(known)), f"{key[:-1]} in [optimizers.{label}]"
         )
+
+
+def checked_build(label, settings, **overrides):
+    """`probe`, where anything the constructor raises (an argument it
+    does not take, a value out of its range) is one line naming the table."""
+    try:
+        return probe(label, settings, **overrides)
+    except UsageError:
+        raise
+    except (ValueError, TypeError) as error:  # the constructor's own words
+        raise UsageError(f"optimizer {label}: {error}") from None
+    except Exception as error:  # a user's class may raise anything
+        raise UsageError(
+            f"optimizer {label}: {type(error).__name__}: {error}"
+        ) from None

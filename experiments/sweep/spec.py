@@ -11,30 +11,12 @@ from pathlib import Path
 
 from experiments import problems
 from experiments.sweep import axes
+from experiments.sweep.optimizer_tables import class_name, make_optimizer
 from experiments.sweep.run_files import HYPERPARAMETERS
 from experiments.sweep.schedules import make_schedule
 
 # A batch loss above this (or NaN or inf) ends a run as diverged.
 DIVERGENCE_LOSS = 1e3
-
-# Keys of a sweep's [optimizers.<label>] table that are not optimizer arguments:
-# `recipe` (the registry name, when the label is not one) and these.
-TABLE_ONLY_KEYS = (
-    "from_scratch",  # fine-tuning: start from fresh weights
-    "models",  # the sweep's models this table runs on (default: all)
-    "problems",  # the sweep's problems this table runs on (default: all)
-    "grid",  # this optimizer's own values of some axes, e.g. {learning_rate = [0.1]}
-)
-
-
-def make_optimizer(label, settings, **arguments):
-    """The optimizer of a sweep's [optimizers.<label>] table: its `recipe`
-    (default: the label itself) with the table's other optimizer settings."""
-    import custom_optimizers
-
-    settings = {k: v for k, v in settings.items() if k not in TABLE_ONLY_KEYS}
-    recipe = settings.pop("recipe", label)
-    return custom_optimizers.get(recipe, **settings, **arguments)
 
 
 def hyperparameters(optimizer):
@@ -95,6 +77,11 @@ class RunSpec:
             if not a.is_default(self.values[a.name], self.problem)
         )
         return Path(self.stage) / self.problem.folder / self.optimizer / name
+
+    @property
+    def optimizer_class(self):
+        """The optimizer's class, as run.json and the CSVs record it."""
+        return class_name(self.optimizer, self.optimizer_settings)
 
     @property
     def entry(self):

@@ -56,10 +56,12 @@ def steps_per_epoch(spec, dataset):
     return math.ceil(trained_per_epoch(spec, dataset) / spec.values["batch_size"])
 
 
-def fresh_model(spec):
-    """The run's model, with the initial weights its seed fixes."""
-    keras.utils.set_random_seed(spec.values["seed"])
-    return models.build(spec.model, spec.values["seed"])
+def fresh_model(spec, dataset):
+    """The run's model for the data's inputs and classes, with the initial
+    weights its seed fixes."""
+    seed = spec.values["seed"]
+    keras.utils.set_random_seed(seed)
+    return models.build(spec.model, seed, dataset.input_shape, dataset.label_count)
 
 
 def fit(model, spec, dataset, callbacks=(), verbose=False):
@@ -81,13 +83,14 @@ def train(spec, dataset, sweep_dir, verbose=False):
     run_dir.mkdir(parents=True, exist_ok=True)
     optimizer = spec.build_optimizer(steps_per_epoch(spec, dataset))
     settings = hyperparameters(optimizer)
-    model = fresh_model(spec)
+    model = fresh_model(spec, dataset)
     write_json(
         run_dir / CONFIG_FILE,
         {
             "run": spec.identity(),
             "problem": asdict(spec.problem),
             "hyperparameters": settings,
+            "optimizer_class": spec.optimizer_class,
             "optimizer_config": optimizer.get_config(),
             "data": dataset.identity,
             "params": model.count_params(),
