@@ -19,7 +19,7 @@ COMMANDS = {  # the jobs: nothing imports them
     "experiments.lr_finder",
     "experiments.benchmark_sweep",
     "experiments.benchmark_optimizers",
-    "experiments.baselines",
+    "experiments.store_baselines",
 }
 SHARED = {"cli", "plotting", "plugins", "problems", "data", "models"}
 LONGEST_FUNCTION = 80
@@ -48,8 +48,10 @@ def imports(path):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{a.name}" for a in node.names}
+            submodules = {f"{node.module}.{a.name}" for a in node.names} & set(MODULES)
+            # `from package import module` needs the module; its package is
+            # already being imported when the module is part of it.
+            found |= submodules or {node.module}
     return {name for name in found if name in MODULES}
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.report import deepobs, figures, loading, statistics, tables
+from experiments.report import loading, statistics, tables
 
 
 def brute_force_expected_best(values, k):
@@ -55,10 +55,71 @@ def test_tuning_curves_count_a_diverged_setting_as_zero():
         setting("adam", 0.001, 0.8, problem="cnn"),
     ]
     curves = statistics.tuning_curves(settings)
-    assert curves[("mlp", "sgd")] == pytest.approx(
-        [(0.5 + 0.9 + 0.0) / 3, (0.9 + 0.9 + 0.5) / 3, 0.9]
+    means, spreads = curves[("mlp", "sgd")]
+    assert means == pytest.approx([(0.5 + 0.9 + 0.0) / 3, (0.9 + 0.9 + 0.5) / 3, 0.9])
+    assert spreads[-1] == 0.0  # every setting drawn: always the best
+    assert curves[("cnn", "adam")] == ([0.8], [0.0])
+
+
+def test_the_spread_of_the_expected_best_is_dodge_s_and_equals_enumeration():
+    """Draws of 2 of (0.2, 0.5, 0.9): best 0.5, 0.9, 0.9; E = 2.3/3, E[x²] = 1.87/3."""
+    assert statistics.expected_best_spread([0.9, 0.2, 0.5], 2) == pytest.approx(
+        math.sqrt(1.87 / 3 - (2.3 / 3) ** 2)
     )
-    assert curves[("cnn", "adam")] == [0.8]
+    values = [0.61, 0.12, 0.9, 0.47, 0.33, 0.8]
+    for k in range(1, len(values) + 1):
+        bests = [max(draw) for draw in itertools.combinations(values, k)]
+        assert statistics.expected_best_spread(values, k) == pytest.approx(
+            np.std(bests)
+        )
+
+
+def test_the_t_interval_of_three_seeds_is_4_30_standard_errors():
+    mean, half = statistics.t_interval([0.90, 0.92, 0.94])
+    assert mean == pytest.approx(0.92)
+    assert half == pytest.approx(4.302653 * 0.02 / math.sqrt(3), rel=1e-6)
+    assert math.isnan(statistics.t_interval([0.9])[1])
+
+
+def test_welch_s_interval_matches_the_hand_computation_and_scipy():
+    """[1, 2, 3] − [4, 5, 6]: −3, standard error √(2/3), Welch-Satterthwaite
+    degrees of freedom (4/9) / (1/9 · 1/2 · 2) = 4, t(0.975, 4) = 2.776445."""
+    difference, low, high = statistics.welch_interval([1, 2, 3], [4, 5, 6])
+    half = 2.776445 * math.sqrt(2 / 3)
+    assert (difference, low, high) == pytest.approx(
+        (-3, -3 - half, -3 + half), rel=1e-6
+    )
+    from scipy import stats
+
+    a, b = [0.91, 0.95, 0.9], [0.93, 0.96, 0.97, 0.95]
+    expected = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert statistics.welch_interval(a, b)[1:] == pytest.approx(tuple(expected))
+
+
+@pytest.mark.parametrize(
+    "values, best, said",
+    [
+        ([0.90, 0.91, 0.92], [0.95, 0.96, 0.97], "worse"),
+        ([0.95, 0.96, 0.97], [0.90, 0.91, 0.92], "better"),
+        ([0.93, 0.96, 0.94], [0.95, 0.96, 0.97], "cannot tell apart with these seeds"),
+        ([0.90], [0.95, 0.96, 0.97], "one seed: no verdict"),
+    ],
+)
+def test_the_verdict_follows_the_interval_of_the_difference(values, best, said):
+    assert statistics.verdict(values, best) == said
+
+
+def test_the_performance_profile_counts_the_problems_within_tau_of_the_best():
+    """x is best on A, twice the best error on B; y the reverse; z only ran on A."""
+    scores = {"A": {"x": 0.10, "y": 0.20, "z": 0.15}, "B": {"x": 0.30, "y": 0.15}}
+    profile = statistics.performance_profile(scores, [1.0, 1.5, 2.0, 4.0])
+    assert profile == {
+        "x": [0.5, 0.5, 1.0, 1.0],
+        "y": [0.5, 0.5, 1.0, 1.0],
+        "z": [0.0, 0.5, 0.5, 0.5],
+    }
+    diverged = statistics.performance_profile({"A": {"x": 0.1, "y": math.nan}}, [1e9])
+    assert diverged == {"x": [1.0], "y": [0.0]}
 
 
 def run(problem, curve, seconds, epochs_file=None, diverged=False):
@@ -104,91 +165,3 @@ def test_summary_ranks_the_entries_by_time_to_result(tmp_path):
     text = (tmp_path / "summary.md").read_text()
     assert "| 1 | adam | 0.1 | 1 | 1 s |" in text
     assert "| 2 | sgd | 0.1 | 3 | 3 s |" in text
-
-
-def test_deepobs_baselines_hold_the_published_curves():
-    problem, baselines = deepobs.deepobs_baselines()
-    assert problem == "fmnist_2c2d"
-    assert {name: lr for name, (lr, _) in baselines.items()} == {
-        "sgd": 0.15848931925, "momentum": 0.0025118864315, "adam": 0.00025118864315,
-    }  # fmt: skip
-    for _, curves in baselines.values():
-        test, train_eval = curves["test_accuracy"], curves["train_eval_accuracy"]
-        assert test.shape == train_eval.shape
-        assert test.shape[1] == 101  # before training, then 100 epochs
-        assert np.all(test[:, 0] < 0.14)  # near chance before training
-        # One initialization per seed: before training, both sets score alike.
-        assert np.abs(test[:, 0] - train_eval[:, 0]).max() < 0.01
-    # DeepOBS's one-seed Adam result, 92.9% after 100 epochs (seed 42).
-    assert baselines["adam"][1]["test_accuracy"][0, 100] == pytest.approx(
-        0.929387, abs=1e-6
-    )
-    # SGD, seed 43: the training images fitted by epoch 44 (train_accuracies).
-    assert baselines["sgd"][1]["train_eval_accuracy"][0, 44:].min() == 1.0
-
-
-def test_summary_sets_our_accuracy_beside_deepobs_s(tmp_path):
-    """SGD after epoch 10 in DeepOBS's seven stored seeds (from the baseline
-    files): test 0.902143, 0.890525, 0.909455, 0.895132, 0.910256, 0.904046,
-    0.901943, mean 90.19%, std 0.72; train_eval 0.93119, 0.927584, 0.944211,
-    0.925581, 0.945413, 0.939804, 0.938201, mean 93.60%, std 0.79."""
-    ours = [0.80 + 0.01 * e for e in range(10)]  # 0.89 after epoch 10
-    fitted = [0.90 + 0.005 * e for e in range(10)]  # 0.945 after epoch 10
-    held_out = {
-        "problem": "fmnist_2c2d", "optimizer": "sgd", "base_optimizer": "sgd",
-        "learning_rate": 0.15848931925, "n_seeds": 1, "validation_fraction": 0.1,
-        "history": {"test_accuracy": ours, "val_accuracy": fitted},
-        "history_std": {"test_accuracy": [math.nan] * 10, "val_accuracy": [math.nan] * 10},
-    }  # fmt: skip
-    other = {**held_out, "learning_rate": 0.1}  # not DeepOBS's η: not compared
-    assert [s for s, _ in deepobs.against_deepobs([held_out, other])] == [held_out]
-    lines = tables._deepobs_table([held_out, other])
-    assert (
-        "| sgd | 0.158 | test | 10 | 89.00% | 90.19% ± 0.72 (7 seeds) | -1.19 |"
-        in lines
-    )
-    # Held-out validation images are not DeepOBS's train_eval: no such row.
-    assert not [line for line in lines if "| train_eval |" in line]
-    on_training_images = {**held_out, "validation_fraction": 0}
-    lines = tables._deepobs_table([on_training_images])
-    assert (
-        "| sgd | 0.158 | train_eval | 10 | 94.50% | 93.60% ± 0.79 (7 seeds) | +0.90 |"
-        in lines
-    )
-
-
-def test_the_deepobs_figure_draws_each_of_our_entries_in_its_optimizer_s_panel(
-    monkeypatch,
-):
-    """Runs with other data-order axes than DeepOBS's are lines beside the
-    plain runs in the same optimizer's panel, not panels of their own; a
-    second row holds train_eval where the validation images were training
-    images."""
-    plain = {
-        "problem": "fmnist_2c2d", "optimizer": "sgd", "base_optimizer": "sgd",
-        "learning_rate": 0.15848931925, "n_seeds": 3, "validation_fraction": 0,
-        "history": {"test_accuracy": [0.85, 0.88], "val_accuracy": [0.86, 0.9]},
-        "history_std": {"test_accuracy": [0.01, 0.01], "val_accuracy": [0.01, 0.01]},
-    }  # fmt: skip
-    shuffled = {**plain, "optimizer": "sgd+shuffle_buffer=20000"}
-    adam = {**plain, "optimizer": "adam", "base_optimizer": "adam",
-            "learning_rate": 0.00025118864315}  # fmt: skip
-    drawn = {}
-    monkeypatch.setattr(figures, "save", lambda fig, path: drawn.update(fig=fig))
-    figures.plot_against_deepobs([plain, shuffled, adam], "unused.png")
-    panels = drawn["fig"].axes
-    assert [(axis.get_title(), axis.get_ylabel()) for axis in panels] == [
-        ("fmnist_2c2d: sgd, η = 0.158", "test accuracy"),
-        ("fmnist_2c2d: adam, η = 0.000251", "test accuracy"),
-        ("fmnist_2c2d: sgd, η = 0.158", "train_eval accuracy"),
-        ("fmnist_2c2d: adam, η = 0.000251", "train_eval accuracy"),
-    ]
-    ours_and_deepobs = [
-        ["sgd (3 seeds)", "sgd+shuffle_buffer=20000 (3 seeds)", "DeepOBS (7 seeds)"],
-        ["adam (3 seeds)", "DeepOBS (6 seeds)"],
-    ]
-    assert [[line.get_label() for line in axis.get_lines()] for axis in panels] == (
-        ours_and_deepobs * 2
-    )
-    sgd_train_eval = panels[2].get_lines()[0].get_ydata()
-    assert list(sgd_train_eval) == [0.86, 0.9]

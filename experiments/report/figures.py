@@ -6,8 +6,16 @@ Each takes the settings `report.aggregate` makes and a path to write.
 import numpy as np
 
 from experiments.plotting import pyplot, save
-from experiments.report.deepobs import against_deepobs
-from experiments.report.statistics import best_settings, tuning_curves, usable
+from experiments.report import baselines
+from experiments.report.statistics import (
+    PROFILE_TAUS,
+    best_settings,
+    error_scores,
+    performance_profile,
+    t_interval,
+    tuning_curves,
+    usable,
+)
 from experiments.sweep.run_files import SELECTED_BY
 
 
@@ -20,7 +28,7 @@ def draw(settings, sweep_dir):
         plot(settings, *args, paths[-1])
 
     add("sensitivity.png", plot_sensitivity)
-    if any(len(curve) > 1 for curve in tuning_curves(settings).values()):
+    if any(len(means) > 1 for means, _ in tuning_curves(settings).values()):
         add("tuning_budget.png", plot_tuning_budget)
     if any(top for top, _ in best_settings(settings).values()):  # else all diverged
         add("best_curves.png", plot_best_curves)
@@ -28,8 +36,16 @@ def draw(settings, sweep_dir):
         add(f"lr_curves_{optimizer}.png", plot_learning_rate_curves, optimizer)
     if any(s["first_batch_losses"] for s in settings):
         add("first_steps.png", plot_first_steps)
-    if against_deepobs(settings):
-        add("deepobs_baselines.png", plot_against_deepobs)
+    if len({s["problem"] for s in settings}) > 1:
+        add("performance_profile.png", plot_performance_profile)
+    for problem, baseline, differ in baselines.comparisons(settings):
+        if differ:
+            continue
+        if not baseline["protocol"].get("per_epoch"):
+            add(f"stored_{problem}.png", plot_beside_stored, problem, baseline)
+        elif baselines.per_epoch_pairs(settings, problem, baseline):
+            add(f"{baseline['source'].lower()}_{problem}.png", plot_per_epoch,
+                problem, baseline)  # fmt: skip
     for problem in dict.fromkeys(s["problem"] for s in settings):
         if any(s["in_decay_grid"] for s in settings if s["problem"] == problem):
             add(f"weight_decay_{problem}.png", plot_weight_decay_heatmaps, problem)
@@ -56,55 +72,44 @@ def _best_per_learning_rate(settings):
     return [s for _, s in best.values()]
 
 
-def plot_against_deepobs(settings, path):
-    """Per DeepOBS optimizer (columns) and curve (rows: test accuracy, and
+def plot_per_epoch(settings, problem, baseline, path):
+    """Per stored optimizer (columns) and curve (rows: test accuracy, and
     train_eval accuracy where the sweep measured it): ours per epoch, a line
-    per entry (as `sgd` and `sgd+shuffle_buffer=20000`), beside DeepOBS's
-    published curve for the same problem, optimizer and η; mean ± one std
-    over seeds."""
+    per entry (as `sgd` and `sgd+shuffle_buffer=20000`), beside the stored
+    curve (DeepOBS's) of the same optimizer and η; mean ± one std over seeds."""
     plt = pyplot()
-    panels = {}  # (curve, optimizer) → [(setting, our history's key, DeepOBS's)]
-    for setting, curves in against_deepobs(settings):
-        optimizer = setting["base_optimizer"]
-        for curve, (key, theirs) in curves.items():
-            panels.setdefault((curve, optimizer), []).append((setting, key, theirs))
-    rows = list(dict.fromkeys(curve for curve, _ in panels))
+    panels = {}  # (curve, optimizer) → [(setting, our curve, theirs)]
+    for setting, curves in baselines.per_epoch_pairs(settings, problem, baseline):
+        for name, (ours, theirs) in curves.items():
+            panels.setdefault((name, setting["base_optimizer"]), []).append(
+                (setting, name, theirs)
+            )
+    rows = list(dict.fromkeys(name for name, _ in panels))
     columns = list(dict.fromkeys(optimizer for _, optimizer in panels))
-    fig, axes = plt.subplots(
-        len(rows),
-        len(columns),
-        figsize=(5.5 * len(columns), 4.2 * len(rows)),
-        squeeze=False,
-    )
-    for (curve, optimizer), ours in panels.items():
-        axis = axes[rows.index(curve)][columns.index(optimizer)]
+    fig, axes = plt.subplots(len(rows), len(columns),
+                             figsize=(5.5 * len(columns), 4.2 * len(rows)), squeeze=False)  # fmt: skip
+    for (name, optimizer), ours in panels.items():
+        axis = axes[rows.index(name)][columns.index(optimizer)]
         theirs = ours[0][2]
-        epochs_run = max(len(s["history"][key]) for s, key, _ in ours)
-        published = theirs[:, 1 : epochs_run + 1]
+        epochs_run = max(len(baselines.curve(s, name)) for s, _, _ in ours)
+        published = theirs[:, :epochs_run]
         lines = [
-            (
-                f"{s['optimizer']} ({s['n_seeds']} seeds)",
-                np.array(s["history"][key]),
-                np.array(s["history_std"][key]),
-            )
-            for s, key, _ in ours
-        ] + [
-            (
-                f"DeepOBS ({len(theirs)} seeds)",
-                published.mean(0),
-                published.std(0, ddof=1),
-            )
-        ]
+            (f"{s['optimizer']} ({s['n_seeds']} seeds)",
+             np.array(baselines.curve(s, name)),
+             np.array(s["history_std"][baselines.SAME_CURVE.get(name, name)]))
+            for s, _, _ in ours
+        ] + [(f"{baseline['source']} ({len(theirs)} seeds)", published.mean(0),
+              published.std(0, ddof=1))]  # fmt: skip
         colors = [f"C{i}" for i in range(len(ours))] + ["black"]
-        for (label, mean, std), color in zip(lines, colors):
+        for (label, mean, std), color in zip(lines, colors, strict=True):
             epochs = np.arange(1, len(mean) + 1)
             axis.plot(epochs, mean, color=color, label=label)
             axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15)
         setting = ours[0][0]
         axis.set(
-            title=f"{setting['problem']}: {optimizer}, η = {setting['learning_rate']:.3g}",
+            title=f"{problem}: {optimizer}, η = {setting['learning_rate']:.3g}",
             xlabel="epoch",
-            ylabel=f"{curve.removesuffix('_accuracy')} accuracy",
+            ylabel=f"{name.removesuffix('_accuracy')} accuracy",
         )
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
@@ -112,28 +117,77 @@ def plot_against_deepobs(settings, path):
     save(fig, path)
 
 
+def plot_beside_stored(settings, problem, baseline, path):
+    """Validation accuracy per epoch: this sweep's entries at their best setting
+    (solid) and the stored ones (dashed), mean ± the 95% t-interval over seeds."""
+    plt = pyplot()
+    ours = [
+        top
+        for (p, _), (top, _) in best_settings(settings).items()
+        if p == problem and top
+    ]
+    theirs = baselines.entries(baseline)
+    colors = _colors([s["base_optimizer"] for s in [*ours, *theirs]])
+    fig, axis = plt.subplots(figsize=(8, 5))
+    for setting in ours:
+        _band(axis, np.array(setting["history_by_seed"][SELECTED_BY]), "-",
+              colors[setting["base_optimizer"]], setting["optimizer"])  # fmt: skip
+    for setting in theirs:
+        _band(axis, setting["curves"][SELECTED_BY], "--",
+              colors[setting["base_optimizer"]], setting["optimizer"])  # fmt: skip
+    axis.set(title=f"{problem}: this sweep (solid) beside the stored baselines (dashed)",
+             xlabel="epoch", ylabel="validation accuracy")  # fmt: skip
+    axis.xaxis.get_major_locator().set_params(integer=True)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small", ncol=2)
+    save(fig, path)
+
+
+def _band(axis, by_seed, style, color, label):
+    """A mean curve over seeds (rows) with its 95% t-interval as a band."""
+    epochs = np.arange(1, by_seed.shape[1] + 1)
+    means, halves = zip(*(t_interval(column) for column in by_seed.T), strict=True)
+    means, halves = np.array(means), np.nan_to_num(np.array(halves))
+    axis.plot(
+        epochs, means, style, color=color, label=f"{label} ({len(by_seed)} seeds)"
+    )
+    axis.fill_between(epochs, means - halves, means + halves, color=color, alpha=0.12)
+
+
 def plot_tuning_budget(settings, path):
     """Expected best validation accuracy after k settings of each entry's grid,
-    drawn at random (report.tuning_curves), per problem."""
+    drawn at random, ± its standard deviation as a band (Dodge et al. 2019),
+    per problem; stored baselines' grids dashed, where the protocols match."""
     plt = pyplot()
     curves = tuning_curves(settings)
+    for problem, baseline, differ in baselines.comparisons(settings):
+        if not differ:
+            curves.update(
+                ((problem, entry), curve)
+                for entry, curve in baselines.grid_curves(baseline).items()
+            )
     problem_names = sorted({problem for problem, _ in curves})
-    colors = _colors(list(dict.fromkeys(entry for _, entry in curves)))
-    fig, axes = plt.subplots(
-        1,
-        len(problem_names),
-        figsize=(5.5 * len(problem_names) + 1, 4.5),
-        squeeze=False,
+    colors = _colors(
+        list(dict.fromkeys(e.removesuffix(" (stored)") for _, e in curves))
     )
-    for axis, problem in zip(axes[0], problem_names):
-        for (curve_problem, entry), curve in curves.items():
-            if curve_problem == problem:
-                draws = np.arange(1, len(curve) + 1)
-                axis.plot(draws, curve, marker="o", color=colors[entry], label=entry)
+    fig, axes = plt.subplots(1, len(problem_names),
+                             figsize=(5.5 * len(problem_names) + 1, 4.5), squeeze=False)  # fmt: skip
+    for axis, problem in zip(axes[0], problem_names, strict=True):
+        for (curve_problem, entry), (means, spreads) in curves.items():
+            if curve_problem != problem:
+                continue
+            draws = np.arange(1, len(means) + 1)
+            color = colors[entry.removesuffix(" (stored)")]
+            style = "--" if entry.endswith("(stored)") else "-"
+            means, spreads = np.array(means), np.array(spreads)
+            axis.plot(draws, means, style, marker="o", ms=3, color=color, label=entry)
+            axis.fill_between(
+                draws, means - spreads, means + spreads, color=color, alpha=0.1
+            )
         axis.set(
             title=f"{problem}: how much tuning each needs",
             xlabel="settings tried, drawn at random from the grid (k)",
-            ylabel="expected best validation accuracy",
+            ylabel="expected best validation accuracy (± std)",
         )
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
@@ -456,3 +510,23 @@ def _heatmap(axis, values, scale, diverged, accuracy, numbers):
         axis.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False,
                                      edgecolor="red", lw=2.5))  # fmt: skip
     return image
+
+
+def plot_performance_profile(settings, path):
+    """Dolan & Moré's performance profile over the sweep's problems: for each
+    entry, the share of problems on which its validation error at its best
+    setting is within τ times the best entry's (statistics.performance_profile)."""
+    plt = pyplot()
+    taus = np.geomspace(1, PROFILE_TAUS[-1], 200)
+    profile = performance_profile(error_scores(settings), taus)
+    colors = _colors(list(profile))
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    for entry, shares in profile.items():
+        axis.step(taus, shares, where="post", color=colors[entry], label=entry)
+    problems = len({s["problem"] for s in settings})
+    axis.set(xscale="log", xlabel="τ: error within τ × the best entry's (log)",
+             ylabel=f"share of the {problems} problems", ylim=(-0.03, 1.03),
+             title="Performance profile (Dolan & Moré 2002): validation error")  # fmt: skip
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small")
+    save(fig, path)

@@ -113,6 +113,13 @@ def _run_row(spec, config, result, run_dir):
         "epochs": _epochs_file(run_dir),
         "first_batch_losses": result.get("first_batch_losses", []),
         "in_decay_grid": spec.values["weight_decay"] is not None,
+        # What stored baselines must share to be compared (report/baselines.py).
+        "protocol": {
+            "epochs": spec.epochs,
+            "batch_size": spec.values["batch_size"],
+            "divergence_loss": spec.divergence_loss,
+            "data": config["data"],
+        },
     }
 
 

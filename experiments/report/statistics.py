@@ -37,20 +37,141 @@ def expected_best(values, k):
     ) / comb(len(ordered), k)
 
 
-def tuning_curves(settings):
-    """{(problem, entry): [expected best validation accuracy of k settings
-    drawn from the entry's grid, for k = 1 … its size]}. A setting that
-    diverged counts as 0: it gave no usable model."""
+def expected_best_spread(values, k):
+    """The standard deviation of the best of `k` drawn without replacement
+    (Dodge et al. 2019): √(Σᵢ v(i)²·P(max = v(i)) − E[max]²), with
+    P(max = v(i)) = (C(i, k) − C(i−1, k)) / C(N, k) as in `expected_best`."""
+    ordered = sorted(values)
+    total = comb(len(ordered), k)
+    chances = [
+        (comb(i, k) - comb(i - 1, k)) / total for i in range(1, len(ordered) + 1)
+    ]
+    mean = sum(v * p for v, p in zip(ordered, chances, strict=True))
+    square = sum(v * v * p for v, p in zip(ordered, chances, strict=True))
+    return math.sqrt(max(0.0, square - mean * mean))
+
+
+CONFIDENCE = 0.95  # of every interval the report gives
+
+
+def t_interval(values):
+    """(mean, half-width) of the 95% t-interval of the mean of `values`;
+    half-width NaN for fewer than two. A t-interval, not a bootstrap: with
+    three seeds a bootstrap draws from 10 distinct resamples and comes out
+    too narrow, where t(0.975, 2) = 4.30 widens the interval honestly."""
+    from scipy import stats
+
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return math.nan, math.nan
+    mean = float(np.mean(values))
+    if len(values) < 2:
+        return mean, math.nan
+    spread = float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    return mean, float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1)) * spread
+
+
+def welch_interval(a, b):
+    """(difference of means a − b, low, high): Welch's 95% interval, with the
+    Welch–Satterthwaite degrees of freedom; NaN bounds below two values each."""
+    from scipy import stats
+
+    a, b = (np.asarray([v for v in x if math.isfinite(v)], float) for x in (a, b))
+    difference = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+    if len(a) < 2 or len(b) < 2:
+        return difference, math.nan, math.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    spread = math.sqrt(va + vb)
+    if spread == 0:
+        return difference, difference, difference
+    freedom = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, freedom)) * spread
+    return difference, difference - half, difference + half
+
+
+VERDICTS = (
+    "better",
+    "worse",
+    "cannot tell apart with these seeds",
+    "one seed: no verdict",
+)
+
+
+def verdict(values, best):
+    """How an entry's seeds compare with the best entry's, by Welch's interval
+    of the difference: "better" or "worse" when it excludes 0, else "cannot
+    tell apart with these seeds"; "one seed: no verdict" below two each."""
+    _, low, high = welch_interval(values, best)
+    if math.isnan(low):
+        return VERDICTS[3]
+    if low > 0:
+        return VERDICTS[0]
+    if high < 0:
+        return VERDICTS[1]
+    return VERDICTS[2]
+
+
+def performance_profile(scores, taus):
+    """Dolan & Moré (2002), as AlgoPerf scores submissions: {entry: [the share of
+    problems on which its error is within τ times the best entry's, for each τ]}.
+    `scores` maps problem → {entry: error (1 − accuracy; lower is better)}; an
+    entry missing on a problem, or diverged there (NaN), never gets within τ."""
+    problems = list(scores)
+    entries = list(dict.fromkeys(e for p in problems for e in scores[p]))
+    ratios = {entry: [] for entry in entries}
+    for problem in problems:
+        finite = [v for v in scores[problem].values() if math.isfinite(v)]
+        best = min(finite) if finite else math.nan
+        for entry in entries:
+            error = scores[problem].get(entry, math.nan)
+            ratio = error / best if best > 0 else (1.0 if error == best else math.inf)
+            ratios[entry].append(ratio if math.isfinite(error) else math.inf)
+    return {
+        entry: [sum(r <= tau for r in ratios[entry]) / len(problems) for tau in taus]
+        for entry in entries
+    }
+
+
+# The factors τ summary.md gives the performance profile at.
+PROFILE_TAUS = (1.05, 1.25, 1.5, 2.0, 4.0)
+
+
+def error_scores(settings):
+    """{problem: {entry: its validation error (1 − accuracy) at its best
+    setting, NaN where every setting diverged}}: what the profile ranks by."""
+    scores = {}
+    for (problem, entry), (top, _) in best_settings(settings).items():
+        scores.setdefault(problem, {})[entry] = (
+            1 - top[SELECTED_BY] if top else math.nan
+        )
+    return scores
+
+
+def grid_accuracies(settings):
+    """{(problem, entry): the validation accuracy of each setting of its grid};
+    a setting that diverged counts as 0: it gave no usable model."""
     values = {}
     for s in settings:
-        accuracy = (
-            s[SELECTED_BY] if not s["diverged"] and usable(s[SELECTED_BY]) else 0.0
-        )
+        usable_accuracy = not s["diverged"] and usable(s[SELECTED_BY])
+        accuracy = s[SELECTED_BY] if usable_accuracy else 0.0
         values.setdefault((s["problem"], s["optimizer"]), []).append(accuracy)
-    return {
-        key: [expected_best(grid, k) for k in range(1, len(grid) + 1)]
-        for key, grid in values.items()
-    }
+    return values
+
+
+def tuning_curves(settings):
+    """{(problem, entry): ([expected best validation accuracy of k settings
+    drawn from the entry's grid, for k = 1 … its size], [its standard
+    deviation, for each k])}."""
+    return {key: tuning_curve(grid) for key, grid in grid_accuracies(settings).items()}
+
+
+def tuning_curve(grid):
+    """(expected best, its spread) of k settings of `grid`, for k = 1 … its size."""
+    ks = range(1, len(grid) + 1)
+    return (
+        [expected_best(grid, k) for k in ks],
+        [expected_best_spread(grid, k) for k in ks],
+    )
 
 
 def setting_key(row):
@@ -80,7 +201,8 @@ def aggregate(runs):
 
     Means use the seeds that did not diverge; `diverged` is true when any
     seed diverged, and `history` holds per-epoch means (`history_std` the
-    deviations) over the seeds that ran every epoch.
+    deviations, `history_by_seed` each seed's curve) over the seeds that ran
+    every epoch.
     """
     groups = {}
     for run in runs:
@@ -94,9 +216,10 @@ def _setting(group):
         k: v for k, v in group[0].items() if k not in ("seed", "history", "epochs")
     }
     for metric in METRICS:
-        setting[metric], setting[f"{metric}_std"] = _mean_std(
-            [r.get(metric) for r in trained]  # older runs lack newer metrics
-        )
+        values = [r.get(metric) for r in trained]  # older runs lack newer metrics
+        setting[metric], setting[f"{metric}_std"] = _mean_std(values)
+        setting[f"{metric}_ci95"] = t_interval(values)[1]
+        setting[f"{metric}_by_seed"] = [v for v in values if usable(v)]
     setting.update(
         # Over the seeds, when every one of them got there (else NaN).
         **{
@@ -110,7 +233,8 @@ def _setting(group):
         seeds=" ".join(str(r["seed"]) for r in group),
         seconds=float(np.mean([r.get("seconds", math.nan) for r in group])),
     )
-    setting["history"], setting["history_std"] = _history(trained or group)
+    history = _history(trained or group)
+    setting["history"], setting["history_std"], setting["history_by_seed"] = history
     setting["first_batch_losses"] = _mean_curve(
         [r.get("first_batch_losses", []) for r in trained or group]
     )
@@ -118,15 +242,18 @@ def _setting(group):
 
 
 def _history(runs):
+    """(Per-epoch means, standard deviations, each seed's curve) over `runs`,
+    cut to the epochs every one of them ran."""
     length = min(len(r["history"]["loss"]) for r in runs)
-    mean, std = {}, {}
+    mean, std, by_seed = {}, {}, {}
     for key in runs[0]["history"]:
         values = np.array([r["history"][key][:length] for r in runs], dtype=float)
         mean[key] = values.mean(axis=0).tolist()
         std[key] = (
             values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(length)
         ).tolist()
-    return mean, std
+        by_seed[key] = values.tolist()
+    return mean, std, by_seed
 
 
 def _mean_curve(curves):
@@ -165,18 +292,3 @@ def best_settings(settings):
         }
         best[key] = (top, sorted(near))
     return best
-
-
-def overlap(a, b):
-    """Whether two settings' mean ± one standard deviation intervals overlap (needs ≥ 2 seeds each)."""
-    if a["n_seeds"] < 2 or b["n_seeds"] < 2:
-        return False
-    low_a, high_a = (
-        a[SELECTED_BY] - a["val_accuracy_std"],
-        a[SELECTED_BY] + a["val_accuracy_std"],
-    )
-    low_b, high_b = (
-        b[SELECTED_BY] - b["val_accuracy_std"],
-        b[SELECTED_BY] + b["val_accuracy_std"],
-    )
-    return low_a <= high_b and low_b <= high_a

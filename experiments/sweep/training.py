@@ -1,6 +1,7 @@
 """One training run: a model, an optimizer, a learning rate, logged for TensorBoard."""
 
 import math
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -94,6 +95,9 @@ def train(spec, dataset, sweep_dir, verbose=False):
             "optimizer_config": optimizer.get_config(),
             "data": dataset.identity,
             "params": model.count_params(),
+            # A CNN's numbers depend on how many threads its convolutions sum in.
+            "tensorflow_threads": tf.config.threading.get_intra_op_parallelism_threads()
+            or os.cpu_count(),
         },
     )
     if spec.init:

@@ -1,0 +1,154 @@
+"""Stored baselines: what the project's default optimizers reached on each
+shipped problem (`python -m experiments.store_baselines`), and DeepOBS's
+published runs of fmnist_2c2d, one file each in experiments/baselines/, in
+one format; and which of a sweep's problems can be held against them.
+
+A baseline file holds its problem, its source (and citation), the command
+that made it and its wall time, its protocol (epochs, batch size, the grid,
+the data's identity, the TensorFlow threads), and per entry: the final
+results over its grid, and at its best η the per-epoch curves of each seed.
+A sweep is compared with a stored baseline only under the same protocol:
+every key the baseline's protocol states must match the sweep's.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from experiments.report.statistics import t_interval, tuning_curve
+from experiments.sweep.run_files import SELECTED_BY
+
+BASELINES = Path(__file__).parents[1] / "baselines"
+# The data keys a stored protocol may state, and that a sweep's runs record.
+DATA_KEYS = ("dataset", "source", "validation_fraction", "max_train_samples",
+             "split_seed", "classes", "train", "validation", "test", "fingerprint")  # fmt: skip
+# A curve of DeepOBS's train_eval images is our validation curve when the
+# sweep's validation images are training images (validation_fraction = 0).
+SAME_CURVE = {"train_eval_accuracy": SELECTED_BY}
+
+
+def stored(problem):
+    """Every stored baseline of `problem`, ours first."""
+    found = []
+    for path in sorted(BASELINES.glob(f"{problem}.*json")):
+        baseline = json.loads(path.read_text())
+        if baseline["problem"] == problem:
+            found.append({**baseline, "file": path.name})
+    return sorted(found, key=lambda b: b["source"] != "this project")
+
+
+def protocol(setting):
+    """A sweep setting's protocol, as its runs recorded it."""
+    return setting["protocol"]
+
+
+def differences(baseline, mine):
+    """How a sweep's protocol `mine` differs from a stored one's, key by key
+    (only the keys the stored protocol states)."""
+    theirs = baseline["protocol"]
+    found = [
+        f"{key} {theirs[key]!r} there, {mine.get(key)!r} here"
+        for key in ("epochs", "batch_size", "divergence_loss")
+        if key in theirs and theirs[key] != mine.get(key)
+    ]
+    found += [
+        f"data {key} {theirs['data'][key]!r} there, {mine['data'].get(key)!r} here"
+        for key in DATA_KEYS
+        if key in theirs.get("data", {})
+        and theirs["data"][key] != mine["data"].get(key)
+    ]
+    return found
+
+
+def curve(setting, name):
+    """The sweep setting's per-epoch curve `name` (DeepOBS's names mapped to ours)."""
+    return setting["history"].get(SAME_CURVE.get(name, name))
+
+
+def entries(baseline):
+    """A stored baseline's entries at their best η, as settings the report
+    ranks: {optimizer: "<label> (stored)", the final mean and 95% interval of
+    each metric over its seeds, and the per-epoch curves}."""
+    found = []
+    for label, entry in baseline["entries"].items():
+        best = entry["best"]
+        curves = {k: np.asarray(v, float) for k, v in best["curves"].items()}
+        setting = {
+            "optimizer": f"{label} (stored)",
+            "base_optimizer": label,
+            "learning_rate": best["learning_rate"],
+            "n_seeds": len(best["seeds"]),
+            "stored": baseline["source"],
+            "curves": curves,
+        }
+        for name, values in curves.items():
+            finals = [float(v) for v in values[:, -1]]
+            metric = SAME_CURVE.get(name, name)
+            setting[metric], setting[f"{metric}_ci95"] = t_interval(finals)
+            setting[f"{metric}_by_seed"] = finals
+        found.append(setting)
+    return found
+
+
+def grid_curves(baseline):
+    """{entry: (expected best of k, its spread)} from each stored grid."""
+    return {
+        f"{label} (stored)": tuning_curve(
+            [
+                r[SELECTED_BY]
+                if not r["diverged"] and math.isfinite(r[SELECTED_BY])
+                else 0.0
+                for r in entry["grid"]
+            ]  # fmt: skip
+        )
+        for label, entry in baseline["entries"].items()
+        if entry["grid"]
+    }
+
+
+def comparisons(settings):
+    """[(problem, baseline, how their protocols differ)] for every problem of
+    the sweep that has stored baselines; an empty list of differences means
+    the two can be held against each other."""
+    found = []
+    for problem in dict.fromkeys(s["problem"] for s in settings):
+        mine = next(s for s in settings if s["problem"] == problem).get("protocol")
+        for baseline in stored(problem) if mine else []:
+            found.append((problem, baseline, differences(baseline, mine)))
+    return found
+
+
+def per_epoch_pairs(settings, problem, baseline):
+    """For a baseline compared epoch by epoch (DeepOBS's): each setting of the
+    sweep at a stored entry's optimizer and η, whatever its other axes, with
+    the curves both have: [(setting, {curve: (our curve, theirs: seeds × epochs)})].
+    train_eval only where the sweep's validation images were training images."""
+    pairs = []
+    for s in settings:
+        entry = baseline["entries"].get(s["base_optimizer"])
+        if s["problem"] != problem or entry is None:
+            continue
+        if not math.isclose(
+            s["learning_rate"], entry["best"]["learning_rate"], rel_tol=1e-6
+        ):
+            continue
+        on_training_images = s["protocol"]["data"].get("validation_fraction") == 0
+        shared = {
+            name: (curve(s, name), np.asarray(values, float))
+            for name, values in entry["best"]["curves"].items()
+            if curve(s, name) is not None
+            and (name not in SAME_CURVE or on_training_images)
+        }
+        if shared:
+            pairs.append((s, shared))
+    return pairs
+
+
+def images(setting, name, baseline):
+    """How many images each side's accuracy `name` is measured on: (ours, theirs)."""
+    data = setting["protocol"]["data"]
+    ours = data.get("test") if name.startswith("test") else data.get("validation")
+    theirs = baseline["protocol"].get("images", {}).get(name.removesuffix("_accuracy"))
+    return ours, theirs

