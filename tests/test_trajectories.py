@@ -201,13 +201,15 @@ def test_from_the_right_momentum_crosses_to_the_global_minimum(name, ends_in):
 
 def test_basin_map_marks_where_each_start_ends(tmp_path):
     shares = drawing.basin_map(
-        DOUBLE_WELL, ["sgd"], [0.03], 300, tmp_path / "basins.png", columns=5
+        DOUBLE_WELL, ["sgd"], [0.03], 300, tmp_path / "basins.png"
     )
-    # Starts x = -2, -0.875 lie left of the barrier (x = 0.075), 0.25 and up
-    # right of it: plain gradient descent at a small η never crosses it.
+    # The 15 columns of starts run x = -2, -1.68, ..., 2.5; the first 7 lie left
+    # of the barrier (x = 0.075): plain gradient descent at a small η never
+    # crosses it, so every row ends where its column started.
+    assert drawing.BASIN_COLUMNS == 15
     assert shares == {
         ("sgd", 0.03): pytest.approx(
-            {"global": 2 / 5, "local": 3 / 5, "not converged": 0, "diverged": 0}
+            {"global": 7 / 15, "local": 8 / 15, "not converged": 0, "diverged": 0}
         )
     }
     with Image.open(tmp_path / "basins.png") as image:
