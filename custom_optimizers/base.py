@@ -108,7 +108,13 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
     Slots (momentum, Adam's m and v) of a float16 or bfloat16 variable are
     float32, and the update is computed in float32 (`compute_dtype`); only
     the new θ is rounded to the variable's dtype.
+
+    On PyTorch the update runs over all variables at once, in place, as
+    Keras's own torch optimizers do (`fused_torch`); set `fuse_on_torch =
+    False` on an instance or class for Keras's per-variable loop instead.
     """
+
+    fuse_on_torch = True
 
     def __init__(
         self,
@@ -198,10 +204,34 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
         multiplier = self._multipliers[self._get_variable_index(variable)]
         if multiplier == 0:
             return None
+        return self._scaled_learning_rate(learning_rate, multiplier, dtype)
+
+    @staticmethod
+    def _scaled_learning_rate(learning_rate, multiplier, dtype):
+        """η × a (non-zero) multiplier, in `dtype`."""
         learning_rate = ops.cast(learning_rate, dtype)
         if multiplier != 1:
             learning_rate = tweaks.scaled_learning_rate(learning_rate, multiplier)
         return learning_rate
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        """On PyTorch, one in-place update over all variables (`fused_torch`).
+
+        Only for a class whose `update_step` is one that `fused_torch` has a
+        fused twin of (ours, not a subclass that rewrites the rule), and
+        while `fuse_on_torch` is true; otherwise Keras's loop over
+        `update_step`, as on the other backends.
+        """
+        if self.fuse_on_torch and keras.backend.backend() == "torch":
+            from custom_optimizers import fused_torch
+
+            rule = fused_torch.RULES.get(type(self).update_step)
+            if rule is not None:
+                fused_torch.update(
+                    self, rule, grads, trainable_variables, learning_rate
+                )
+                return
+        super()._backend_update_step(grads, trainable_variables, learning_rate)
 
     def add_variable_from_reference(
         self, reference_variable, name=None, initializer="zeros"

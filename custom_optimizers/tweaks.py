@@ -78,6 +78,16 @@ def bias_correction(decay, step):
     return ops.subtract(1.0, ops.power(decay, step))
 
 
+def adam_step_size(learning_rate, correction_1, correction_2):
+    """η·√c2/c1: the scalar that multiplies m in `adam_step`."""
+    return ops.divide(ops.multiply(learning_rate, ops.sqrt(correction_2)), correction_1)
+
+
+def adam_epsilon(epsilon, correction_2):
+    """ε·√c2: ε as it is added to √v (not √v̂) in `adam_step`."""
+    return ops.multiply(epsilon, ops.sqrt(correction_2))
+
+
 def adam_step(m, v, learning_rate, epsilon, correction_1, correction_2):
     """η·m̂/(√v̂ + ε) with m̂ = m/correction_1 and v̂ = v/correction_2.
 
@@ -87,7 +97,6 @@ def adam_step(m, v, learning_rate, epsilon, correction_1, correction_2):
     fewer whole-tensor operations. (Keras's built-in Adam uses
     (η·√c2/c1)·m / (√v + ε), i.e. adds ε before correction.)
     """
-    sqrt_correction_2 = ops.sqrt(correction_2)
-    step_size = ops.divide(ops.multiply(learning_rate, sqrt_correction_2), correction_1)
-    denominator = ops.add(ops.sqrt(v), ops.multiply(epsilon, sqrt_correction_2))
+    step_size = adam_step_size(learning_rate, correction_1, correction_2)
+    denominator = ops.add(ops.sqrt(v), adam_epsilon(epsilon, correction_2))
     return ops.divide(ops.multiply(m, step_size), denominator)

