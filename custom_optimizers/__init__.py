@@ -8,4 +8,4 @@ from custom_optimizers.adam import Adam, AdamW
 from custom_optimizers.registry import RECIPES, available, get
 from custom_optimizers.sgd import SGD
 
-__all__ = ["SGD", "Adam", "AdamW", "RECIPES", "available", "get"]
+__all__ = ["RECIPES", "SGD", "Adam", "AdamW", "available", "get"]

@@ -8,7 +8,6 @@ from custom_optimizers.base import (
     compute_dtype,
 )
 
-
 # Coupled decay passes g + wd·θ through v ← β2·v + (1−β2)·(g + wd·θ)², in
 # float32: the square overflows once |wd·θ| > 1.8e19, and Adam then makes no
 # update at all. Up to this wd, weights up to |θ| = 1e4 stay finite.
@@ -89,9 +88,11 @@ class Adam(WeightDecayOptimizer):
         validation.boolean("amsgrad", amsgrad)
         validation.boolean("bias_correction", bias_correction)
         coupled = decoupled_weight_decay is False and weight_decay is not None
-        if coupled and validation.optional_non_negative(
-            "weight_decay", weight_decay
-        ) > MAX_COUPLED_WEIGHT_DECAY:
+        if (
+            coupled
+            and validation.optional_non_negative("weight_decay", weight_decay)
+            > MAX_COUPLED_WEIGHT_DECAY
+        ):
             raise ValueError(
                 f"`weight_decay` must be at most {MAX_COUPLED_WEIGHT_DECAY:g} with "
                 "decoupled_weight_decay=False: Adam squares g + wd·θ in float32, "

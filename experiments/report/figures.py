@@ -151,7 +151,8 @@ def _band(axis, by_seed, style, color, label):
     axis.plot(
         epochs, means, style, color=color, label=f"{label} ({len(by_seed)} seeds)"
     )
-    axis.fill_between(epochs, means - halves, means + halves, color=color, alpha=0.12)
+    band = np.clip([means - halves, means + halves], 0, 1)  # accuracies
+    axis.fill_between(epochs, *band, color=color, alpha=0.12)
 
 
 def plot_tuning_budget(settings, path):
@@ -181,9 +182,8 @@ def plot_tuning_budget(settings, path):
             style = "--" if entry.endswith("(stored)") else "-"
             means, spreads = np.array(means), np.array(spreads)
             axis.plot(draws, means, style, marker="o", ms=3, color=color, label=entry)
-            axis.fill_between(
-                draws, means - spreads, means + spreads, color=color, alpha=0.1
-            )
+            band = np.clip([means - spreads, means + spreads], 0, 1)  # accuracies
+            axis.fill_between(draws, *band, color=color, alpha=0.1)
         axis.set(
             title=f"{problem}: how much tuning each needs",
             xlabel="settings tried, drawn at random from the grid (k)",
@@ -524,7 +524,10 @@ def plot_performance_profile(settings, path):
     for entry, shares in profile.items():
         axis.step(taus, shares, where="post", color=colors[entry], label=entry)
     problems = len({s["problem"] for s in settings})
-    axis.set(xscale="log", xlabel="τ: error within τ × the best entry's (log)",
+    axis.set_xscale("log")
+    axis.set_xticks(PROFILE_TAUS, [f"{tau:g}" for tau in PROFILE_TAUS])
+    axis.xaxis.set_minor_formatter(plt.NullFormatter())
+    axis.set(xlabel="τ: error within τ × the best entry's (log)",
              ylabel=f"share of the {problems} problems", ylim=(-0.03, 1.03),
              title="Performance profile (Dolan & Moré 2002): validation error")  # fmt: skip
     axis.grid(alpha=0.3)
