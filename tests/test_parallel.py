@@ -141,22 +141,52 @@ def start_sweep(logdir):
     )  # fmt: skip
 
 
-def ray_task_pids():
+def ray_task_pids(sweep_process):
+    """The training workers of this test's sweep: its descendants (its local
+    Ray's raylet starts them), not those of another sweep on the machine."""
     found = subprocess.run(
         ["pgrep", "-f", "ray::_train_on_ray_worker"], capture_output=True, text=True
     )
-    return [int(pid) for pid in found.stdout.split()]
+    return [
+        pid
+        for pid in map(int, found.stdout.split())
+        if descends_from(pid, sweep_process.pid)
+    ]
+
+
+def descends_from(pid, ancestor):
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:  # gone meanwhile
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the parent's pid
+    return False
+
+
+def alive(pid):
+    """Running, or stopped but not yet dead; a zombie has ended."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_worker_killed_mid_run_is_redone_from_scratch(tmp_path):
     runs = tmp_path / "quick" / "mlp"
     process = start_sweep(tmp_path)
     wait_for(
-        lambda: any(runs.glob("*/lr=*/train/events.out.tfevents*")) and ray_task_pids(),
+        lambda: (
+            any(runs.glob("*/lr=*/train/events.out.tfevents*"))
+            and ray_task_pids(process)
+        ),
         process,
     )
     time.sleep(1.0)  # some epochs into the first runs
-    victim = ray_task_pids()[0]
+    victim = ray_task_pids(process)[0]
     os.kill(victim, signal.SIGKILL)
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
@@ -173,15 +203,16 @@ def test_a_worker_killed_mid_run_is_redone_from_scratch(tmp_path):
 def test_ctrl_c_stops_every_worker_and_exits_130(tmp_path):
     runs = tmp_path / "quick" / "mlp"
     process = start_sweep(tmp_path)
-    wait_for(lambda: any(runs.glob("*/lr=*/train")) and ray_task_pids(), process)
+    wait_for(lambda: any(runs.glob("*/lr=*/train")) and ray_task_pids(process), process)
     time.sleep(0.5)
+    workers = ray_task_pids(process)  # once the sweep exits they are no descendants
     os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert "Traceback" not in err
     assert err.splitlines()[-1].startswith("interrupted: finished runs are kept")
     deadline = time.monotonic() + 30
-    while ray_task_pids():
+    while any(alive(pid) for pid in workers):
         assert time.monotonic() < deadline, "workers outlived the sweep"
         time.sleep(0.5)
     for run_dir in {p.parent for p in runs.glob("*/lr=*/train")}:
