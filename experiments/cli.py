@@ -142,6 +142,34 @@ def check_writable(folder, kind="log"):
         ) from None
 
 
+# What a name that becomes a folder inside the log folder may not be or
+# hold, so that it stays one folder there (its length in bytes is checked
+# against the file system's own limit, engine.check_folder_names).
+FOLDER_NAME_RULES = (
+    (lambda name: not name.strip(), "is empty"),
+    (lambda name: "/" in name or "\\" in name, "has a path separator"),
+    (lambda name: name.startswith("."), "starts with a dot"),
+    (lambda name: any(ord(c) < 32 or ord(c) == 127 for c in name),
+     "has a control character"),
+    (lambda name: name != name.strip(), "has surrounding spaces"),
+)  # fmt: skip
+
+
+def folder_name(name, what):
+    """`name` if it can be a folder's name inside the log folder as it is
+    (so never `..`, nor a path); else UsageError naming `what`, the table
+    or flag it came from."""
+    if not isinstance(name, str):
+        raise UsageError(f"{what} must be a string, got {name!r}")
+    for breaks, problem in FOLDER_NAME_RULES:
+        if breaks(name):
+            raise UsageError(
+                f"{what} {name!r} {problem}; it names a folder inside the log "
+                "folder, so it must be a plain file name"
+            )
+    return name
+
+
 def names(values, allowed, kind):
     """`values` if it is a non-empty list of names from `allowed`; else UsageError."""
     if not values:
@@ -150,6 +178,28 @@ def names(values, allowed, kind):
         if name not in allowed:
             raise UsageError(f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}")
     return values
+
+
+# The largest seed Keras's `set_random_seed` (and NumPy's legacy generator) takes.
+MAX_SEED = 2**32 - 1
+
+
+def seed(value, what="a seed"):
+    """`value` as a seed, an integer in 0…MAX_SEED; else UsageError naming `what`."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if (
+        isinstance(value, bool)
+        or not 0 <= number <= MAX_SEED
+        or str(number) != str(value).strip()
+    ):
+        raise UsageError(
+            f"{what} must be an integer from 0 to {MAX_SEED} (the seeds Keras "
+            f"takes), got {value!r}"
+        )
+    return number
 
 
 def integer(value, flag, least):

@@ -14,6 +14,7 @@ import os
 import struct
 import sys
 import textwrap
+import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -154,6 +155,7 @@ def load(
         train = train[:max_train_samples]
     if not validation_fraction:
         val = train[:TRAIN_EVAL_SIZE]
+    _check_split(name, len(x_train), len(train), len(val), validation_fraction)
     return Dataset(
         name,
         source,
@@ -169,6 +171,17 @@ def load(
         classes=tuple(classes),
         label_count=label_count,
     )
+
+
+def _check_split(name, samples, train, val, validation_fraction):
+    """DataError unless the split leaves samples to train on and to validate on."""
+    for part, count in (("training", train), ("validation", val)):
+        if not count:
+            raise DataError(
+                f"{name}: its {samples} training samples leave no {part} sample "
+                f"with validation_fraction {validation_fraction:g} (and the "
+                "classes kept); give more samples or another validation_fraction"
+            )
 
 
 def _shipped(name, data_dir, download):
@@ -208,6 +221,8 @@ def users_data(spec):
                 f"{spec} must return ((x_train, y_train), (x_test, y_test)) as "
                 f"arrays ({error})"
             ) from None
+        except Exception as error:  # a user's loader may raise anything
+            raise DataError(f"{spec}: {type(error).__name__}: {error}") from None
     check_arrays(spec, *train, *test)
     return train, test, "its .npz file" if spec.endswith(".npz") else "its loader"
 
@@ -216,6 +231,12 @@ def check_arrays(where, x_train, y_train, x_test, y_test):
     """DataError, naming the first problem, unless these arrays can be trained on:
     numeric features with one shape, integer labels 0…C−1, as many as features."""
     for part, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        for name, array in ((f"x_{part}", x), (f"y_{part}", y)):
+            if array.ndim == 0:
+                raise DataError(
+                    f"{where}: {name} is a single value ({array!r}), not one "
+                    "entry per sample"
+                )
         if len(x) != len(y):
             raise DataError(f"{where}: {len(x)} x_{part} but {len(y)} y_{part}")
         if not len(x):
@@ -224,10 +245,12 @@ def check_arrays(where, x_train, y_train, x_test, y_test):
             raise DataError(f"{where}: x_{part} is {x.dtype}, not numbers")
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise DataError(f"{where}: x_{part} holds NaN or infinity")
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+        labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+        if not labels or y.min() < 0:
+            smallest = f", smallest {y.min()}" if labels else ""
             raise DataError(
                 f"{where}: y_{part} must be integer labels 0…C−1, one per sample "
-                f"(got {y.dtype}, shape {y.shape}, smallest {y.min()})"
+                f"(got {y.dtype}, shape {y.shape}{smallest})"
             )
     if x_test.shape[1:] != x_train.shape[1:]:
         raise DataError(
@@ -335,6 +358,11 @@ def read_idx(path):
 
 def _read_npz(path):
     keys = ("x_train", "y_train", "x_test", "y_test")
+    if path.is_file() and path.stat().st_size and not zipfile.is_zipfile(path):
+        raise DataError(
+            f"{path}: not a readable .npz file (not a whole zip archive, as "
+            "numpy.savez writes one: cut short, or another format)"
+        )
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in keys if k not in f.files]
@@ -343,6 +371,7 @@ def _read_npz(path):
                     f"{path}: missing array {missing[0]!r}; expected {', '.join(keys)}"
                 )
             arrays = {k: f[k] for k in keys}
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        reason = "empty" if path.exists() and not path.stat().st_size else error
+        raise DataError(f"{path}: not a readable .npz file ({reason})") from None
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])

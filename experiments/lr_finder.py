@@ -201,7 +201,7 @@ def resolve(args):
         ),
         "steps": cli.at_most_in_memory(args.steps, "--steps", 10, BYTES_PER_STEP),
         "batch_size": cli.integer(args.batch_size, "--batch-size", 1),
-        "seed": cli.integer(args.seed, "--seed", 0),
+        "seed": cli.seed(args.seed, "--seed"),
         "max_train_samples": cli.integer(
             args.max_train_samples, "--max-train-samples", 0
         ),

@@ -33,6 +33,19 @@ def absolute(spec, folder):
     return f"{(Path(folder) / path).resolve()}:{name}"
 
 
+def code_digest(spec):
+    """A digest of the contents of the file `spec` names ("file.py:Name"), so
+    that a run records what the code it ran was, not only where it lay;
+    "" for anything else (a shipped name, a module's dotted path)."""
+    if not isinstance(spec, str) or not is_file_path(spec):
+        return ""
+    path = Path(spec.rpartition(":")[0])
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
+    except OSError:
+        return ""  # loading it says what is wrong
+
+
 def is_plugin(spec):
     """Whether `spec` names an object by its place rather than a shipped name."""
     return isinstance(spec, str) and (":" in spec or "." in spec)

@@ -34,7 +34,7 @@ from experiments.report.statistics import aggregate, best_settings
 from experiments.sweep import command as sweep
 from experiments.sweep.config import CONFIGS
 from experiments.sweep.optimizer_tables import class_name
-from experiments.sweep.run_files import CONFIG_FILE, RESULT_FILE
+from experiments.sweep.run_files import CONFIG_FILE, RESULT_FILE, write_text
 
 CURVES = ("loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
 GRID_METRICS = ("val_accuracy", "test_accuracy", "train_loss", "val_loss", "diverged")
@@ -76,6 +76,7 @@ def baseline(problem, sweep_dir, tables):
             "epochs": first["run"]["epochs"],
             "batch_size": first["run"]["batch_size"],
             "divergence_loss": first["run"]["divergence_loss"],
+            "model": first["run"]["model"],
             "learning_rates": sorted({s["learning_rate"] for s in settings}),
             "seeds": sorted({r["seed"] for r in runs}),
             "tensorflow_threads": sorted(threads, key=str),
@@ -144,8 +145,7 @@ def _wall_seconds(sweep_dir):
 
 def write(contents, path):
     """A baseline file, one line per curve, so that it reads and diffs."""
-    text = json.dumps(contents, indent=1)
-    path.write_text(_fold_number_lists(text))
+    write_text(path, _fold_number_lists(json.dumps(contents, indent=1)))
 
 
 def _fold_number_lists(text):

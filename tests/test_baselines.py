@@ -77,6 +77,7 @@ def protocol(**data):
     """fmnist_2c2d's protocol as our DeepOBS config runs it, `data` changed."""
     return {
         "epochs": 20, "batch_size": 128, "divergence_loss": 1000.0,
+        "model": "deepobs_2c2d",
         "data": {"dataset": "fashion_mnist", "source": "Debian's",
                  "validation_fraction": 0.0, "max_train_samples": 0,
                  "train": 60000, "validation": 10000, "test": 10000, **data},
@@ -115,6 +116,76 @@ def test_ours_beside_deepobs_after_epoch_10_with_the_images_each_counts():
     assert baselines.differences(deepobs, held_out["protocol"]) == [
         "data validation_fraction 0.0 there, 0.1 here"
     ]
+
+
+def test_a_sweep_of_another_model_is_not_compared_with_a_stored_baseline():
+    """A shipped problem's table may name a builder of the user's own: its
+    runs are never set beside the shipped model's baselines."""
+    linear = sgd_setting([0.45], [0.46])
+    linear["protocol"] = {**linear["protocol"], "model": "/home/me/lin.py:linear",
+                          "model_code": "0123456789abcdef"}  # fmt: skip
+    lines = [line for line in tables._stored_sections([linear], {}) if line]
+    assert len(lines) == len(baselines.stored("fmnist_2c2d"))  # one line a source
+    assert all(
+        "not compared: another protocol (model 'deepobs_2c2d' there, "
+        "'/home/me/lin.py:linear' here" in line
+        for line in lines
+    ), lines
+    deepobs = deepobs_of_fmnist_2c2d()  # states no more than the model of ours
+    assert baselines.differences(deepobs, linear["protocol"]) == [
+        "model 'deepobs_2c2d' there, '/home/me/lin.py:linear' here"
+    ]
+
+
+def test_a_damaged_baseline_file_is_skipped_with_one_line_naming_it(
+    tmp_path, monkeypatch, capsys
+):
+    good = json.loads((baselines.BASELINES / "mnist_small_mlp.json").read_text())
+    files = {
+        "mnist_small_mlp.json": json.dumps(good),
+        "mnist_small_mlp.cut.json": json.dumps(good)[:5000],
+        "mnist_small_mlp.nosource.json": json.dumps(
+            {k: v for k, v in good.items() if k != "source"}
+        ),
+        "mnist_small_mlp.noentries.json": json.dumps(
+            {**good, "entries": {"sgd": {"best": {}}}}
+        ),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(baselines, "BASELINES", tmp_path)
+    baselines._warned.clear()
+    for _ in range(2):  # a report reads them for its tables and every figure
+        (found,) = baselines.stored("mnist_small_mlp")
+        assert found["file"] == "mnist_small_mlp.json"
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 3, warnings
+    for name, reason in (("cut", "unreadable (Expecting"),
+                         ("nosource", "'source' is missing or not str"),
+                         ("noentries", "its entries are not a baseline's")):  # fmt: skip
+        assert any(
+            w.startswith(f"warning: report skips the stored baseline "
+                         f"{tmp_path}/mnist_small_mlp.{name}.json: {reason}")
+            for w in warnings
+        ), (name, warnings)  # fmt: skip
+
+
+def test_a_baseline_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """store_baselines replaces a baseline file through a synced temporary
+    file: a failure while writing leaves the old file as it was."""
+    from experiments import store_baselines
+
+    path = tmp_path / "mnist_small_mlp.json"
+    path.write_text('{"old": true}')
+
+    def failing_sync(descriptor):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", failing_sync)
+    with pytest.raises(OSError, match="No space left"):
+        store_baselines.write({"new": list(range(1000))}, path)
+    assert path.read_text() == '{"old": true}'
+    assert [p.name for p in tmp_path.iterdir()] == ["mnist_small_mlp.json"]
 
 
 def test_a_run_of_another_protocol_is_one_line_not_a_comparison(tmp_path):

@@ -121,6 +121,8 @@ def test_stops_once_the_loss_explodes(finished):
         (["--optimizer", "adamax"], "unknown optimizer 'adamax'"),
         (["--model", "resnet"], "unknown model 'resnet'"),
         (["--steps", "5"], "--steps must be an integer >= 10, got '5'"),
+        (["--seed", "4294967296"],
+         "--seed must be an integer from 0 to 4294967295 (the seeds Keras takes)"),
     ],
 )
 @pytest.mark.slow

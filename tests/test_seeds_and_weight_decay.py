@@ -242,11 +242,15 @@ def test_weight_decay_grid_gives_a_heatmap_and_a_row_per_cell(tmp_path):
     assert "| weight decay |" in (root / "summary.md").read_text()
 
 
+SEED_RANGE = "a seed must be an integer from 0 to 4294967295 (the seeds Keras takes)"
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--seeds", "0,-1"], "seeds must be non-negative integers, got '-1'"),
-        (["--seeds", "0,1.5"], "seeds must be non-negative integers, got '1.5'"),
+        (["--seeds", "0,-1"], f"{SEED_RANGE}, got '-1'"),
+        (["--seeds", "0,1.5"], f"{SEED_RANGE}, got '1.5'"),
+        (["--seeds", "0,4294967296"], f"{SEED_RANGE}, got '4294967296'"),
         (["--seeds", ","], "--seeds is empty"),
         (
             ["--optimizers", "momentum_l2", "--weight-decays", "0.01,-0.1"],
@@ -255,7 +259,12 @@ def test_weight_decay_grid_gives_a_heatmap_and_a_row_per_cell(tmp_path):
         ),
         (["--weight-decays", ""], "--weight-decays is empty"),
         (["--learning-rates", ""], "--learning-rates is empty"),
-        (["--seed", "-3"], "seeds must be non-negative integers, got -3"),
+        (["--seed", "-3"], f"{SEED_RANGE}, got -3"),
+        (["--seed", "4294967296"], f"{SEED_RANGE}, got 4294967296"),
+        (
+            ["--seed", "4294967294", "--rerun-best", "3"],
+            "--rerun-best 3 from seed 4294967294 needs seeds up to 4294967296",
+        ),
         (
             ["--rerun-best", "3", "--seeds", "0,1"],
             "--rerun-best N needs N >= 2 (seed 0 and N - 1 more) and no --seeds",

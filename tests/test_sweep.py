@@ -244,8 +244,9 @@ def test_force_reruns_everything(tmp_path, capsys):
             "max_train_samples must be an integer >= 0, got -5",
         ),
         (["--config", "nowhere.toml"], "config file nowhere.toml not found"),
-        (["--name", " "], "sweep name must be a plain folder name (no slashes, no "),
-        (["--name", "a/b"], "sweep name must be a plain folder name"),
+        (["--name", " "], "sweep name ' ' is empty; it names a folder inside the "),
+        (["--name", "a/b"], "sweep name 'a/b' has a path separator"),
+        (["--name", ".."], "sweep name '..' starts with a dot"),
         (["--rerun-best", "1"], "--rerun-best N needs N >= 2 (seed 0 and N - 1 more)"),
     ],
 )

@@ -212,6 +212,12 @@ BAD_DATA = [
     ({"x_train": np.full((200, 5), np.nan, "float32")}, "data: .*: x_train holds NaN"),
     ({"x_test": np.zeros((50, 6), "float32")},
      r"data: .*: x_test's samples are \(6,\), x_train's \(5,\)"),
+    ({"x_train": np.float32(3.0)}, r"data: .*: x_train is a single value"),
+    ({"y_train": np.array(["cat"] * 200)},
+     r"data: .*: y_train must be integer labels 0…C−1, one per sample \(got <U3, "
+     r"shape \(200,\)\)"),
+    ({"x_train": np.zeros((1, 5), "float32"), "y_train": np.zeros(1, "int64")},
+     r"data: .*data.npz: its 1 training samples leave no validation sample"),
 ]  # fmt: skip
 
 
@@ -234,6 +240,53 @@ def test_data_that_cannot_be_trained_on_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert re.match(f"error: {message}", err) and err.count("\n") == 1, err
     assert not logdir.exists()
+
+
+def sweep_of_my_data(tmp_path, data):
+    config = write_toml(tmp_path, f"""
+        learning_rates = [0.1]
+        [optimizers.sgd]
+        [problems.mine]
+        model = "mlp"
+        data = "{data}"
+        batch_size = 16
+        epochs = 1
+    """)  # fmt: skip
+    return sweep.main(["--config", config, "--logdir", str(tmp_path / "logs")])
+
+
+def truncated_npz(path):
+    write_npz(path.parent)
+    path.write_bytes(path.read_bytes()[:300])
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda path: path.write_bytes(b""), "empty"),
+        (truncated_npz, "not a whole zip archive"),
+        (lambda path: path.write_text("x_train,y_train\n1,2\n"), "not a whole zip"),
+    ],
+)
+def test_an_npz_file_that_is_empty_cut_short_or_no_zip_is_one_line(
+    tmp_path, capsys, damage, reason
+):
+    damage(tmp_path / "data.npz")
+    assert sweep_of_my_data(tmp_path, "data.npz") == 2
+    err = capsys.readouterr().err
+    assert re.match(r"error: data: .*data.npz: not a readable \.npz file", err), err
+    assert reason.lower() in err.lower() and err.count("\n") == 1, err
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("raised", ["RuntimeError('no network')", "KeyError('x_train')"])
+def test_a_loader_that_raises_anything_is_one_line(tmp_path, capsys, raised):
+    (tmp_path / "loader.py").write_text(f"def load():\n    raise {raised}\n")
+    assert sweep_of_my_data(tmp_path, "loader.py:load") == 2
+    err = capsys.readouterr().err
+    name = raised.partition("(")[0]
+    assert re.match(f"error: data: .*loader.py:load: {name}: ", err), err
+    assert err.count("\n") == 1 and not (tmp_path / "logs").exists()
 
 
 def test_a_model_whose_output_is_not_one_logit_per_class_is_one_line(tmp_path, capsys):

@@ -11,8 +11,10 @@ A sweep is compared with a stored baseline only under the same protocol:
 every key the baseline's protocol states must match the sweep's.
 """
 
+import glob
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ from experiments.report.statistics import t_interval, tuning_curve
 from experiments.sweep.run_files import SELECTED_BY
 
 BASELINES = Path(__file__).parents[1] / "baselines"
+# The keys a stored protocol may state besides its data, each compared.
+PROTOCOL_KEYS = ("epochs", "batch_size", "divergence_loss", "model", "model_code")
 # The data keys a stored protocol may state, and that a sweep's runs record.
 DATA_KEYS = ("dataset", "source", "validation_fraction", "max_train_samples",
              "split_seed", "classes", "train", "validation", "test", "fingerprint")  # fmt: skip
@@ -30,13 +34,51 @@ SAME_CURVE = {"train_eval_accuracy": SELECTED_BY}
 
 
 def stored(problem):
-    """Every stored baseline of `problem`, ours first."""
+    """Every stored baseline of `problem`, ours first; a damaged file is
+    skipped with one warning naming it."""
     found = []
-    for path in sorted(BASELINES.glob(f"{problem}.*json")):
-        baseline = json.loads(path.read_text())
+    for path in sorted(BASELINES.glob(f"{glob.escape(problem)}.*json")):
+        try:
+            baseline = read(path)
+        except ValueError as error:
+            _warn_once(f"warning: report skips the stored baseline {path}: {error}")
+            continue
         if baseline["problem"] == problem:
             found.append({**baseline, "file": path.name})
     return sorted(found, key=lambda b: b["source"] != "this project")
+
+
+_warned = set()  # a report reads the baselines for its tables and each figure
+
+
+def _warn_once(message):
+    if message not in _warned:
+        _warned.add(message)
+        print(message, file=sys.stderr)
+
+
+# What every baseline file holds, key → type, checked before anything reads it.
+BASELINE_SCHEMA = {"problem": str, "source": str, "protocol": dict, "entries": dict}
+
+
+def read(path):
+    """A baseline file's contents; ValueError saying what is wrong when it is
+    not JSON, lacks a key, or its entries cannot be read as the report reads them."""
+    try:
+        baseline = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"unreadable ({error})") from None
+    if not isinstance(baseline, dict):
+        raise ValueError(f"holds {type(baseline).__name__}, not an object")
+    for key, kind in BASELINE_SCHEMA.items():
+        if not isinstance(baseline.get(key), kind):
+            raise ValueError(f"{key!r} is missing or not {kind.__name__}")
+    try:
+        entries(baseline)
+        grid_curves(baseline)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise ValueError(f"its entries are not a baseline's ({error!r})") from None
+    return baseline
 
 
 def protocol(setting):
@@ -50,7 +92,7 @@ def differences(baseline, mine):
     theirs = baseline["protocol"]
     found = [
         f"{key} {theirs[key]!r} there, {mine.get(key)!r} here"
-        for key in ("epochs", "batch_size", "divergence_loss")
+        for key in PROTOCOL_KEYS
         if key in theirs and theirs[key] != mine.get(key)
     ]
     found += [

@@ -11,6 +11,7 @@ import math
 import sys
 from pathlib import Path
 
+from experiments import cli
 from experiments.report.columns import run_columns
 from experiments.report.statistics import TARGET_SHARE, usable
 from experiments.sweep import axes
@@ -64,16 +65,34 @@ def _read_row(run_dir):
         spec = RunSpec.from_identity(config["run"], config.get("problem"))
     except (KeyError, TypeError, ValueError) as error:
         raise UnreadableRun(f"{CONFIG_FILE} run is not a run's settings ({error!r})")
+    try:  # they name the report's figures
+        cli.folder_name(spec.problem.folder, "problem")
+        cli.folder_name(spec.optimizer, "optimizer")
+    except cli.UsageError as error:
+        raise UnreadableRun(f"{CONFIG_FILE}: {error}") from None
     return spec, _run_row(spec, config, result, run_dir)
 
 
 def current_settings(sweep_dir):
-    """The settings sweep.json says this sweep's grid has; None where it says none."""
-    try:
-        settings = json.loads((sweep_dir / SWEEP_FILE).read_text()).get("settings")
-    except (OSError, ValueError, AttributeError):
+    """The settings sweep.json says this sweep's grid has; None where it says
+    none, with a warning when the file is there but damaged."""
+    path = sweep_dir / SWEEP_FILE
+    if not path.exists():
         return None
-    return set(settings) if isinstance(settings, list) else None
+    try:
+        settings = json.loads(path.read_text()).get("settings")
+    except (OSError, ValueError, AttributeError) as error:
+        reason = "empty" if not path.stat().st_size else repr(error)
+        settings = f"unreadable ({reason})"
+    if isinstance(settings, list) and all(isinstance(s, str) for s in settings):
+        return set(settings)
+    if settings is not None:  # an old sweep.json lists none: every run counts
+        print(
+            f"warning: {path} is damaged ({str(settings)[:200]}); the report "
+            "ranks every finished run in the folder",
+            file=sys.stderr,
+        )
+    return None
 
 
 def sweeps_inside(folder):
@@ -118,6 +137,8 @@ def _run_row(spec, config, result, run_dir):
             "epochs": spec.epochs,
             "batch_size": spec.values["batch_size"],
             "divergence_loss": spec.divergence_loss,
+            "model": spec.model,
+            "model_code": config["run"].get("model_code"),
             "data": config["data"],
         },
     }

@@ -61,16 +61,6 @@ def format_value(value):
     return str(value)
 
 
-def _seed(value):
-    try:
-        seed = int(value)
-    except (TypeError, ValueError):
-        seed = -1
-    if isinstance(value, bool) or seed < 0 or str(seed) != str(value).strip():
-        raise cli.UsageError(f"seeds must be non-negative integers, got {value!r}")
-    return seed
-
-
 def _number(requirement, valid):
     return lambda value: cli.number(value, requirement, valid)
 
@@ -123,7 +113,7 @@ AXES = (
     Axis("beta_1", _argument("beta_1"), None, "beta_1", "compared", "optimizer"),
     Axis("beta_2", _argument("beta_2"), None, "beta_2", "compared", "optimizer"),
     Axis("epsilon", _argument("epsilon"), None, "epsilon", "compared", "optimizer"),
-    Axis("seed", _seed, 0, "seed", "repeat", "training", "seeds"),
+    Axis("seed", cli.seed, 0, "seed", "repeat", "training", "seeds"),
 )  # fmt: skip
 
 

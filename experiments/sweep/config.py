@@ -305,7 +305,12 @@ def _read_grid(config, raw, path):
 
 def _load_toml(path):
     try:
-        return tomllib.loads(Path(path).read_text())
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"config file {path} is not UTF-8 text, as TOML must be (byte "
+            f"{error.start}: {error.reason}); save it as UTF-8"
+        ) from None
     except FileNotFoundError:
         known = ", ".join(p.name for p in sorted(CONFIGS.glob("*.toml")))
         raise UsageError(f"config file {path} not found (shipped: {known})") from None
@@ -395,6 +400,11 @@ def check(config, rerun_best):
             "--rerun-best N needs N >= 2 (seed 0 and N - 1 more) and no --seeds/seeds "
             f"(it picks its own seeds), got {rerun_best}"
         )
+    if rerun_best and config.seed + rerun_best - 1 > cli.MAX_SEED:
+        raise UsageError(
+            f"--rerun-best {rerun_best} from seed {config.seed} needs seeds up to "
+            f"{config.seed + rerun_best - 1}; the largest is {cli.MAX_SEED}"
+        )
     _check_numbers(config)
     problem_list = config.problem_list()
     for label, settings in config.optimizers.items():
@@ -409,28 +419,24 @@ def check(config, rerun_best):
 
 
 def _check_names(config):
-    """Problems or models and dataset, the sweep's folder name (the optimizers'
-    tables are checked by optimizer_tables.check_table)."""
+    """Problems or models and dataset; every name that becomes a folder (the
+    sweep's, each problem's, each optimizer table's label) a plain folder
+    name, before anything is written (the tables' contents are checked by
+    optimizer_tables.check_table)."""
     from experiments import models
 
+    cli.folder_name(config.name, "sweep name")
     if config.problems:
+        for name in config.problems:
+            cli.folder_name(name, "problem name")
         known = [*PROBLEMS, *(n for n, table in config.problems.items() if table)]
         cli.names(list(config.problems), list(dict.fromkeys(known)), "problem")
     else:
         config.models = list(dict.fromkeys(config.models))
         cli.names(config.models, models.MODELS, "model")
         cli.names([config.dataset], data.DATASETS, "dataset")
-    name = config.name
-    if (
-        not name.strip()
-        or name != name.strip()
-        or any(c in name for c in "/\\\0")
-        or name.startswith(".")
-    ):
-        raise UsageError(
-            "sweep name must be a plain folder name (no slashes, no leading dot or "
-            f"surrounding spaces), got {name!r}"
-        )
+    for label in config.optimizers:
+        cli.folder_name(label, "optimizer label")
 
 
 def _check_numbers(config):

@@ -18,6 +18,7 @@ from experiments.sweep.run_files import (
     SWEEP_FILE,
     is_finished,
     read_run,
+    run_folder,
     write_text,
 )
 from experiments.sweep.workers import clock, make_executor, sample_epoch_seconds
@@ -285,10 +286,11 @@ def report_failures(failed, sweep_dir):
         kept = (run_dir / ERROR_FILE).exists()
         if not kept:  # no traceback: a lost worker, or a full disk
             try:
+                run_dir = run_folder(sweep_dir, outcome.spec.folder)
                 run_dir.mkdir(parents=True, exist_ok=True)
                 write_text(run_dir / ERROR_FILE, f"{outcome.error}\n")
                 kept = True
-            except OSError:
+            except (OSError, ValueError):
                 pass  # the message says so already, or the run is retried anyway
         where = f"{ERROR_FILE} there; " if kept else ""
         print(

@@ -10,7 +10,6 @@ an error into a failed outcome instead of ending the sweep.
 
 import os
 import re
-import shutil
 import signal
 import socket
 import time
@@ -19,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.cli import STOPPING_SIGNALS, describe_os_error, stop
-from experiments.sweep.run_files import ERROR_FILE, write_text
+from experiments.sweep.run_files import (
+    ERROR_FILE,
+    run_folder,
+    start_afresh,
+    write_text,
+)
 
 CONNECT_SECONDS = 5.0  # how long to wait for a cluster's head to answer
 
@@ -78,10 +82,12 @@ def train_run(spec, dataset, sweep_dir, verbose=False):
     tf.config.experimental.enable_op_determinism()
     started = time.perf_counter()
     node = f"{socket.gethostname()}:{os.getpid()}"
-    run_dir = sweep_dir / spec.folder
-    if run_dir.exists():  # unfinished, failed, or --force: start it over
-        shutil.rmtree(run_dir)
     try:
+        run_dir = run_folder(sweep_dir, spec.folder)
+    except ValueError as error:  # nothing is written outside the sweep folder
+        return Outcome(spec, None, str(error), 0.0, node)
+    try:
+        start_afresh(run_dir)  # unfinished, failed, or --force
         result = training.train(spec, dataset, sweep_dir, verbose=verbose)
     except Exception as error:  # recorded; the sweep goes on
         message = one_line(error)
@@ -95,16 +101,22 @@ def train_run(spec, dataset, sweep_dir, verbose=False):
 
 
 ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+# Lines of an error's message that frame its cause rather than state it:
+# TensorFlow's graph errors open with "Graph execution error:" and a stack
+# of the node's definition, and state the cause after it.
+FRAMING = re.compile(r'\s*$|\s*File "|Detected at node|\s*\[\[|.*:\s*$')
 
 
 def one_line(error):
-    """An error as the progress line shows it: its type and first line, no
-    colour codes; for a Ray task's failure, the task's own error."""
+    """An error as the progress line shows it: its type and the first line of
+    its message that states the cause, no colour codes; for a Ray task's
+    failure, the task's own error."""
     cause = getattr(error, "cause", None)  # ray.exceptions.RayTaskError
     if isinstance(cause, BaseException):
         error = cause
-    text = ANSI_CODES.sub("", f"{type(error).__name__}: {error}").strip()
-    return text.splitlines()[0][:300]
+    lines = ANSI_CODES.sub("", str(error)).strip().splitlines() or [""]
+    stated = next((line for line in lines if not FRAMING.match(line)), lines[0])
+    return f"{type(error).__name__}: {stated.strip()}"[:300]
 
 
 class InProcess:

@@ -5,6 +5,7 @@ Imports no TensorFlow until an optimizer is built.
 """
 
 import inspect
+import json
 from pathlib import Path
 
 from experiments import cli, plugins
@@ -80,11 +81,19 @@ def make_optimizer(label, settings, **overrides):
 PROBE_LEARNING_RATE = 0.01
 
 
+_probed = {}  # (label, table, overrides) → the optimizer built for them
+
+
 def probe(label, settings, **overrides):
-    """Table `label`'s optimizer, built to be looked at, not to train."""
-    return make_optimizer(
-        label, settings, **{"learning_rate": PROBE_LEARNING_RATE, **overrides}
-    )
+    """Table `label`'s optimizer, built to be looked at, not to train: once
+    per table and overrides, however many checks look (a user's constructor
+    may be slow)."""
+    key = json.dumps([label, settings, overrides], sort_keys=True, default=repr)
+    if key not in _probed:
+        _probed[key] = make_optimizer(
+            label, settings, **{"learning_rate": PROBE_LEARNING_RATE, **overrides}
+        )
+    return _probed[key]
 
 
 def uses(optimizer, argument):
@@ -142,6 +151,7 @@ def checked_values(axis, values, what):
 
 def check_table(label, settings, problem_list):
     """Every key of one table against the sweep's problems, before any run."""
+    _check_registry_label(label, settings)
     for name in settings:
         known = {a.name: a for a in axes.AXES}
         if name in known and known[name].goes_to != "optimizer":
@@ -175,6 +185,24 @@ def check_table(label, settings, problem_list):
             raise UsageError(f"optimizer {label}: {key} must be a list of names")
         cli.names(
             listed, list(dict.fromkeys(known)), f"{key[:-1]} in [optimizers.{label}]"
+        )
+
+
+def _check_registry_label(label, settings):
+    """A label that is the registry's name of an optimizer builds that
+    optimizer: reports, the stored baselines and DeepOBS's comparison match
+    entries by label, so `[optimizers.adam]` holding SGD would pass for Adam."""
+    import custom_optimizers
+
+    if label not in custom_optimizers.available():
+        return
+    own = settings.get("class") or settings.get("recipe", label)
+    if own != label:
+        raise UsageError(
+            f"optimizer {label}: {label} is the library's name of "
+            f"{class_name(label, {})}, so it cannot hold {own}; give this table "
+            f"a label of its own (say [optimizers.my_{label}]): reports and "
+            "stored baselines match entries by label"
         )
 
 

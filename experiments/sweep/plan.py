@@ -15,7 +15,7 @@ from experiments.sweep.run_files import (
     is_finished,
     read_run,
 )
-from experiments.sweep.spec import DIVERGENCE_LOSS
+from experiments.sweep.spec import CODE_KEYS, DIVERGENCE_LOSS
 
 # The data settings a sweep's config gives every dataset alike.
 SPLIT_KEYS = ("validation_fraction", "max_train_samples", "split_seed")
@@ -66,7 +66,8 @@ def check_protocol(specs, sweep_dir, data_identities, force):
     """UsageError unless every finished run in `sweep_dir` shares this sweep's
     protocol: what makes runs comparable but is not an axis (each problem's
     epochs, its batch size unless the grid varies it, the divergence limit,
-    and the data: source, split, size, content). Whether or not a run's
+    its model and what a user's model file holds, and the data: source,
+    split, size, content). Whether or not a run's
     folder is among this sweep's, and however the grid changed: a sweep
     folder holds one protocol. With `force`, the runs about to be replaced
     do not count."""
@@ -94,7 +95,8 @@ def check_protocol(specs, sweep_dir, data_identities, force):
 
 
 def _protocol(specs):
-    """{problem folder: its epochs, batch size (None: on the grid), divergence limit}."""
+    """{problem folder: its epochs, batch size (None: on the grid), divergence
+    limit, model and a digest of a user's model file (None: shipped)}."""
     by_problem = {}
     for spec in specs:
         by_problem.setdefault(spec.problem.folder, []).append(spec)
@@ -105,6 +107,8 @@ def _protocol(specs):
             "epochs": group[0].epochs,
             "batch_size": batch_sizes.pop() if len(batch_sizes) == 1 else None,
             "divergence_loss": group[0].divergence_loss,
+            "model": group[0].model,
+            "model_code": group[0].code().get("model_code"),
         }
     return protocol
 
@@ -121,8 +125,10 @@ def _protocol_differences(config, expected, data_identities):
     differences = [
         f"{key}: {run.get(key, default)!r} then, {value!r} now"
         for key, value in mine.items()
+        # Absent: recorded before the key was (a digest: before digests were).
         for default in [DIVERGENCE_LOSS if key == "divergence_loss" else None]
-        if value is not None and run.get(key, default) != value
+        if value is not None
+        and run.get(key, value if key in CODE_KEYS else default) != value
     ]
     current = data_identities.get(run["dataset"])
     if current is None:  # another dataset: what the config sets for every one

@@ -9,6 +9,7 @@ This module imports no TensorFlow, so reports and planning stay light.
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from experiments.cli import writing
@@ -75,6 +76,24 @@ def write_text(path, text):
         os.fsync(folder)  # makes the rename itself durable
     finally:
         os.close(folder)
+
+
+def run_folder(sweep_dir, folder):
+    """`sweep_dir / folder`; ValueError unless it lies strictly below
+    `sweep_dir` once links and `..` are resolved. The names that make a
+    run's folder are checked before a sweep starts; this keeps any that
+    slipped through from writing or deleting anything outside it."""
+    sweep_dir = Path(sweep_dir)
+    run_dir = sweep_dir / folder
+    if sweep_dir.resolve() not in run_dir.resolve().parents:
+        raise ValueError(f"{run_dir} is not inside the sweep folder {sweep_dir}")
+    return run_dir
+
+
+def start_afresh(run_dir):
+    """Removes what an unfinished, failed or replaced run left in its folder."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
 
 
 NUMBER = (int, float)  # NaN and infinity included: JSON's NaN reads as a float

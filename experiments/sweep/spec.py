@@ -9,7 +9,7 @@ import json
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
-from experiments import problems
+from experiments import plugins, problems
 from experiments.sweep import axes
 from experiments.sweep.optimizer_tables import class_name, make_optimizer
 from experiments.sweep.run_files import HYPERPARAMETERS
@@ -125,6 +125,17 @@ class RunSpec:
         seed = axes.axis("seed")
         return self.at(seed=seed.default_on(self.problem)).folder
 
+    def code(self):
+        """{CODE_KEYS: a digest of the file} for a model or optimizer class
+        from a user's file: editing the file makes another run."""
+        digests = {
+            "model_code": plugins.code_digest(self.model),
+            "optimizer_code": plugins.code_digest(
+                self.optimizer_settings.get("class")
+            ),
+        }
+        return {key: digest for key, digest in digests.items() if digest}
+
     def identity(self):
         """The run as run.json records it: what must match for a finished run to be reused."""
         fixed = {
@@ -138,6 +149,7 @@ class RunSpec:
             "dataset": self.dataset,
             **fixed,
             **self.values,
+            **self.code(),
         }))  # fmt: skip
 
     @classmethod
@@ -186,7 +198,25 @@ class RunSpec:
         }))  # fmt: skip
 
     def differences(self, saved):
-        """Keys on which a saved identity disagrees; absent ones had their default."""
+        """Keys on which a saved identity disagrees; absent ones had their
+        default, except a file's digest: runs from before digests were
+        recorded are taken as run with the file as it is."""
         mine = self.identity()
         defaults = self.identity_defaults()
-        return [k for k in mine if saved.get(k, defaults.get(k)) != mine[k]]
+        return [
+            describe_code_change(k, self.model, self.optimizer_settings)
+            if k in CODE_KEYS
+            else k
+            for k in mine
+            if saved.get(k, mine[k] if k in CODE_KEYS else defaults.get(k)) != mine[k]
+        ]
+
+
+# What a run.json records of a user's files' contents (RunSpec.code).
+CODE_KEYS = ("model_code", "optimizer_code")
+
+
+def describe_code_change(key, model, optimizer_settings):
+    """A changed digest, as the refusal to reuse the run names it."""
+    spec = model if key == "model_code" else optimizer_settings["class"]
+    return f"{key} (the contents of {spec.rpartition(':')[0]} changed)"
