@@ -9,6 +9,11 @@ from keras import ops
 
 from custom_optimizers import tweaks, validation
 
+# `update_step` → the same rule over all variables at once, in place:
+# filled by `fused_torch`, which the package imports on PyTorch only, so
+# that this module imports none of its subclasses.
+FUSED_UPDATES = {}
+
 BASE_ARGUMENT_DOCS = """weight_decay: Float >= 0 or `None`. The decay strength wd. `None`
             (the default) turns decay off.
         decoupled_weight_decay: Boolean. `True` decays θ directly,
@@ -217,20 +222,15 @@ class WeightDecayOptimizer(keras.optimizers.Optimizer):
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         """On PyTorch, one in-place update over all variables (`fused_torch`).
 
-        Only for a class whose `update_step` is one that `fused_torch` has a
-        fused twin of (ours, not a subclass that rewrites the rule), and
+        Only for a class whose `update_step` has a fused twin in
+        `FUSED_UPDATES` (ours, not a subclass that rewrites the rule), and
         while `fuse_on_torch` is true; otherwise Keras's loop over
         `update_step`, as on the other backends.
         """
-        if self.fuse_on_torch and keras.backend.backend() == "torch":
-            from custom_optimizers import fused_torch
-
-            rule = fused_torch.RULES.get(type(self).update_step)
-            if rule is not None:
-                fused_torch.update(
-                    self, rule, grads, trainable_variables, learning_rate
-                )
-                return
+        fused = FUSED_UPDATES.get(type(self).update_step)
+        if self.fuse_on_torch and fused is not None:
+            fused(self, grads, trainable_variables, learning_rate)
+            return
         super()._backend_update_step(grads, trainable_variables, learning_rate)
 
     def add_variable_from_reference(
