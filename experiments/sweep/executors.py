@@ -17,7 +17,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.cli import STOPPING_SIGNALS, describe_os_error, stop
+from experiments.cli import STOPPING_SIGNALS, UsageError, describe_os_error, stop
 from experiments.sweep.run_files import (
     ERROR_FILE,
     run_folder,
@@ -34,24 +34,14 @@ def check_cluster(address):
     Without this, `ray.init` retries an address where nothing listens for
     minutes, and waits on a host that does not resolve until Ctrl-C.
     """
-    from experiments.cli import UsageError
-
     how = (
         "start one with `ray start --head` and pass the address it prints, or "
         "leave out --address (and RAY_ADDRESS) to run on this machine"
     )
-    if address.startswith("ray://"):  # Ray Client: host:port after the scheme
-        target = address[len("ray://") :]
-    else:
-        from ray._private.services import canonicalize_bootstrap_address_or_die
-
-        try:
-            target = canonicalize_bootstrap_address_or_die(address)
-        except (ConnectionError, ValueError) as error:
-            reason = str(error).splitlines()[0]
-            raise UsageError(
-                f"no Ray cluster at {address!r} ({reason}); {how}"
-            ) from None
+    if address == "auto":
+        _check_auto(how)
+        return
+    target = address.removeprefix("ray://")  # Ray Client: host:port after it
     host, _, port = target.rpartition(":")
     try:
         socket.create_connection((host, int(port)), CONNECT_SECONDS).close()
@@ -62,6 +52,19 @@ def check_cluster(address):
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise UsageError(f"no Ray cluster at {address!r} ({reason}); {how}") from None
+
+
+def _check_auto(how):
+    """`auto` is whichever cluster Ray finds on this machine; only Ray knows
+    where it records one, so connect once, as the sweep will, and let go."""
+    import ray
+
+    try:
+        ray.init(address="auto", log_to_driver=False, logging_level="error")
+    except ConnectionError as error:
+        reason = str(error).splitlines()[0]
+        raise UsageError(f"no Ray cluster at 'auto' ({reason}); {how}") from None
+    ray.shutdown()
 
 
 @dataclass
