@@ -155,7 +155,8 @@ def load(
         train = train[:max_train_samples]
     if not validation_fraction:
         val = train[:TRAIN_EVAL_SIZE]
-    _check_split(name, len(x_train), len(train), len(val), validation_fraction)
+    _check_split(name, len(x_train), len(train), len(val), len(x_test),
+                 validation_fraction)  # fmt: skip
     return Dataset(
         name,
         source,
@@ -173,8 +174,9 @@ def load(
     )
 
 
-def _check_split(name, samples, train, val, validation_fraction):
-    """DataError unless the split leaves samples to train on and to validate on."""
+def _check_split(name, samples, train, val, test, validation_fraction):
+    """DataError unless the split leaves samples to train on, to validate on
+    and to test on (a small set, or `classes`, may leave none of a part)."""
     for part, count in (("training", train), ("validation", val)):
         if not count:
             raise DataError(
@@ -182,6 +184,8 @@ def _check_split(name, samples, train, val, validation_fraction):
                 f"with validation_fraction {validation_fraction:g} (and the "
                 "classes kept); give more samples or another validation_fraction"
             )
+    if not test:
+        raise DataError(f"{name}: no test sample is left of the classes kept")
 
 
 def _shipped(name, data_dir, download):

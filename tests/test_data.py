@@ -176,3 +176,19 @@ def test_a_shuffle_buffer_and_dropping_the_remainder_reach_the_batches():
     assert kept == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     dropped = list(batches(x, y, 4, seed=0, drop_remainder=True))
     assert [len(b[1]) for b in dropped] == [4, 4]
+
+
+def test_a_split_that_leaves_a_part_empty_is_named(tmp_path):
+    """A check that passes, then fails at run time: no validation image (a
+    KeyError on val_loss after training), or no test image of the classes kept."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "tiny.npz", x_train=rng.normal(size=(5, 3)),
+             y_train=np.array([0, 1, 2, 1, 2]), x_test=rng.normal(size=(4, 3)),
+             y_test=np.zeros(4, "int64"))  # fmt: skip
+    path = str(tmp_path / "tiny.npz")
+    with pytest.raises(data.DataError, match="its 5 training samples leave no "
+                       "validation sample with validation_fraction 0.05"):  # fmt: skip
+        data.load(path, validation_fraction=0.05)
+    with pytest.raises(data.DataError, match="no test sample is left of the classes"):
+        data.load(path, validation_fraction=0.4, classes=(1, 2))
+    assert len(data.load(path, validation_fraction=0.4).x_val) == 2
