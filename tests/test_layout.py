@@ -95,12 +95,18 @@ def test_no_module_imports_itself_through_others():
     assert [c for c in circles if c] == []
 
 
+def syntax_nodes():
+    """(path, node) for every node of every experiments module's syntax tree."""
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            yield path, node
+
+
 def test_no_module_reaches_into_ray_s_private_modules():
     """`ray._private` may move in any Ray release; the public API stays."""
     private = [
         f"{path.relative_to(ROOT)}:{node.lineno}"
-        for path in PACKAGE.rglob("*.py")
-        for node in ast.walk(ast.parse(path.read_text()))
+        for path, node in syntax_nodes()
         if isinstance(node, (ast.Import, ast.ImportFrom))
         and any(
             name.startswith("ray._private")
@@ -114,8 +120,7 @@ def test_no_module_reaches_into_ray_s_private_modules():
 def test_no_function_is_longer_than_80_lines():
     long = [
         f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length} lines)"
-        for path in PACKAGE.rglob("*.py")
-        for node in ast.walk(ast.parse(path.read_text()))
+        for path, node in syntax_nodes()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         and (length := node.end_lineno - node.lineno + 1) > LONGEST_FUNCTION
     ]

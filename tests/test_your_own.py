@@ -226,23 +226,14 @@ def test_data_that_cannot_be_trained_on_is_one_line_and_exit_2(
     tmp_path, capsys, changes, message
 ):
     write_npz(tmp_path, **changes)
-    config = write_toml(tmp_path, """
-        learning_rates = [0.1]
-        [optimizers.sgd]
-        [problems.mine]
-        model = "mlp"
-        data = "data.npz"
-        batch_size = 16
-        epochs = 1
-    """)  # fmt: skip
-    logdir = tmp_path / "logs"
-    assert sweep.main(["--config", config, "--logdir", str(logdir)]) == 2
+    assert sweep_of_my_data(tmp_path, "data.npz") == 2
     err = capsys.readouterr().err
     assert re.match(f"error: {message}", err) and err.count("\n") == 1, err
-    assert not logdir.exists()
+    assert not (tmp_path / "logs").exists()
 
 
 def sweep_of_my_data(tmp_path, data):
+    """A sweep of the project's MLP on `data` (an .npz or a loader), one epoch."""
     config = write_toml(tmp_path, f"""
         learning_rates = [0.1]
         [optimizers.sgd]
