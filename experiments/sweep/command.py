@@ -24,7 +24,7 @@ import sys
 from experiments import cli
 from experiments.cli import UsageError, check_writable, comma_list
 from experiments.sweep import axes
-from experiments.sweep.config import CONFIGS, resolve  # noqa: F401 (the jobs' configs)
+from experiments.sweep.reading import CONFIGS, resolve  # noqa: F401 (the jobs' configs)
 
 
 def parse_args(argv):

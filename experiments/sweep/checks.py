@@ -1,0 +1,186 @@
+"""Every check of a whole sweep, before anything is written: names, numbers,
+each optimizer table built with each value the grid gives it, per-layer
+patterns and pre-training against the models. The checks change nothing:
+`reading.resolve` hands them a config already in its one form.
+Imports no TensorFlow (Keras only when an optimizer or model is built).
+"""
+
+from experiments import cli, data
+from experiments.cli import UsageError
+from experiments.problems import PROBLEMS
+from experiments.sweep import axes, optimizer_tables
+from experiments.sweep.optimizer_tables import applies_to, probe, uses
+
+
+def check(config, rerun_best):
+    """Every check of a whole sweep; UsageError at the first that fails."""
+    _check_names(config)
+    if "learning_rate" not in config.grid and not all(
+        "learning_rate" in settings.get("grid", {})
+        for settings in config.optimizers.values()
+    ):
+        raise UsageError("no learning rate given; give one or more positive numbers")
+    axes.axis("seed").check(config.seed)
+    _check_schedule_settings(config)
+    if rerun_best < 0 or rerun_best == 1 or (rerun_best and "seed" in config.grid):
+        raise UsageError(
+            "--rerun-best N needs N >= 2 (seed 0 and N - 1 more) and no --seeds/seeds "
+            f"(it picks its own seeds), got {rerun_best}"
+        )
+    if rerun_best and config.seed + rerun_best - 1 > cli.MAX_SEED:
+        raise UsageError(
+            f"--rerun-best {rerun_best} from seed {config.seed} needs seeds up to "
+            f"{config.seed + rerun_best - 1}; the largest is {cli.MAX_SEED}"
+        )
+    _check_numbers(config)
+    problem_list = config.problem_list()
+    for label, settings in config.optimizers.items():
+        optimizer_tables.check_table(label, settings, problem_list)
+        if settings.get("learning_rate_multipliers"):
+            _check_multipliers(label, settings, problem_list)
+    _check_optimizer_axes(config)
+    _check_argument_values(config)
+    if config.pretrain:
+        _check_pretrain(config, rerun_best)
+
+
+def _check_names(config):
+    """Problems or models and dataset; every name that becomes a folder (the
+    sweep's, each problem's, each optimizer table's label) a plain folder
+    name, before anything is written (the tables' contents are checked by
+    optimizer_tables.check_table)."""
+    from experiments import models
+
+    cli.folder_name(config.name, "sweep name")
+    if config.problems:
+        for name in config.problems:
+            cli.folder_name(name, "problem name")
+        known = [*PROBLEMS, *(n for n, table in config.problems.items() if table)]
+        cli.names(list(config.problems), list(dict.fromkeys(known)), "problem")
+    else:
+        cli.names(config.models, models.MODELS, "model")
+        cli.names([config.dataset], data.DATASETS, "dataset")
+    for label in config.optimizers:
+        cli.folder_name(label, "optimizer label")
+
+
+def _check_numbers(config):
+    for key, least in (("epochs", 1), ("batch_size", 1), ("max_train_samples", 0)):
+        value = getattr(config, key)
+        if value is not None and value < least:
+            raise UsageError(f"{key} must be an integer >= {least}, got {value!r}")
+    if not config.divergence_loss > 0:
+        raise UsageError(
+            f"divergence_loss must be positive, got {config.divergence_loss}"
+        )
+    if not 0 <= config.validation_fraction < 1:
+        raise UsageError(
+            f"validation_fraction must be in [0, 1) (0: hold nothing out, as "
+            f"DeepOBS), got {config.validation_fraction}"
+        )
+
+
+def _check_optimizer_axes(config):
+    """An optimizer argument on the grid must be used by one of the sweep's optimizers."""
+    import custom_optimizers
+
+    for axis in axes.AXES:
+        if axis.goes_to != "optimizer" or axis.name not in config.grid:
+            continue
+        if not any(
+            uses(probe(label, settings), axis.name)
+            for label, settings in config.optimizers.items()
+        ):
+            users = [
+                name
+                for name in custom_optimizers.available()
+                if uses(custom_optimizers.get(name), axis.name)
+            ]
+            raise UsageError(
+                f"grid {axis.name}: none of this sweep's optimizers "
+                f"({', '.join(config.optimizers)}) uses {axis.name}; it applies to "
+                f"optimizers that do, such as {', '.join(users)}"
+            )
+
+
+def _check_argument_values(config):
+    """Each gridded optimizer argument against each optimizer that uses it,
+    by the optimizer's own rule: it is built with every value."""
+    for label, settings in config.optimizers.items():
+        grid = {**config.grid, **optimizer_tables.own_grid(settings)}
+        built = probe(label, settings)
+        for axis in axes.AXES:
+            if axis.goes_to != "optimizer" or not uses(built, axis.name):
+                continue
+            for value in grid.get(axis.name, []):
+                try:
+                    optimizer_tables.checked_build(
+                        label, settings, **{axis.name: value}
+                    )
+                except UsageError as error:
+                    raise UsageError(f"grid {axis.name}: {error}") from None
+
+
+def _check_multipliers(label, settings, problem_list):
+    """Every per-layer pattern against each model it applies to, before any run."""
+    from custom_optimizers.base import resolve_multipliers
+    from experiments import models
+
+    patterns = settings["learning_rate_multipliers"]
+    shipped = [
+        p.model
+        for p in problem_list
+        if applies_to(settings, p) and p.model in models.MODELS
+    ]
+    for name in dict.fromkeys(shipped):  # a user's model is checked at its first run
+        paths = [v.path for v in models.build(name, seed=0).trainable_variables]
+        try:
+            resolve_multipliers(patterns, paths)
+        except ValueError as error:
+            raise UsageError(
+                f"optimizer {label} on model {name}: {error} (list the models it "
+                f"applies to with models = [...] in [optimizers.{label}])"
+            ) from None
+
+
+def _check_schedule_settings(config):
+    fractions = config.step_fractions
+    if (
+        not fractions
+        or not all(
+            isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f < 1
+            for f in fractions
+        )
+        or list(fractions) != sorted(set(fractions))
+    ):
+        raise UsageError(
+            f"step_fractions must be increasing numbers in (0, 1), got {fractions!r}"
+        )
+    cli.number(
+        config.step_factor, "step_factor must be in (0, 1]", lambda x: 0 < x <= 1
+    )
+    cli.number(
+        config.warmup_fraction, "warmup_fraction must be in (0, 1)", lambda x: 0 < x < 1
+    )
+
+
+def _check_pretrain(config, rerun_best):
+    import custom_optimizers
+    from experiments import models
+
+    pretrain = config.pretrain
+    cli.names([pretrain["optimizer"]], custom_optimizers.available(), "optimizer")
+    axes.axis("learning_rate").check(pretrain["learning_rate"])
+    if pretrain["epochs"] < 1:
+        raise UsageError(f"pretrain.epochs must be >= 1, got {pretrain['epochs']}")
+    shipped = [p.model for p in config.problem_list() if p.model in models.MODELS]
+    for model in dict.fromkeys(shipped):  # a user's model: at its first run
+        layers = [layer.name for layer in models.build(model, 0).layers]
+        for layer in pretrain["new_layers"]:
+            if layer not in layers:
+                raise UsageError(
+                    f"pretrain.new_layers: {model} has no layer {layer!r}; "
+                    f"its layers: {', '.join(layers)}"
+                )
+    if rerun_best:
+        raise UsageError("--rerun-best does not combine with pretrain; give seeds")

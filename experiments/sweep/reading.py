@@ -1,0 +1,262 @@
+"""A sweep's config from its TOML file and the command line.
+
+`read_config` turns a TOML file into a `SweepConfig`, every key typed;
+`resolve` lays the command line over it, puts its lists in their one form
+(`normalize`), then runs every check (`checks.check`) before anything is
+written. The older plural keys and flags (`learning_rates`, `--seeds`)
+are translated into the grid here. Imports no TensorFlow.
+"""
+
+import os
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+
+import tomllib
+
+from experiments import cli, plugins, problems
+from experiments.cli import UsageError
+from experiments.sweep import axes
+from experiments.sweep.checks import check
+from experiments.sweep.config import CONFIGS, SweepConfig
+
+
+# The older list keys (and flags) of the axes that have one: learning_rates → learning_rate.
+PLURAL_KEYS = {a.plural: a.name for a in axes.AXES if a.plural}
+
+TYPE_NAMES = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a table",
+}
+
+
+def read_config(path):
+    """A `SweepConfig` from a TOML file; unknown keys and wrong types are errors."""
+    raw = _load_toml(path)
+    known = {f.name: f for f in fields(SweepConfig) if f.name != "grid"}
+    allowed = [*known, *PLURAL_KEYS, "grid"]
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}"
+        )
+    if "problems" in raw and ({"models", "dataset"} & set(raw)):
+        raise UsageError(
+            f"{path}: give problems, or dataset and models, not both "
+            "(a problem names its dataset and model)"
+        )
+    defaults = SweepConfig()
+    settings = {}
+    for key, value in raw.items():
+        if key in PLURAL_KEYS or key == "grid":
+            continue
+        if key == "workers":
+            settings[key] = _workers(value, f"{path}: workers")
+        elif key == "problems":
+            settings[key] = _problem_tables(value, path)
+        else:
+            expected = known[key].metadata.get("type", type(getattr(defaults, key)))
+            settings[key] = _typed(value, expected, f"{path}: {key}")
+    if "optimizers" in settings:
+        settings["optimizers"] = _optimizer_tables(settings["optimizers"], path)
+    config = replace(defaults, **settings)
+    _read_grid(config, raw, path)
+    return config
+
+
+def _optimizer_tables(tables, path):
+    """The [optimizers.<label>] tables, a `class` in a file made absolute."""
+    if not all(isinstance(v, dict) for v in tables.values()):
+        raise UsageError(
+            f"{path}: each [optimizers.<name>] must be a table of settings"
+        )
+    for label, settings in tables.items():
+        if "class" in settings:
+            if not isinstance(settings["class"], str):
+                raise UsageError(f"{path}: optimizers.{label}.class must be a string")
+            settings["class"] = plugins.absolute(settings["class"], Path(path).parent)
+    return tables
+
+
+def _problem_tables(value, path):
+    """`problems` as {name: {} or a declared problem's fields}: from a list of
+    names, or from [problems.<name>] tables."""
+    if isinstance(value, list):
+        return {name: {} for name in _typed(value, list, f"{path}: problems")}
+    if not isinstance(value, dict) or not all(
+        isinstance(t, dict) for t in value.values()
+    ):
+        raise UsageError(
+            f"{path}: problems must be a list of names or [problems.<name>] tables"
+        )
+    declared = {}
+    for name, table in value.items():
+        try:
+            problem = problems.from_table(name, table, path)
+        except ValueError as error:
+            raise UsageError(f"{path}: {error}") from None
+        declared[name] = {} if not table else {
+            k: v for k, v in asdict(problem).items() if k != "name"
+        }  # fmt: skip
+    return declared
+
+
+def _read_grid(config, raw, path):
+    """The axes' values: the older plural keys, then the [grid] table."""
+    grid = _typed(raw.get("grid", {}), dict, f"{path}: grid")
+    for plural, name in PLURAL_KEYS.items():
+        if plural in raw and name in grid:
+            raise UsageError(f"{path}: give {plural} or [grid] {name}, not both")
+        if plural in raw:
+            values = _typed(raw[plural], list, f"{path}: {plural}")
+            if not values:  # an empty list sets nothing: the axis's one value
+                config.grid = {k: v for k, v in config.grid.items() if k != name}
+                continue
+            config.set_grid(name, values, f"{path}: {plural}")
+    for name, values in grid.items():
+        axes.axis(name)
+        config.set_grid(
+            name,
+            _typed(values, list, f"{path}: [grid] {name}"),
+            f"{path}: [grid] {name}",
+        )
+
+
+def _load_toml(path):
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"config file {path} is not UTF-8 text, as TOML must be (byte "
+            f"{error.start}: {error.reason}); save it as UTF-8"
+        ) from None
+    except FileNotFoundError:
+        known = ", ".join(p.name for p in sorted(CONFIGS.glob("*.toml")))
+        raise UsageError(f"config file {path} not found (shipped: {known})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"config file {path} is not valid TOML: {error}") from None
+
+
+def _typed(value, expected, what):
+    """`value` if it is of type `expected` (an integer passes as a float); else UsageError."""
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
+        raise UsageError(f"{what} must be {TYPE_NAMES[expected]}, got {value!r}")
+    if expected is list and any(isinstance(item, (list, dict)) for item in value):
+        raise UsageError(
+            f"{what} must be a list of plain values (names or numbers), got {value!r}"
+        )
+    return value
+
+
+def resolve(args):
+    """The config file with the command line's overrides, checked in full."""
+    path = (
+        CONFIGS / "quick.toml"
+        if args.quick
+        else args.config or CONFIGS / "default.toml"
+    )
+    config = read_config(path)
+    apply_command_line(config, args)
+    normalize(config)
+    check(config, args.rerun_best)
+    return config
+
+
+# Flags that replace the config key of the same name (--batch-size: batch_size).
+OVERRIDES = (
+    "name", "models", "dataset", "epochs", "batch_size", "seed",
+    "max_train_samples", "address",
+)  # fmt: skip
+
+
+def apply_command_line(config, args):
+    """Lays the command line's flags over `config`, each axis's values checked."""
+    if args.problems is not None and (args.models or args.dataset):
+        raise UsageError("give --problems, or --dataset and --models, not both")
+    if args.problems is not None:
+        if not config.problems:  # the file's length and batches were its models'
+            config.epochs = config.batch_size = None
+        if not args.problems:
+            raise UsageError(
+                "--problems is empty; give one or more comma-separated values"
+            )
+        config.problems = {
+            name: config.problems.get(name, {}) for name in args.problems
+        }
+    elif args.models is not None or args.dataset is not None:
+        config.problems = {}
+    if args.optimizers is not None:
+        config.optimizers = {n: config.optimizers.get(n, {}) for n in args.optimizers}
+    for axis in axes.AXES:
+        if axis.plural and getattr(args, axis.plural) is not None:
+            config.set_grid(axis.name, getattr(args, axis.plural), axis.flag)
+    for assignment in args.grid or []:
+        name, _, values = assignment.partition("=")
+        name = name.strip()
+        config.set_grid(name, cli.comma_list(values), f"--grid {name}")
+    for key in OVERRIDES:
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
+    if args.workers is not None:
+        config.workers = _workers(args.workers, "--workers")
+    if not config.address:
+        config.address = os.environ.get("RAY_ADDRESS", "")
+
+
+def normalize(config):
+    """Puts `config`'s lists in their one form: models without repeats,
+    classes sorted, the pre-training table typed; UsageError for a value
+    of the wrong kind."""
+    config.models = list(dict.fromkeys(config.models))
+    config.classes = _classes(config.classes, "classes")
+    if config.pretrain:
+        config.pretrain = _pretrain_table(config.pretrain)
+
+
+PRETRAIN_KEYS = {
+    "classes": list,
+    "optimizer": str,
+    "learning_rate": float,
+    "epochs": int,
+    "new_layers": list,
+}
+
+
+def _pretrain_table(table):
+    unknown = sorted(set(table) - set(PRETRAIN_KEYS))
+    if unknown:
+        raise UsageError(
+            f"pretrain: unknown key {unknown[0]!r}; allowed: {', '.join(PRETRAIN_KEYS)}"
+        )
+    typed = {
+        key: _typed(table.get(key), kind, f"pretrain.{key}")
+        for key, kind in PRETRAIN_KEYS.items()
+    }
+    return {**typed, "classes": _classes(typed["classes"], "pretrain.classes")}
+
+
+def _classes(values, what):
+    """Unique class labels 0-9, sorted."""
+    if not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 9 for v in values
+    ):
+        raise UsageError(f"{what} must be digits 0-9, got {values!r}")
+    return sorted(set(values))
+
+
+def _workers(value, what):
+    """An integer >= 1 or "auto"."""
+    if value == "auto":
+        return value
+    try:
+        workers = int(value)
+    except (TypeError, ValueError):
+        workers = 0
+    if isinstance(value, bool) or workers < 1 or str(workers) != str(value).strip():
+        raise UsageError(f"{what} must be an integer >= 1 or auto, got {value!r}")
+    return workers
