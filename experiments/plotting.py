@@ -25,3 +25,12 @@ def save(fig, path, tight=True, **layout):
             fig.savefig(path, dpi=DPI)
     finally:
         pyplot().close(fig)
+
+
+def colors_for(names):
+    """A distinct colour per name: the default cycle, or 20 colours for more than 10."""
+    plt = pyplot()
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if len(names) > len(cycle):
+        cycle = [plt.cm.tab20(i) for i in range(20)]
+    return {name: cycle[i % len(cycle)] for i, name in enumerate(names)}

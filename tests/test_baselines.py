@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments.problems import PROBLEMS
-from experiments.report import baselines, figures, tables
+from experiments.report import baselines, stored_figures, tables
 from experiments.store_baselines import baseline as baseline_of
 from experiments.sweep import command as sweep
 
@@ -213,9 +213,9 @@ def test_the_per_epoch_figure_draws_each_of_our_entries_in_its_optimizer_s_panel
     adam = {**plain, "optimizer": "adam", "base_optimizer": "adam",
             "learning_rate": 0.00025118864315}  # fmt: skip
     drawn = {}
-    monkeypatch.setattr(figures, "save", lambda fig, path: drawn.update(fig=fig))
+    monkeypatch.setattr(stored_figures, "save", lambda fig, path: drawn.update(fig=fig))
     deepobs = deepobs_of_fmnist_2c2d()
-    figures.plot_per_epoch([plain, shuffled, adam], "fmnist_2c2d", deepobs, "x.png")
+    stored_figures.plot_per_epoch([plain, shuffled, adam], "fmnist_2c2d", deepobs, "x.png")
     panels = drawn["fig"].axes
     assert [(axis.get_title(), axis.get_ylabel()) for axis in panels] == [
         ("fmnist_2c2d: sgd, η = 0.158", "test accuracy"),

@@ -1,5 +1,5 @@
 """The packages' shape: in experiments, layers that only import downwards,
-short functions, no private Ray API, and planning and reporting without
+short modules and functions, no private Ray API, and planning and reporting without
 TensorFlow; in both packages, no import circles."""
 
 import ast
@@ -26,6 +26,7 @@ COMMANDS = {  # the jobs: nothing imports them
 }
 SHARED = {"cli", "plotting", "plugins", "problems", "data", "models"}
 LONGEST_FUNCTION = 80
+LONGEST_MODULE = 400  # lines: a module past it is doing more than one job
 
 
 def module_name(path):
@@ -115,6 +116,15 @@ def test_no_module_reaches_into_ray_s_private_modules():
         )
     ]  # fmt: skip
     assert private == []
+
+
+def test_no_module_is_longer_than_400_lines():
+    long = [
+        f"{path.relative_to(ROOT)} ({length} lines)"
+        for path in PACKAGE.rglob("*.py")
+        if (length := len(path.read_text().splitlines())) > LONGEST_MODULE
+    ]
+    assert long == []
 
 
 def test_no_function_is_longer_than_80_lines():

@@ -5,14 +5,15 @@ Each takes the settings `report.aggregate` makes and a path to write.
 
 import numpy as np
 
-from experiments.plotting import pyplot, save
+from experiments.plotting import colors_for, pyplot, save
 from experiments.report import baselines
+from experiments.report.decay_figures import plot_weight_decay_heatmaps
+from experiments.report.stored_figures import plot_beside_stored, plot_per_epoch
 from experiments.report.statistics import (
     PROFILE_TAUS,
     best_settings,
     error_scores,
     performance_profile,
-    t_interval,
     tuning_curves,
     usable,
 )
@@ -52,15 +53,6 @@ def draw(settings, sweep_dir):
     return paths
 
 
-def _colors(names):
-    """A distinct colour per name: the default cycle, or 20 colours for more than 10."""
-    plt = pyplot()
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    if len(names) > len(cycle):
-        cycle = [plt.cm.tab20(i) for i in range(20)]
-    return {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
-
-
 def _best_per_learning_rate(settings):
     """For each (problem, optimizer, lr), its best weight decay's setting (the only one without a grid)."""
     best = {}
@@ -70,89 +62,6 @@ def _best_per_learning_rate(settings):
         if key not in best or score > best[key][0]:
             best[key] = (score, s)
     return [s for _, s in best.values()]
-
-
-def plot_per_epoch(settings, problem, baseline, path):
-    """Per stored optimizer (columns) and curve (rows: test accuracy, and
-    train_eval accuracy where the sweep measured it): ours per epoch, a line
-    per entry (as `sgd` and `sgd+shuffle_buffer=20000`), beside the stored
-    curve (DeepOBS's) of the same optimizer and η; mean ± one std over seeds."""
-    plt = pyplot()
-    panels = {}  # (curve, optimizer) → [(setting, our curve, theirs)]
-    for setting, curves in baselines.per_epoch_pairs(settings, problem, baseline):
-        for name, (ours, theirs) in curves.items():
-            panels.setdefault((name, setting["base_optimizer"]), []).append(
-                (setting, name, theirs)
-            )
-    rows = list(dict.fromkeys(name for name, _ in panels))
-    columns = list(dict.fromkeys(optimizer for _, optimizer in panels))
-    fig, axes = plt.subplots(len(rows), len(columns),
-                             figsize=(5.5 * len(columns), 4.2 * len(rows)), squeeze=False)  # fmt: skip
-    for (name, optimizer), ours in panels.items():
-        axis = axes[rows.index(name)][columns.index(optimizer)]
-        theirs = ours[0][2]
-        epochs_run = max(len(baselines.curve(s, name)) for s, _, _ in ours)
-        published = theirs[:, :epochs_run]
-        lines = [
-            (f"{s['optimizer']} ({s['n_seeds']} seeds)",
-             np.array(baselines.curve(s, name)),
-             np.array(s["history_std"][baselines.SAME_CURVE.get(name, name)]))
-            for s, _, _ in ours
-        ] + [(f"{baseline['source']} ({len(theirs)} seeds)", published.mean(0),
-              published.std(0, ddof=1))]  # fmt: skip
-        colors = [f"C{i}" for i in range(len(ours))] + ["black"]
-        for (label, mean, std), color in zip(lines, colors, strict=True):
-            epochs = np.arange(1, len(mean) + 1)
-            axis.plot(epochs, mean, color=color, label=label)
-            axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15)
-        setting = ours[0][0]
-        axis.set(
-            title=f"{problem}: {optimizer}, η = {setting['learning_rate']:.3g}",
-            xlabel="epoch",
-            ylabel=f"{name.removesuffix('_accuracy')} accuracy",
-        )
-        axis.xaxis.get_major_locator().set_params(integer=True)
-        axis.grid(alpha=0.3)
-        axis.legend(loc="lower right", fontsize="small")
-    save(fig, path)
-
-
-def plot_beside_stored(settings, problem, baseline, path):
-    """Validation accuracy per epoch: this sweep's entries at their best setting
-    (solid) and the stored ones (dashed), mean ± the 95% t-interval over seeds."""
-    plt = pyplot()
-    ours = [
-        top
-        for (p, _), (top, _) in best_settings(settings).items()
-        if p == problem and top
-    ]
-    theirs = baselines.entries(baseline)
-    colors = _colors([s["base_optimizer"] for s in [*ours, *theirs]])
-    fig, axis = plt.subplots(figsize=(8, 5))
-    for setting in ours:
-        _band(axis, np.array(setting["history_by_seed"][SELECTED_BY]), "-",
-              colors[setting["base_optimizer"]], setting["optimizer"])  # fmt: skip
-    for setting in theirs:
-        _band(axis, setting["curves"][SELECTED_BY], "--",
-              colors[setting["base_optimizer"]], setting["optimizer"])  # fmt: skip
-    axis.set(title=f"{problem}: this sweep (solid) beside the stored baselines (dashed)",
-             xlabel="epoch", ylabel="validation accuracy")  # fmt: skip
-    axis.xaxis.get_major_locator().set_params(integer=True)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize="small", ncol=2)
-    save(fig, path)
-
-
-def _band(axis, by_seed, style, color, label):
-    """A mean curve over seeds (rows) with its 95% t-interval as a band."""
-    epochs = np.arange(1, by_seed.shape[1] + 1)
-    means, halves = zip(*(t_interval(column) for column in by_seed.T), strict=True)
-    means, halves = np.array(means), np.nan_to_num(np.array(halves))
-    axis.plot(
-        epochs, means, style, color=color, label=f"{label} ({len(by_seed)} seeds)"
-    )
-    band = np.clip([means - halves, means + halves], 0, 1)  # accuracies
-    axis.fill_between(epochs, *band, color=color, alpha=0.12)
 
 
 def plot_tuning_budget(settings, path):
@@ -168,7 +77,7 @@ def plot_tuning_budget(settings, path):
                 for entry, curve in baselines.grid_curves(baseline).items()
             )
     problem_names = sorted({problem for problem, _ in curves})
-    colors = _colors(
+    colors = colors_for(
         list(dict.fromkeys(e.removesuffix(" (stored)") for _, e in curves))
     )
     fig, axes = plt.subplots(1, len(problem_names),
@@ -201,7 +110,7 @@ def plot_sensitivity(settings, path):
     settings = _best_per_learning_rate(settings)
     problem_names = sorted({s["problem"] for s in settings})
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
-    colors = _colors(optimizers)
+    colors = colors_for(optimizers)
     fig, axes = plt.subplots(
         2,
         len(problem_names),
@@ -317,7 +226,7 @@ def _curve_figure(settings_by_problem, colors, labeler, title, path):
 def plot_best_curves(settings, path):
     """Training curves of every optimizer at its best setting (± one std band over seeds)."""
     best = best_settings(settings)
-    colors = _colors(list(dict.fromkeys(s["optimizer"] for s in settings)))
+    colors = colors_for(list(dict.fromkeys(s["optimizer"] for s in settings)))
     by_problem = {}
     for (problem, _), (top, _) in sorted(best.items()):
         if top is not None:
@@ -341,7 +250,7 @@ def plot_first_steps(settings, path):
     plt = pyplot()
     best = best_settings(settings)
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
-    colors = _colors(optimizers)
+    colors = colors_for(optimizers)
     problem_list = list(dict.fromkeys(s["problem"] for s in settings))
     fig, axes = plt.subplots(
         len(problem_list), 2, figsize=(12, 4.2 * len(problem_list)), squeeze=False
@@ -405,113 +314,6 @@ def plot_learning_rate_curves(settings, optimizer, path):
     )
 
 
-def plot_weight_decay_heatmaps(settings, problem, path):
-    """Validation accuracy and training loss over learning rate × weight decay, per optimizer.
-
-    One column per optimizer (coupled and decoupled forms side by side), all
-    on one colour scale per row; the best cell is boxed, diverged cells are
-    grey with an X.
-    """
-    plt = pyplot()
-    chosen = [s for s in settings if s["problem"] == problem and s["in_decay_grid"]]
-    optimizers = list(dict.fromkeys(s["optimizer"] for s in chosen))
-    rates = sorted({s["learning_rate"] for s in chosen})
-    decays = sorted({s["weight_decay"] for s in chosen})
-    grids = {o: _decay_grid(chosen, o, rates, decays) for o in optimizers}
-    scales = _decay_scales(grids)
-    forms = {
-        s["optimizer"]: "decoupled" if s.get("decoupled_weight_decay") else "coupled"
-        for s in chosen
-    }
-    fig, axes = plt.subplots(
-        2,
-        len(optimizers),
-        figsize=(4.2 * len(optimizers) + 1.5, 8.5),
-        squeeze=False,
-        layout="constrained",
-    )
-    for column, optimizer in enumerate(optimizers):
-        accuracy, loss, diverged = grids[optimizer]
-        for row, (values, scale, label) in enumerate(
-            (
-                (accuracy, scales[0], "validation accuracy"),
-                (loss, scales[1], "training loss"),
-            )
-        ):
-            axis = axes[row][column]
-            image = _heatmap(axis, values, scale, diverged, accuracy, numbers=row == 0)
-            axis.set_xticks(
-                range(len(rates)), [f"{r:g}" for r in rates], rotation=45, fontsize=8
-            )
-            axis.set_yticks(range(len(decays)), [f"{d:g}" for d in decays], fontsize=8)
-            axis.set(
-                xlabel="learning rate η",
-                ylabel="weight decay wd" if column == 0 else "",
-                title=f"{optimizer} ({forms[optimizer]} decay)\n{label}",
-            )
-            if column == len(optimizers) - 1:
-                fig.colorbar(image, ax=axes[row].tolist(), label=label, shrink=0.9)
-    fig.suptitle(
-        f"{problem}: learning rate × weight decay (red box: best; grey X: diverged; "
-        "numbers: validation accuracy %)"
-    )
-    save(fig, path, tight=False)
-
-
-def _decay_grid(chosen, optimizer, rates, decays):
-    """(accuracy, loss, diverged) matrices of one optimizer: weight decay × η."""
-    accuracy = np.full((len(decays), len(rates)), np.nan)
-    loss = np.full((len(decays), len(rates)), np.nan)
-    diverged = np.zeros_like(accuracy, bool)
-    for s in chosen:
-        if s["optimizer"] != optimizer:
-            continue
-        cell = decays.index(s["weight_decay"]), rates.index(s["learning_rate"])
-        diverged[cell] = s["diverged"]
-        if not s["diverged"]:
-            accuracy[cell], loss[cell] = s[SELECTED_BY], s["train_loss"]
-    return accuracy, loss, diverged
-
-
-def _decay_scales(grids):
-    """One colour scale per row, shared by every optimizer: accuracy, log loss."""
-    from matplotlib.colors import LogNorm
-
-    all_accuracy = np.concatenate([g[0].ravel() for g in grids.values()])
-    all_loss = np.concatenate([g[1].ravel() for g in grids.values()])
-    finite_loss = all_loss[np.isfinite(all_loss) & (all_loss > 0)]
-    return [
-        dict(
-            cmap="viridis", vmin=np.nanmin(all_accuracy), vmax=np.nanmax(all_accuracy)
-        ),
-        dict(
-            cmap="magma_r",
-            norm=LogNorm(finite_loss.min(), finite_loss.max())
-            if finite_loss.size
-            else None,
-        ),
-    ]
-
-
-def _heatmap(axis, values, scale, diverged, accuracy, numbers):
-    """One matrix: diverged cells X, the best accuracy's cell boxed in red."""
-    plt = pyplot()
-    cmap = plt.get_cmap(scale["cmap"]).with_extremes(bad="lightgrey")
-    image = axis.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto",
-                        cmap=cmap, **{k: v for k, v in scale.items() if k != "cmap"})  # fmt: skip
-    for (i, j), bad in np.ndenumerate(diverged):
-        if bad:
-            axis.text(j, i, "X", ha="center", va="center", color="black", fontsize=11)
-        elif numbers and np.isfinite(values[i, j]):
-            axis.text(j, i, f"{100 * values[i, j]:.0f}", ha="center", va="center",
-                      color="white", fontsize=8)  # fmt: skip
-    if np.isfinite(accuracy).any():
-        best = np.unravel_index(np.nanargmax(accuracy), accuracy.shape)
-        axis.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False,
-                                     edgecolor="red", lw=2.5))  # fmt: skip
-    return image
-
-
 def plot_performance_profile(settings, path):
     """Dolan & Moré's performance profile over the sweep's problems: for each
     entry, the share of problems on which its validation error at its best
@@ -519,7 +321,7 @@ def plot_performance_profile(settings, path):
     plt = pyplot()
     taus = np.geomspace(1, PROFILE_TAUS[-1], 200)
     profile = performance_profile(error_scores(settings), taus)
-    colors = _colors(list(profile))
+    colors = colors_for(list(profile))
     fig, axis = plt.subplots(figsize=(7, 4.5))
     for entry, shares in profile.items():
         axis.step(taus, shares, where="post", color=colors[entry], label=entry)

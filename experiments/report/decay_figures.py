@@ -1,0 +1,115 @@
+"""The weight-decay figure: validation accuracy and training loss over learning
+rate × weight decay, per optimizer. `figures.draw` lists it.
+"""
+
+import numpy as np
+
+from experiments.plotting import pyplot, save
+from experiments.sweep.run_files import SELECTED_BY
+
+
+def plot_weight_decay_heatmaps(settings, problem, path):
+    """Validation accuracy and training loss over learning rate × weight decay, per optimizer.
+
+    One column per optimizer (coupled and decoupled forms side by side), all
+    on one colour scale per row; the best cell is boxed, diverged cells are
+    grey with an X.
+    """
+    plt = pyplot()
+    chosen = [s for s in settings if s["problem"] == problem and s["in_decay_grid"]]
+    optimizers = list(dict.fromkeys(s["optimizer"] for s in chosen))
+    rates = sorted({s["learning_rate"] for s in chosen})
+    decays = sorted({s["weight_decay"] for s in chosen})
+    grids = {o: _decay_grid(chosen, o, rates, decays) for o in optimizers}
+    scales = _decay_scales(grids)
+    forms = {
+        s["optimizer"]: "decoupled" if s.get("decoupled_weight_decay") else "coupled"
+        for s in chosen
+    }
+    fig, axes = plt.subplots(
+        2,
+        len(optimizers),
+        figsize=(4.2 * len(optimizers) + 1.5, 8.5),
+        squeeze=False,
+        layout="constrained",
+    )
+    for column, optimizer in enumerate(optimizers):
+        accuracy, loss, diverged = grids[optimizer]
+        for row, (values, scale, label) in enumerate(
+            (
+                (accuracy, scales[0], "validation accuracy"),
+                (loss, scales[1], "training loss"),
+            )
+        ):
+            axis = axes[row][column]
+            image = _heatmap(axis, values, scale, diverged, accuracy, numbers=row == 0)
+            axis.set_xticks(
+                range(len(rates)), [f"{r:g}" for r in rates], rotation=45, fontsize=8
+            )
+            axis.set_yticks(range(len(decays)), [f"{d:g}" for d in decays], fontsize=8)
+            axis.set(
+                xlabel="learning rate η",
+                ylabel="weight decay wd" if column == 0 else "",
+                title=f"{optimizer} ({forms[optimizer]} decay)\n{label}",
+            )
+            if column == len(optimizers) - 1:
+                fig.colorbar(image, ax=axes[row].tolist(), label=label, shrink=0.9)
+    fig.suptitle(
+        f"{problem}: learning rate × weight decay (red box: best; grey X: diverged; "
+        "numbers: validation accuracy %)"
+    )
+    save(fig, path, tight=False)
+
+
+def _decay_grid(chosen, optimizer, rates, decays):
+    """(accuracy, loss, diverged) matrices of one optimizer: weight decay × η."""
+    accuracy = np.full((len(decays), len(rates)), np.nan)
+    loss = np.full((len(decays), len(rates)), np.nan)
+    diverged = np.zeros_like(accuracy, bool)
+    for s in chosen:
+        if s["optimizer"] != optimizer:
+            continue
+        cell = decays.index(s["weight_decay"]), rates.index(s["learning_rate"])
+        diverged[cell] = s["diverged"]
+        if not s["diverged"]:
+            accuracy[cell], loss[cell] = s[SELECTED_BY], s["train_loss"]
+    return accuracy, loss, diverged
+
+
+def _decay_scales(grids):
+    """One colour scale per row, shared by every optimizer: accuracy, log loss."""
+    from matplotlib.colors import LogNorm
+
+    all_accuracy = np.concatenate([g[0].ravel() for g in grids.values()])
+    all_loss = np.concatenate([g[1].ravel() for g in grids.values()])
+    finite_loss = all_loss[np.isfinite(all_loss) & (all_loss > 0)]
+    return [
+        dict(
+            cmap="viridis", vmin=np.nanmin(all_accuracy), vmax=np.nanmax(all_accuracy)
+        ),
+        dict(
+            cmap="magma_r",
+            norm=LogNorm(finite_loss.min(), finite_loss.max())
+            if finite_loss.size
+            else None,
+        ),
+    ]
+
+
+def _heatmap(axis, values, scale, diverged, accuracy, numbers):
+    """One matrix: diverged cells X, the best accuracy's cell boxed in red."""
+    plt = pyplot()
+    cmap = plt.get_cmap(scale["cmap"]).with_extremes(bad="lightgrey")
+    image = axis.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto",
+                        cmap=cmap, **{k: v for k, v in scale.items() if k != "cmap"})  # fmt: skip
+    for (i, j), bad in np.ndenumerate(diverged):
+        if bad:
+            axis.text(j, i, "X", ha="center", va="center", color="black", fontsize=11)
+        elif numbers and np.isfinite(values[i, j]):
+            axis.text(j, i, f"{100 * values[i, j]:.0f}", ha="center", va="center",
+                      color="white", fontsize=8)  # fmt: skip
+    if np.isfinite(accuracy).any():
+        best = np.unravel_index(np.nanargmax(accuracy), accuracy.shape)
+        axis.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False,
+                                     edgecolor="red", lw=2.5))  # fmt: skip
+    return image

@@ -1,0 +1,94 @@
+"""The figures that set a sweep beside stored baselines: ours and the stored
+entries per epoch (`plot_beside_stored`), and a per-epoch comparison with
+DeepOBS's published curves (`plot_per_epoch`). `figures.draw` lists them.
+"""
+
+import numpy as np
+
+from experiments.plotting import colors_for, pyplot, save
+from experiments.report import baselines
+from experiments.report.statistics import best_settings, t_interval
+from experiments.sweep.run_files import SELECTED_BY
+
+
+def plot_per_epoch(settings, problem, baseline, path):
+    """Per stored optimizer (columns) and curve (rows: test accuracy, and
+    train_eval accuracy where the sweep measured it): ours per epoch, a line
+    per entry (as `sgd` and `sgd+shuffle_buffer=20000`), beside the stored
+    curve (DeepOBS's) of the same optimizer and η; mean ± one std over seeds."""
+    plt = pyplot()
+    panels = {}  # (curve, optimizer) → [(setting, our curve, theirs)]
+    for setting, curves in baselines.per_epoch_pairs(settings, problem, baseline):
+        for name, (ours, theirs) in curves.items():
+            panels.setdefault((name, setting["base_optimizer"]), []).append(
+                (setting, name, theirs)
+            )
+    rows = list(dict.fromkeys(name for name, _ in panels))
+    columns = list(dict.fromkeys(optimizer for _, optimizer in panels))
+    fig, axes = plt.subplots(len(rows), len(columns),
+                             figsize=(5.5 * len(columns), 4.2 * len(rows)), squeeze=False)  # fmt: skip
+    for (name, optimizer), ours in panels.items():
+        axis = axes[rows.index(name)][columns.index(optimizer)]
+        theirs = ours[0][2]
+        epochs_run = max(len(baselines.curve(s, name)) for s, _, _ in ours)
+        published = theirs[:, :epochs_run]
+        lines = [
+            (f"{s['optimizer']} ({s['n_seeds']} seeds)",
+             np.array(baselines.curve(s, name)),
+             np.array(s["history_std"][baselines.SAME_CURVE.get(name, name)]))
+            for s, _, _ in ours
+        ] + [(f"{baseline['source']} ({len(theirs)} seeds)", published.mean(0),
+              published.std(0, ddof=1))]  # fmt: skip
+        colors = [f"C{i}" for i in range(len(ours))] + ["black"]
+        for (label, mean, std), color in zip(lines, colors, strict=True):
+            epochs = np.arange(1, len(mean) + 1)
+            axis.plot(epochs, mean, color=color, label=label)
+            axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15)
+        setting = ours[0][0]
+        axis.set(
+            title=f"{problem}: {optimizer}, η = {setting['learning_rate']:.3g}",
+            xlabel="epoch",
+            ylabel=f"{name.removesuffix('_accuracy')} accuracy",
+        )
+        axis.xaxis.get_major_locator().set_params(integer=True)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right", fontsize="small")
+    save(fig, path)
+
+
+def plot_beside_stored(settings, problem, baseline, path):
+    """Validation accuracy per epoch: this sweep's entries at their best setting
+    (solid) and the stored ones (dashed), mean ± the 95% t-interval over seeds."""
+    plt = pyplot()
+    ours = [
+        top
+        for (p, _), (top, _) in best_settings(settings).items()
+        if p == problem and top
+    ]
+    theirs = baselines.entries(baseline)
+    colors = colors_for([s["base_optimizer"] for s in [*ours, *theirs]])
+    fig, axis = plt.subplots(figsize=(8, 5))
+    for setting in ours:
+        _band(axis, np.array(setting["history_by_seed"][SELECTED_BY]), "-",
+              colors[setting["base_optimizer"]], setting["optimizer"])  # fmt: skip
+    for setting in theirs:
+        _band(axis, setting["curves"][SELECTED_BY], "--",
+              colors[setting["base_optimizer"]], setting["optimizer"])  # fmt: skip
+    axis.set(title=f"{problem}: this sweep (solid) beside the stored baselines (dashed)",
+             xlabel="epoch", ylabel="validation accuracy")  # fmt: skip
+    axis.xaxis.get_major_locator().set_params(integer=True)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small", ncol=2)
+    save(fig, path)
+
+
+def _band(axis, by_seed, style, color, label):
+    """A mean curve over seeds (rows) with its 95% t-interval as a band."""
+    epochs = np.arange(1, by_seed.shape[1] + 1)
+    means, halves = zip(*(t_interval(column) for column in by_seed.T), strict=True)
+    means, halves = np.array(means), np.nan_to_num(np.array(halves))
+    axis.plot(
+        epochs, means, style, color=color, label=f"{label} ({len(by_seed)} seeds)"
+    )
+    band = np.clip([means - halves, means + halves], 0, 1)  # accuracies
+    axis.fill_between(epochs, *band, color=color, alpha=0.12)
