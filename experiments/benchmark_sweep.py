@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from experiments import cli
-from experiments.sweep import command as sweep
+from experiments.sweep import api
+from experiments.sweep.config import CONFIGS
 from experiments.sweep.workers import RAY_START_SECONDS
 
 
@@ -46,18 +47,18 @@ def timed(function, *args):
 @cli.command
 def main(argv=None):
     parser = cli.parser("python -m experiments.benchmark_sweep", __doc__)
-    parser.add_argument("--config", default=str(sweep.CONFIGS / "quick.toml"))
+    parser.add_argument("--config", default=str(CONFIGS / "quick.toml"))
     parser.add_argument("--models")
     parser.add_argument("--learning-rates")
     parser.add_argument("--rounds", default="1", help="repeat every run")
     args = parser.parse_args(argv)
-    sweep_argv = ["--config", args.config, "--offline"]
-    if args.models:
-        sweep_argv += ["--models", args.models]
-    if args.learning_rates:
-        sweep_argv += ["--learning-rates", args.learning_rates]
     args.rounds = cli.integer(args.rounds, "--rounds", 1)
-    config = sweep.resolve(sweep.parse_args(sweep_argv))
+    config = api.load(
+        args.config,
+        models=cli.comma_list(args.models) if args.models else None,
+        grid=[("learning_rate", cli.comma_list(args.learning_rates),
+               "--learning-rates")] if args.learning_rates else (),
+    )  # fmt: skip
 
     import_seconds = _import_seconds()
 

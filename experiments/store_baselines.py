@@ -22,7 +22,6 @@ import os
 import platform
 import re
 import sys
-from pathlib import Path
 
 import keras
 
@@ -31,26 +30,33 @@ from experiments.problems import PROBLEMS
 from experiments.report.baselines import BASELINES
 from experiments.report.loading import load_runs
 from experiments.report.statistics import aggregate, best_settings
-from experiments.sweep import command as sweep
+from experiments.sweep import api
 from experiments.sweep.config import CONFIGS
 from experiments.sweep.optimizer_tables import class_name
 from experiments.sweep.run_files import CONFIG_FILE, RESULT_FILE, write_text
 
+ROOT = CONFIGS.parents[1]  # the project's folder, as commands name paths from it
 CURVES = ("loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
 GRID_METRICS = ("val_accuracy", "test_accuracy", "train_loss", "val_loss", "diverged")
 
 
 def sweep_of(problem):
-    """The sweep command's arguments that make `problem`'s baselines."""
+    """(Config file, `api.load`'s overrides, --rerun-best) of the sweep that
+    makes `problem`'s baselines."""
     if problem == "fmnist_2c2d":
-        return ["--config", str(CONFIGS / "deepobs_fmnist_2c2d.toml")]
-    return ["--config", str(CONFIGS / "baselines.toml"), "--problems", problem,
-            "--name", f"baselines_{problem}", "--rerun-best", "3"]  # fmt: skip
+        return CONFIGS / "deepobs_fmnist_2c2d.toml", {}, 0
+    overrides = {"problems": [problem], "name": f"baselines_{problem}"}
+    return CONFIGS / "baselines.toml", overrides, 3
 
 
 def command_line(problem):
-    return " ".join(["python -m experiments.sweep",
-                     *(a.replace(str(CONFIGS.parents[1]) + "/", "") for a in sweep_of(problem)),
+    """That sweep as a person types it."""
+    path, overrides, rerun_best = sweep_of(problem)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    words = ["python -m experiments.sweep", "--config", str(shown)]
+    for key, value in overrides.items():
+        words += [f"--{key}", ",".join(value) if isinstance(value, list) else value]
+    return " ".join([*words, *(["--rerun-best", str(rerun_best)] * bool(rerun_best)),
                      "--offline"])  # fmt: skip
 
 
@@ -166,15 +172,19 @@ def main(argv=None):
     parser.add_argument("--logdir", default="logs", help="where the sweeps run")
     args = parser.parse_args(argv)
     problems = cli.names(cli.comma_list(args.problems), list(PROBLEMS), "problem")
+    cli.stop_on_signals()
+    cli.check_writable(args.logdir)
     for problem in problems:
-        status = sweep.main([*sweep_of(problem), "--offline", "--logdir", args.logdir])
+        path, overrides, rerun_best = sweep_of(problem)
+        config = api.load(path, rerun_best=rerun_best, **overrides)
+        status = api.run_as_job(config, args.logdir, rerun_best=rerun_best,
+                                offline=True)  # fmt: skip
         if status:
             return status
-        config = sweep.resolve(sweep.parse_args(sweep_of(problem)))
-        sweep_dir = Path(args.logdir) / config.name
-        path = BASELINES / f"{problem}.json"
-        write(baseline(problem, sweep_dir, config.optimizers), path)
-        print(f"stored {path}")
+        baseline_file = BASELINES / f"{problem}.json"
+        write(baseline(problem, api.folder(config, args.logdir), config.optimizers),
+              baseline_file)  # fmt: skip
+        print(f"stored {baseline_file}")
     return 0
 
 

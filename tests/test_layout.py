@@ -24,6 +24,9 @@ COMMANDS = {  # the jobs: nothing imports them
     "experiments.store_baselines",
     "experiments.notebooks",
 }
+# Beside the jobs, above the sweep and the report: what composes the two
+# (a sweep that reports at its end), for the jobs and for a user's script.
+COMPOSED = {"experiments.sweep.api"}
 SHARED = {"cli", "plotting", "plugins", "problems", "data", "models"}
 LONGEST_FUNCTION = 80
 LONGEST_MODULE = 400  # lines: a module past it is doing more than one job
@@ -36,8 +39,9 @@ def module_name(path):
 
 def layer(name):
     """0: the package and what every job shares; 1: the sweep engine and the
-    landscapes; 2: the report, which reads what the sweep writes; 3: the jobs."""
-    if name in COMMANDS:
+    landscapes; 2: the report, which reads what the sweep writes; 3: the jobs
+    and the sweep's API."""
+    if name in COMMANDS or name in COMPOSED:
         return 3
     parts = name.split(".")
     if len(parts) == 1 or parts[1] in SHARED:

@@ -110,17 +110,19 @@ print("largest weight difference from keras.optimizers.Lion:",
 # python -m experiments.sweep --config docs/notebooks/lion.toml --rerun-best 3
 # ```
 #
-# Here, to stay within seconds, two learning rates and one seed:
+# Here, to stay within seconds, two learning rates and one seed, through the
+# sweep's Python API (`experiments/sweep/api.py`: load a config with
+# overrides, run it, and its report is written):
 
 # %%
 import tempfile  # noqa: E402
 
-from experiments.sweep import command as sweep  # noqa: E402
+from experiments.sweep import api  # noqa: E402
 
 logdir = Path(tempfile.mkdtemp())
-status = sweep.main(["--config", str(here / "lion.toml"), "--learning-rates", "1e-4,3e-4",
-                     "--workers", "1", "--offline", "--logdir", str(logdir)])  # fmt: skip
-summary = (logdir / "lion" / "summary.md").read_text()
+config = api.load(here / "lion.toml", grid={"learning_rate": [1e-4, 3e-4]}, workers=1)
+failed = api.run(config, logdir, offline=True)
+summary = (api.folder(config, logdir) / "summary.md").read_text()
 print(summary[summary.index("## mnist_small_mlp beside its stored baselines") :])
 
 # %% [markdown]
@@ -170,7 +172,7 @@ log.Reload()
 weights = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
 moved = round((first / 1e-4) ** 2)
 print(f"first update norm {first:.5f} = η·√N for N = {moved} of the {weights} weights")
-print("sweep exit status:", status)
+print("runs that failed:", len(failed))
 
 
 # %% [markdown]

@@ -19,10 +19,8 @@ summary.md, plots) is rebuilt at the end; `python -m experiments.report`
 rebuilds it alone.
 """
 
-import sys
-
 from experiments import cli
-from experiments.cli import UsageError, check_writable, comma_list
+from experiments.cli import check_writable, comma_list
 from experiments.sweep import axes
 from experiments.sweep.reading import CONFIGS, resolve  # noqa: F401 (the jobs' configs)
 
@@ -108,41 +106,14 @@ def main(argv=None):
     args = parse_args(argv)
     config = resolve(args)
     check_writable(args.logdir)
-    from experiments.data import DataError
-    from experiments.sweep.engine import run_sweep
-    from experiments.sweep.folder_lock import FolderBusy
+    from experiments.sweep import api
 
-    try:
-        failed = run_sweep(
-            config,
-            args.logdir,
-            report=report,
-            force=args.force,
-            verbose=args.verbose,
-            data_dir=args.data_dir,
-            download=not args.offline,
-            rerun_best=args.rerun_best,
-        )
-    except DataError as error:
-        raise UsageError(f"data: {error}") from None
-    except FolderBusy as error:
-        raise UsageError(str(error)) from None
-    except KeyboardInterrupt:
-        signal = cli.stopped_by()
-        print(
-            f"interrupted{f' ({signal})' if signal else ''}: finished runs are "
-            "kept; run the same command again to train the rest",
-            file=sys.stderr,
-        )
-        return cli.exit_status()
-    return 1 if failed else 0
-
-
-def report(sweep_dir):
-    """The report at the end of a sweep, then where to look."""
-    from experiments.report import SUMMARY_MD, write_report
-
-    write_report(sweep_dir)
-    print(
-        f"report: {sweep_dir / SUMMARY_MD}; view with: tensorboard --logdir {sweep_dir}"
+    return api.run_as_job(
+        config,
+        args.logdir,
+        rerun_best=args.rerun_best,
+        offline=args.offline,
+        force=args.force,
+        data_dir=args.data_dir,
+        verbose=args.verbose,
     )

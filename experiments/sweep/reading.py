@@ -155,57 +155,91 @@ def _typed(value, expected, what):
 
 def resolve(args):
     """The config file with the command line's overrides, checked in full."""
-    path = (
-        CONFIGS / "quick.toml"
-        if args.quick
-        else args.config or CONFIGS / "default.toml"
+    path = CONFIGS / "quick.toml" if args.quick else args.config
+    grid = [
+        (axis.name, getattr(args, axis.plural), axis.flag)
+        for axis in axes.AXES
+        if axis.plural and getattr(args, axis.plural) is not None
+    ]
+    for assignment in args.grid or []:
+        name, _, values = assignment.partition("=")
+        grid.append((name.strip(), cli.comma_list(values), f"--grid {name.strip()}"))
+    settings = {key: getattr(args, key) for key in (*OVERRIDES, "workers")}
+    return load(
+        path,
+        problems=args.problems,
+        models=args.models,
+        dataset=args.dataset,
+        optimizers=args.optimizers,
+        grid=grid,
+        rerun_best=args.rerun_best,
+        flags=True,
+        **{key: value for key, value in settings.items() if value is not None},
     )
-    config = read_config(path)
-    apply_command_line(config, args)
+
+
+def load(path=None, *, problems=None, models=None, dataset=None, optimizers=None,
+         grid=(), rerun_best=0, flags=False, **settings):  # fmt: skip
+    """A sweep's config, checked in full before anything is written: the TOML
+    file `path` (default: configs/default.toml) with overrides.
+
+    `problems` (names), or `models` and `dataset`; `optimizers` (labels of
+    the file's tables or the registry's names); `grid`, each axis's values,
+    as {axis: values} or as (axis, values, where they came from) triples;
+    `rerun_best`, as --rerun-best; and any key of the file (`name`,
+    `epochs`, `workers`, ...). UsageError names what is wrong, as a flag
+    when `flags` (the command line's own names).
+    """
+    config = read_config(path or CONFIGS / "default.toml")
+    if isinstance(grid, dict):
+        grid = [(name, values, f"grid {name}") for name, values in grid.items()]
+    choose_problems(config, problems, models, dataset, flags)
+    if optimizers is not None:
+        config.optimizers = {n: config.optimizers.get(n, {}) for n in optimizers}
+    for name, values, where in grid:
+        config.set_grid(name, values, where)
+    for key, value in settings.items():
+        if key not in OVERRIDES + ("workers",):
+            raise UsageError(
+                f"{key} cannot be set here; give one of {', '.join(OVERRIDES)}, "
+                "workers, or the grid's axes"
+            )
+        setattr(config, key, _workers(value, "--workers" if flags else "workers")
+                if key == "workers" else value)  # fmt: skip
+    if not config.address:
+        config.address = os.environ.get("RAY_ADDRESS", "")
     normalize(config)
-    check(config, args.rerun_best)
+    check(config, rerun_best)
     return config
 
 
-# Flags that replace the config key of the same name (--batch-size: batch_size).
+# Keys a flag (or `load`) replaces in the file (--batch-size: batch_size).
 OVERRIDES = (
-    "name", "models", "dataset", "epochs", "batch_size", "seed",
-    "max_train_samples", "address",
+    "name", "epochs", "batch_size", "seed", "max_train_samples", "address",
 )  # fmt: skip
 
 
-def apply_command_line(config, args):
-    """Lays the command line's flags over `config`, each axis's values checked."""
-    if args.problems is not None and (args.models or args.dataset):
-        raise UsageError("give --problems, or --dataset and --models, not both")
-    if args.problems is not None:
+def choose_problems(config, problems, models, dataset, flags):
+    """Lays the chosen problems, or models and dataset, over the file's."""
+    where = "--problems" if flags else "problems"
+    if problems is not None and (models or dataset):
+        raise UsageError(
+            "give --problems, or --dataset and --models, not both"
+            if flags
+            else "give problems, or dataset and models, not both"
+        )
+    if problems is not None:
         if not config.problems:  # the file's length and batches were its models'
             config.epochs = config.batch_size = None
-        if not args.problems:
-            raise UsageError(
-                "--problems is empty; give one or more comma-separated values"
-            )
-        config.problems = {
-            name: config.problems.get(name, {}) for name in args.problems
-        }
-    elif args.models is not None or args.dataset is not None:
+        if not problems:
+            raise UsageError(f"{where} is empty; give one or more comma-separated values")
+        config.problems = {name: config.problems.get(name, {}) for name in problems}
+    elif models is not None or dataset is not None:
         config.problems = {}
-    if args.optimizers is not None:
-        config.optimizers = {n: config.optimizers.get(n, {}) for n in args.optimizers}
-    for axis in axes.AXES:
-        if axis.plural and getattr(args, axis.plural) is not None:
-            config.set_grid(axis.name, getattr(args, axis.plural), axis.flag)
-    for assignment in args.grid or []:
-        name, _, values = assignment.partition("=")
-        name = name.strip()
-        config.set_grid(name, cli.comma_list(values), f"--grid {name}")
-    for key in OVERRIDES:
-        if getattr(args, key) is not None:
-            setattr(config, key, getattr(args, key))
-    if args.workers is not None:
-        config.workers = _workers(args.workers, "--workers")
-    if not config.address:
-        config.address = os.environ.get("RAY_ADDRESS", "")
+    if models is not None:
+        config.models = models
+    if dataset is not None:
+        config.dataset = dataset
 
 
 def normalize(config):
