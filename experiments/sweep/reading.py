@@ -1,10 +1,11 @@
-"""A sweep's config from its TOML file and the command line.
+"""A sweep's config from its TOML file and its overrides.
 
 `read_config` turns a TOML file into a `SweepConfig`, every key typed;
-`resolve` lays the command line over it, puts its lists in their one form
-(`normalize`), then runs every check (`checks.check`) before anything is
-written. The older plural keys and flags (`learning_rates`, `--seeds`)
-are translated into the grid here. Imports no TensorFlow.
+`load` lays overrides over it (a script's, or the command line's through
+`resolve`), puts its lists in their one form (`normalize`), then runs
+every check (`checks.check`) before anything is written. The older plural
+keys and flags (`learning_rates`, `--seeds`) are translated into the grid
+here. Imports no TensorFlow.
 """
 
 import os
