@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from experiments.cli import UsageError
 from experiments.problems import unnamed
 from experiments.sweep import command as sweep
 from experiments.sweep import engine, executors, training, workers
@@ -296,7 +297,7 @@ def test_workers_in_the_config_file(tmp_path):
     assert (resolved.workers, resolved.address) == ("auto", "auto")
     assert workers.workers_for(resolved) is None  # a cluster: no cap
     config.write_text("workers = 0\n")
-    with pytest.raises(sweep.UsageError, match="workers must be an integer >= 1"):
+    with pytest.raises(UsageError, match="workers must be an integer >= 1"):
         sweep.resolve(sweep.parse_args(["--config", str(config)]))
 
 
