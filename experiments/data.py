@@ -15,6 +15,7 @@ import struct
 import sys
 import textwrap
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -375,7 +376,7 @@ def _read_npz(path):
                     f"{path}: missing array {missing[0]!r}; expected {', '.join(keys)}"
                 )
             arrays = {k: f[k] for k in keys}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         reason = "empty" if path.exists() and not path.stat().st_size else error
         raise DataError(f"{path}: not a readable .npz file ({reason})") from None
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])

@@ -395,3 +395,19 @@ def test_time_left_prices_each_model_by_its_own_finished_runs():
     assert engine.time_left(specs, [mlp_done, cnn_done], 34.0) == pytest.approx(4.0)
     mlp_2_done = executors.Outcome(copy.deepcopy(mlp_2), {"epochs_run": 2}, seconds=4.0)
     assert engine.time_left(specs, [mlp_done, cnn_done, mlp_2_done], 38.0) == 0
+
+
+def test_checking_auto_keeps_the_sweep_s_signal_handlers(monkeypatch):
+    """`ray.init` puts in its own SIGTERM handler; after the check for a
+    cluster at `auto` the sweep's own (Ctrl-C's behaviour) is back."""
+    import ray
+
+    monkeypatch.setattr(ray, "init", lambda **options: signal.signal(
+        signal.SIGTERM, lambda *args: None))  # fmt: skip
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        executors.check_cluster("auto")
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -27,6 +27,20 @@ def test_load_lays_overrides_over_the_file_and_checks_them():
         api.load(CONFIGS / "quick.toml", divergence_loss=5)
     with pytest.raises(UsageError, match="give problems, or dataset and models"):
         api.load(CONFIGS / "quick.toml", problems=["mnist_small_mlp"], models=["mlp"])
+    with pytest.raises(UsageError, match="epochs must be an integer, got '3'"):
+        api.load(CONFIGS / "quick.toml", epochs="3")
+
+
+def test_run_checks_the_config_again_before_anything_is_written(tmp_path):
+    """A config changed after `load`, or --rerun-best given to `run` alone."""
+    config = api.load(CONFIGS / "quick.toml", **TINY)
+    config.name = "../escaped"
+    with pytest.raises(UsageError, match="sweep name '../escaped' has a path separator"):
+        api.run(config, tmp_path / "logs", offline=True)
+    config = api.load(CONFIGS / "quick.toml", seed=2**32 - 2, **TINY)
+    with pytest.raises(UsageError, match="--rerun-best 3 from seed 4294967294"):
+        api.run(config, tmp_path / "logs", offline=True, rerun_best=3)
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "escaped").exists()
 
 
 @pytest.mark.slow

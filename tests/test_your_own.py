@@ -251,11 +251,23 @@ def truncated_npz(path):
     path.write_bytes(path.read_bytes()[:300])
 
 
+def damaged_compressed_npz(path):
+    """Whole as a zip archive, its compressed data garbled in the middle."""
+    rng = np.random.default_rng(0)
+    np.savez_compressed(path, x_train=rng.normal(size=(200, 5)),
+                        y_train=np.zeros(200, "int64"), x_test=rng.normal(size=(50, 5)),
+                        y_test=np.zeros(50, "int64"))  # fmt: skip
+    data = bytearray(path.read_bytes())
+    data[100:150] = bytes(range(50))  # inside x_train's deflated bytes
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize(
     "damage, reason",
     [
         (lambda path: path.write_bytes(b""), "empty"),
         (truncated_npz, "not a whole zip archive"),
+        (damaged_compressed_npz, "while decompressing"),
         (lambda path: path.write_text("x_train,y_train\n1,2\n"), "not a whole zip"),
     ],
 )

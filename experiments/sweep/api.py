@@ -29,9 +29,13 @@ def run(config, logdir="logs", *, rerun_best=0, offline=False, force=False,
         data_dir=None, verbose=False):  # fmt: skip
     """Trains the sweep's runs not yet finished (and, with `rerun_best` N,
     each entry's best setting on N − 1 more seeds), then writes its report;
-    returns the runs that failed. `offline` never tries Keras's download."""
+    returns the runs that failed. `offline` never tries Keras's download.
+    The config is checked again first (UsageError), since it may have been
+    changed since `load`, or `rerun_best` given here alone."""
+    from experiments.sweep.checks import check
     from experiments.sweep.engine import run_sweep
 
+    check(config, rerun_best)
     return run_sweep(
         config,
         logdir,

@@ -1,7 +1,7 @@
 """Every check of a whole sweep, before anything is written: names, numbers,
 each optimizer table built with each value the grid gives it, per-layer
 patterns and pre-training against the models. The checks change nothing:
-`reading.resolve` hands them a config already in its one form.
+`reading.load` hands them a config already in its one form.
 Imports no TensorFlow (Keras only when an optimizer or model is built).
 """
 

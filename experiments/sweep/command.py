@@ -27,7 +27,7 @@ from experiments.sweep.reading import CONFIGS, resolve  # noqa: F401 (the jobs' 
 
 def parse_args(argv):
     """The sweep's flags: a config, the axes' grids (generated from AXES) and
-    the keys a flag overrides (config.OVERRIDES)."""
+    the keys a flag overrides (reading.OVERRIDES)."""
     parser = cli.parser("python -m experiments.sweep", __doc__)
     source = parser.add_mutually_exclusive_group()
     source.add_argument(

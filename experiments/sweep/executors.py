@@ -59,12 +59,16 @@ def _check_auto(how):
     where it records one, so connect once, as the sweep will, and let go."""
     import ray
 
+    handlers = {signum: signal.getsignal(signum) for signum in STOPPING_SIGNALS}
     try:
         ray.init(address="auto", log_to_driver=False, logging_level="error")
     except ConnectionError as error:
         reason = str(error).splitlines()[0]
         raise UsageError(f"no Ray cluster at 'auto' ({reason}); {how}") from None
-    ray.shutdown()
+    finally:  # ray.init puts in its own SIGTERM handler; the sweep keeps its own
+        ray.shutdown()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 @dataclass

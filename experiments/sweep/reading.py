@@ -34,6 +34,12 @@ TYPE_NAMES = {
 }
 
 
+def _key_type(key):
+    """The type a config key holds (its field's declared one, else its default's)."""
+    declared = {f.name: f for f in fields(SweepConfig)}[key]
+    return declared.metadata.get("type", type(getattr(SweepConfig(), key)))
+
+
 def read_config(path):
     """A `SweepConfig` from a TOML file; unknown keys and wrong types are errors."""
     raw = _load_toml(path)
@@ -49,7 +55,6 @@ def read_config(path):
             f"{path}: give problems, or dataset and models, not both "
             "(a problem names its dataset and model)"
         )
-    defaults = SweepConfig()
     settings = {}
     for key, value in raw.items():
         if key in PLURAL_KEYS or key == "grid":
@@ -59,11 +64,10 @@ def read_config(path):
         elif key == "problems":
             settings[key] = _problem_tables(value, path)
         else:
-            expected = known[key].metadata.get("type", type(getattr(defaults, key)))
-            settings[key] = _typed(value, expected, f"{path}: {key}")
+            settings[key] = _typed(value, _key_type(key), f"{path}: {key}")
     if "optimizers" in settings:
         settings["optimizers"] = _optimizer_tables(settings["optimizers"], path)
-    config = replace(defaults, **settings)
+    config = replace(SweepConfig(), **settings)
     _read_grid(config, raw, path)
     return config
 
@@ -205,8 +209,9 @@ def load(path=None, *, problems=None, models=None, dataset=None, optimizers=None
                 f"{key} cannot be set here; give one of {', '.join(OVERRIDES)}, "
                 "workers, or the grid's axes"
             )
-        setattr(config, key, _workers(value, "--workers" if flags else "workers")
-                if key == "workers" else value)  # fmt: skip
+        what = f"--{key.replace('_', '-')}" if flags else key
+        setattr(config, key, _workers(value, what) if key == "workers"
+                else _typed(value, _key_type(key), what))  # fmt: skip
     if not config.address:
         config.address = os.environ.get("RAY_ADDRESS", "")
     normalize(config)
