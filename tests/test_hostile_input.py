@@ -2,7 +2,6 @@
 and exit 2, and nothing outside the log folder is written or deleted."""
 
 import json
-from pathlib import Path
 
 import pytest
 
