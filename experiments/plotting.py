@@ -34,3 +34,17 @@ def colors_for(names):
     if len(names) > len(cycle):
         cycle = [plt.cm.tab20(i) for i in range(20)]
     return {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
+
+
+def within_range(metric, low, high):
+    """A band's bounds, clipped to the values `metric` can take: an accuracy
+    lies in [0, 1], a loss at or above 0."""
+    import numpy as np
+
+    top = 1.0 if metric.endswith("accuracy") else np.inf
+    return np.clip(low, 0, top), np.clip(high, 0, top)
+
+
+def seeds(count):
+    """ "1 seed", "3 seeds"."""
+    return f"{count} seed{'s' * (count != 1)}"

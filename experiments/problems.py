@@ -48,7 +48,8 @@ def _small(dataset, prefix, model):
         model,
         batch_size=64,
         epochs=8,
-        source="this project's default comparison (configs/default.toml)",
+        # Not a config's: any sweep may name a shipped problem.
+        source="this project's shipped problems (experiments/problems.py)",
     )
 
 

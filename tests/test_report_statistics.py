@@ -43,6 +43,7 @@ def setting(optimizer, learning_rate, val_accuracy, diverged=False, problem="mlp
         "optimizer": optimizer,
         "learning_rate": learning_rate,
         "val_accuracy": math.nan if diverged else val_accuracy,
+        "tuning_val_accuracy": math.nan if diverged else val_accuracy,
         "diverged": diverged,
     }
 

@@ -38,7 +38,7 @@ def test_run_checks_the_config_again_before_anything_is_written(tmp_path):
     with pytest.raises(UsageError, match="sweep name '../escaped' has a path separator"):
         api.run(config, tmp_path / "logs", offline=True)
     config = api.load(CONFIGS / "quick.toml", seed=2**32 - 2, **TINY)
-    with pytest.raises(UsageError, match="--rerun-best 3 from seed 4294967294"):
+    with pytest.raises(UsageError, match="--rerun-best 3 after tuning seed 4294967294"):
         api.run(config, tmp_path / "logs", offline=True, rerun_best=3)
     assert not (tmp_path / "logs").exists() and not (tmp_path / "escaped").exists()
 

@@ -85,7 +85,7 @@ def test_an_optimizer_from_a_file_keras_s_lion_and_npz_features_sweep_like_ours(
     found = rows(tmp_path / "logs" / "your_own" / "runs.csv")
     assert {r["optimizer"] for r in found} == {"sign_momentum", "lion", "adam"}
     assert {r["optimizer_class"] for r in found} == {
-        "sign_momentum.py:SignMomentum", "keras.optimizers.Lion",
+        f"{example.resolve() / 'sign_momentum.py'}:SignMomentum", "keras.optimizers.Lion",
         "custom_optimizers.adam.Adam",
     }  # fmt: skip
     assert {r["params"] for r in found} == {

@@ -19,7 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.report.statistics import t_interval, tuning_curve
+from experiments.report.statistics import (
+    FORGIVING_MARGIN,
+    epochs_to,
+    t_interval,
+    tuning_curve,
+)
 from experiments.sweep.run_files import SELECTED_BY
 
 BASELINES = Path(__file__).parents[1] / "baselines"
@@ -117,6 +122,9 @@ def entries(baseline):
     for label, entry in baseline["entries"].items():
         best = entry["best"]
         curves = {k: np.asarray(v, float) for k, v in best["curves"].items()}
+        grid = entry["grid"]
+        tuned = [r for r in grid if not r["diverged"] and r[SELECTED_BY] is not None]
+        top = max((r[SELECTED_BY] for r in tuned), default=math.nan)
         setting = {
             "optimizer": f"{label} (stored)",
             "base_optimizer": label,
@@ -124,14 +132,41 @@ def entries(baseline):
             "n_seeds": len(best["seeds"]),
             "stored": baseline["source"],
             "curves": curves,
+            "grid_size": len(grid),
+            "tuning_seeds": " ".join(
+                map(str, baseline["protocol"].get("tuning_seeds", []))
+            ),
+            "forgiving": sorted(
+                r["learning_rate"] for r in tuned
+                if r[SELECTED_BY] >= top - FORGIVING_MARGIN
+            ),  # fmt: skip
+            "diverged_rates": [f"{r['learning_rate']:g}" for r in grid if r["diverged"]],
         }
         for name, values in curves.items():
             finals = [float(v) for v in values[:, -1]]
             metric = SAME_CURVE.get(name, name)
             setting[metric], setting[f"{metric}_ci95"] = t_interval(finals)
             setting[f"{metric}_by_seed"] = finals
+        setting.update(_time_to_target(baseline, best))
         found.append(setting)
     return found
+
+
+def _time_to_target(baseline, best):
+    """A stored entry's mean epochs and training seconds to its protocol's
+    target, over its seeds (NaN where a seed never got there, or where the
+    file keeps no target or no times)."""
+    target = baseline["protocol"].get("target", {}).get(SELECTED_BY)
+    curves = best["curves"].get(SELECTED_BY, [])
+    reached = [epochs_to(c, target) for c in curves] if target else [None]
+    if None in reached:
+        return {"epochs_to_target": math.nan, "seconds_to_target": math.nan}
+    times = best.get("seconds") or [[] for _ in curves]
+    seconds = [t[n - 1] if len(t) >= n else math.nan for t, n in zip(times, reached, strict=True)]
+    return {
+        "epochs_to_target": float(np.mean(reached)),
+        "seconds_to_target": float(np.mean(seconds)),
+    }
 
 
 def grid_curves(baseline):

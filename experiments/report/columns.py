@@ -45,6 +45,7 @@ def setting_columns():
         "diverged_seeds",
         "n_seeds",
         "seeds",
+        "tuning_seeds",
         *TIME_COLUMNS,
         *DESCRIPTION_COLUMNS,
     )

@@ -5,7 +5,7 @@ Each takes the settings `report.aggregate` makes and a path to write.
 
 import numpy as np
 
-from experiments.plotting import colors_for, pyplot, save
+from experiments.plotting import colors_for, pyplot, save, within_range
 from experiments.report import baselines
 from experiments.report.decay_figures import plot_weight_decay_heatmaps
 from experiments.report.stored_figures import plot_beside_stored, plot_per_epoch
@@ -91,7 +91,7 @@ def plot_tuning_budget(settings, path):
             style = "--" if entry.endswith("(stored)") else "-"
             means, spreads = np.array(means), np.array(spreads)
             axis.plot(draws, means, style, marker="o", ms=3, color=color, label=entry)
-            band = np.clip([means - spreads, means + spreads], 0, 1)  # accuracies
+            band = within_range(SELECTED_BY, means - spreads, means + spreads)
             axis.fill_between(draws, *band, color=color, alpha=0.1)
         axis.set(
             title=f"{problem}: how much tuning each needs",
@@ -181,7 +181,8 @@ def _plot_curves(axes_pair, setting, color, label):
         mean, std = np.array(history[key]), np.array(spread[key])
         axis.plot(epochs, mean, "-o", ms=3, color=color, label=label)
         if setting["n_seeds"] > 1:
-            axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+            band = within_range(key, mean - std, mean + std)
+            axis.fill_between(epochs, *band, color=color, alpha=0.2)
     if setting["diverged"]:
         axes_pair[0].plot(
             [len(epochs)],

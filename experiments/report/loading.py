@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from experiments import cli
+from experiments.report import baselines
 from experiments.report.columns import run_columns
-from experiments.report.statistics import TARGET_SHARE, usable
+from experiments.report.statistics import TARGET_SHARE, epochs_to, usable
 from experiments.sweep import axes
 from experiments.sweep.run_files import (
     CONFIG_FILE,
@@ -160,28 +161,56 @@ def _epochs_file(run_dir):
 
 def add_time_to_target(runs):
     """Adds each run's time to result: `epochs_to_target`, the first epoch
-    whose validation accuracy reached TARGET_SHARE of the best final one on
-    its problem in this sweep, and `seconds_to_target`, the training time
-    to the end of that epoch (from epochs.csv; without it, the run's time
-    shared equally among its epochs). NaN for a run that never got there."""
+    whose validation accuracy reached its problem's `target`, and
+    `seconds_to_target`, the training time to the end of that epoch (from
+    epochs.csv; without it, the run's time shared equally among its epochs).
+    NaN for a run that never got there."""
+    targets = time_targets(runs)
+    for run in runs:
+        run["target"], run["target_from"] = targets[run["problem"]]
+        curve = run["history"].get(SELECTED_BY, [])
+        reached = epochs_to(curve, run["target"])
+        run["epochs_to_target"] = run["seconds_to_target"] = math.nan
+        if reached is None:
+            continue
+        run["epochs_to_target"] = reached
+        seconds = run["epochs"].get("seconds")
+        run["seconds_to_target"] = (
+            seconds[reached - 1]
+            if seconds
+            else run.get("seconds", math.nan) * reached / len(curve)
+        )
+
+
+def time_targets(runs):
+    """{problem: (target, where it comes from)}: the one stored with the
+    problem's baselines where the sweep's protocol matches them, so that it
+    means the same in every sweep; else TARGET_SHARE of this sweep's best."""
+    targets = {}
+    for run in runs:
+        if run["problem"] in targets or "protocol" not in run:
+            continue
+        stored = next(
+            (b for b in baselines.stored(run["problem"])
+             if "target" in b["protocol"] and not baselines.differences(b, run["protocol"])),
+            None,
+        )  # fmt: skip
+        if stored:
+            targets[run["problem"]] = (
+                stored["protocol"]["target"][SELECTED_BY],
+                f"stored with its baselines ({stored['file']})",
+            )
     best = {}
     for run in runs:
         if not run["diverged"] and usable(run[SELECTED_BY]):
             best[run["problem"]] = max(best.get(run["problem"], 0.0), run[SELECTED_BY])
     for run in runs:
-        run["epochs_to_target"] = run["seconds_to_target"] = math.nan
-        target = TARGET_SHARE * best.get(run["problem"], math.inf)
-        curve = run["history"].get(SELECTED_BY, [])
-        reached = next((i for i, a in enumerate(curve) if a >= target), None)
-        if reached is None:
-            continue
-        run["epochs_to_target"] = reached + 1
-        seconds = run["epochs"].get("seconds")
-        run["seconds_to_target"] = (
-            seconds[reached]
-            if seconds
-            else run.get("seconds", math.nan) * (reached + 1) / len(curve)
-        )
+        targets.setdefault(
+            run["problem"],
+            (TARGET_SHARE * best.get(run["problem"], math.inf),
+             f"{100 * TARGET_SHARE:g}% of this sweep's best final one"),
+        )  # fmt: skip
+    return targets
 
 
 def _sort_key(row):

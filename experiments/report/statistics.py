@@ -4,6 +4,11 @@ tuning it needs. Pure functions of the loaded runs; no files, no plots.
 A *setting* is a problem, an optimizer and the values of every axis but
 the seed (`axes.AXES`); its runs over several seeds are aggregated as mean
 and sample standard deviation.
+
+Tuning apart from evaluation: an entry's *tuning seeds* are those every one
+of its settings ran on (the grid's); a setting's other seeds are *evaluation
+seeds* (--rerun-best's). A setting with evaluation seeds is measured on them
+alone, so the seed that chose it never enters its mean or interval.
 """
 
 import math
@@ -20,6 +25,11 @@ FORGIVING_MARGIN = 0.01  # "within 1 point of the best accuracy"
 # reaches this share of the best final validation accuracy on its problem.
 TARGET_SHARE = 0.99
 TUNING_DRAWS = 3  # summary.md: the expected best after this many settings
+
+
+def epochs_to(curve, target):
+    """The first epoch (from 1) at which `curve` reached `target`, or None."""
+    return next((i for i, a in enumerate(curve, 1) if a >= target), None)
 
 
 def usable(value):
@@ -108,6 +118,32 @@ def verdict(values, best):
     return VERDICTS[2]
 
 
+def standings(entries):
+    """[(rank, against the best, (difference, low, high) or None)] for
+    `entries` (settings, best mean first), by Welch's interval of the
+    difference of their seeds' values.
+
+    The best is the first entry with at least two seeds. An entry's rank is
+    1 + the number of entries its interval shows better than it, so entries
+    that cannot be told apart share a rank; a one-seed entry shows nothing
+    and gets no rank (None).
+    """
+    seeds = [e[f"{SELECTED_BY}_by_seed"] for e in entries]
+    best = next((i for i, values in enumerate(seeds) if len(values) > 1), None)
+    found = []
+    for values, entry in zip(seeds, entries, strict=True):
+        if len(values) < 2:
+            found.append((None, VERDICTS[3], None))
+            continue
+        better = sum(
+            len(other) > 1 and welch_interval(other, values)[1] > 0 for other in seeds
+        )
+        difference = welch_interval(values, seeds[best])
+        said = "best" if entry is entries[best] else verdict(values, seeds[best])
+        found.append((1 + better, said, difference))
+    return found
+
+
 def performance_profile(scores, taus):
     """Dolan & Moré (2002), as AlgoPerf scores submissions: {entry: [the share of
     problems on which its error is within τ times the best entry's, for each τ]}.
@@ -145,12 +181,13 @@ def error_scores(settings):
 
 
 def grid_accuracies(settings):
-    """{(problem, entry): the validation accuracy of each setting of its grid};
-    a setting that diverged counts as 0: it gave no usable model."""
+    """{(problem, entry): the validation accuracy of each setting of its grid
+    on the tuning seeds}; a setting that diverged counts as 0: it gave no
+    usable model."""
     values = {}
     for s in settings:
-        usable_accuracy = not s["diverged"] and usable(s[SELECTED_BY])
-        accuracy = s[SELECTED_BY] if usable_accuracy else 0.0
+        tuned = s[f"tuning_{SELECTED_BY}"]
+        accuracy = tuned if not s["diverged"] and usable(tuned) else 0.0
         values.setdefault((s["problem"], s["optimizer"]), []).append(accuracy)
     return values
 
@@ -194,20 +231,59 @@ def _whole(number):
 
 
 def aggregate(runs):
-    """One dict per setting: metric means and standard deviations over its seeds.
+    """One dict per setting: metric means and standard deviations over its
+    seeds, its evaluation seeds where it has any (`evaluated`).
 
     Means use the seeds that did not diverge; `diverged` is true when any
     seed diverged, and `history` holds per-epoch means (`history_std` the
     deviations, `history_by_seed` each seed's curve) over the seeds that ran
-    every epoch.
+    every epoch. `tuning_<SELECTED_BY>` is the setting's value on the tuning
+    seeds, the one the grid was searched by.
     """
     groups = {}
     for run in runs:
         groups.setdefault(setting_key(run), []).append(run)
-    return [_setting(group) for group in groups.values()]
+    tuning = tuning_seeds(groups.values())
+    return [
+        _setting(group, tuning[group[0]["problem"], group[0]["optimizer"]])
+        for group in groups.values()
+    ]
 
 
-def _setting(group):
+def tuning_seeds(groups):
+    """{(problem, entry): the seeds every setting of the entry ran on}, from
+    each setting's runs; none for an entry of one setting, where nothing was
+    chosen."""
+    seeds = {}
+    for group in groups:
+        key = group[0]["problem"], group[0]["optimizer"]
+        seeds.setdefault(key, []).append({r["seed"] for r in group})
+    return {
+        key: set.intersection(*sets) if len(sets) > 1 else set()
+        for key, sets in seeds.items()
+    }
+
+
+def _setting(group, tuning):
+    evaluation = [r for r in group if r["seed"] not in tuning]
+    tuned = [r for r in group if r["seed"] in tuning]
+    measured = evaluation if evaluation and tuned else group
+    setting = _measured(measured)
+    setting.update(
+        evaluated=bool(evaluation and tuned),
+        n_runs=len(group),
+        runs_seconds=float(sum(r.get("seconds", math.nan) for r in group)),
+        tuning_seeds=" ".join(str(seed) for seed in sorted(tuning)),
+    )
+    setting[f"tuning_{SELECTED_BY}"] = (
+        _mean_std([r.get(SELECTED_BY) for r in tuned if not r["diverged"]])[0]
+        if setting["evaluated"]
+        else setting[SELECTED_BY]
+    )
+    return setting
+
+
+def _measured(group):
     trained = [r for r in group if not r["diverged"]]
     setting = {
         k: v for k, v in group[0].items() if k not in ("seed", "history", "epochs")
@@ -262,9 +338,11 @@ def _mean_curve(curves):
 def best_settings(settings):
     """{(problem, entry): (best setting, forgiving learning rates)} by mean validation accuracy.
 
-    A setting where any seed diverged is not eligible. Only the settings with
-    the most seeds compete: after --rerun-best, a rerun setting's mean is not
-    beaten by another learning rate's single lucky seed.
+    A setting where any seed diverged is not eligible. After --rerun-best
+    the evaluated setting is the best (it was chosen on the tuning seed;
+    its evaluation seeds measure it); otherwise the settings with the most
+    seeds compete, so a mean is not beaten by a single lucky seed. The
+    forgiving range reads every setting on the tuning seeds.
     """
     groups = {}
     for setting in settings:
@@ -277,15 +355,17 @@ def best_settings(settings):
         if not trained:
             best[key] = (None, [])
             continue
+        evaluated = [s for s in trained if s["evaluated"]]
         most = max(s["n_seeds"] for s in trained)
         top = max(
-            (s for s in trained if s["n_seeds"] == most),
+            evaluated or [s for s in trained if s["n_seeds"] == most],
             key=lambda s: s[SELECTED_BY],
         )
+        tuned = f"tuning_{SELECTED_BY}"
         near = {
             s["learning_rate"]
             for s in trained
-            if s[SELECTED_BY] >= top[SELECTED_BY] - FORGIVING_MARGIN
+            if s[tuned] >= top[tuned] - FORGIVING_MARGIN
         }
         best[key] = (top, sorted(near))
     return best

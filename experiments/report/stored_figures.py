@@ -5,7 +5,7 @@ DeepOBS's published curves (`plot_per_epoch`). `figures.draw` lists them.
 
 import numpy as np
 
-from experiments.plotting import colors_for, pyplot, save
+from experiments.plotting import colors_for, pyplot, save, seeds, within_range
 from experiments.report import baselines
 from experiments.report.statistics import best_settings, t_interval
 from experiments.sweep.run_files import SELECTED_BY
@@ -33,17 +33,18 @@ def plot_per_epoch(settings, problem, baseline, path):
         epochs_run = max(len(baselines.curve(s, name)) for s, _, _ in ours)
         published = theirs[:, :epochs_run]
         lines = [
-            (f"{s['optimizer']} ({s['n_seeds']} seeds)",
+            (f"{s['optimizer']} ({seeds(s['n_seeds'])})",
              np.array(baselines.curve(s, name)),
              np.array(s["history_std"][baselines.SAME_CURVE.get(name, name)]))
             for s, _, _ in ours
-        ] + [(f"{baseline['source']} ({len(theirs)} seeds)", published.mean(0),
+        ] + [(f"{baseline['source']} ({seeds(len(theirs))})", published.mean(0),
               published.std(0, ddof=1))]  # fmt: skip
         colors = [f"C{i}" for i in range(len(ours))] + ["black"]
         for (label, mean, std), color in zip(lines, colors, strict=True):
             epochs = np.arange(1, len(mean) + 1)
             axis.plot(epochs, mean, color=color, label=label)
-            axis.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15)
+            axis.fill_between(epochs, *within_range(name, mean - std, mean + std),
+                              color=color, alpha=0.15)  # fmt: skip
         setting = ours[0][0]
         axis.set(
             title=f"{problem}: {optimizer}, η = {setting['learning_rate']:.3g}",
@@ -88,7 +89,7 @@ def _band(axis, by_seed, style, color, label):
     means, halves = zip(*(t_interval(column) for column in by_seed.T), strict=True)
     means, halves = np.array(means), np.nan_to_num(np.array(halves))
     axis.plot(
-        epochs, means, style, color=color, label=f"{label} ({len(by_seed)} seeds)"
+        epochs, means, style, color=color, label=f"{label} ({seeds(len(by_seed))})"
     )
-    band = np.clip([means - halves, means + halves], 0, 1)  # accuracies
+    band = within_range(SELECTED_BY, means - halves, means + halves)
     axis.fill_between(epochs, *band, color=color, alpha=0.12)

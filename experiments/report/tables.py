@@ -12,15 +12,14 @@ from experiments.report import baselines
 from experiments.report.statistics import (
     FORGIVING_MARGIN,
     PROFILE_TAUS,
-    TARGET_SHARE,
     TUNING_DRAWS,
     best_settings,
     error_scores,
     performance_profile,
+    standings,
     t_interval,
     tuning_curves,
     usable,
-    verdict,
 )
 from experiments.sweep.run_files import SELECTED_BY
 
@@ -57,7 +56,7 @@ def write_markdown(settings, path, sweep_name, failed=None, notes=()):
             key=lambda row: -(row[1][SELECTED_BY] if row[1] else -1),
         )
         lines += _ranking(problem, ranked, settings, curves)
-        lines += _time_to_target_table(ranked)
+        lines += _time_to_target_table(ranked, _comparable_entries(settings, problem))
     lines += _profile_table(settings)
     lines += _stored_sections(settings, best)
     if failed:
@@ -71,14 +70,14 @@ def write_markdown(settings, path, sweep_name, failed=None, notes=()):
 
 def _header(settings, sweep_name):
     first = settings[0]
-    runs = sum(s["n_seeds"] for s in settings)
+    runs = sum(s["n_runs"] for s in settings)
     return [
         f"# Sweep `{sweep_name}`",
         "",
         f"{first['dataset']} from {first['data_source']}, {first['train_samples']} "
         f"training samples; {runs} runs of {len(settings)} settings, "
         f"{sum(s['diverged_seeds'] for s in settings)} diverged; "
-        f"{sum(s['seconds'] * s['n_seeds'] for s in settings) / 60:.1f} minutes of training.",
+        f"{sum(s['runs_seconds'] for s in settings) / 60:.1f} minutes of training.",
         "",
         "Each optimizer's best setting by validation accuracy (the test set is "
         "only reported). "
@@ -89,57 +88,131 @@ def _header(settings, sweep_name):
         f"of {TUNING_DRAWS} of its grid's settings drawn at random, ± its "
         "standard deviation (Dodge et al. 2019; a diverged setting counts as 0): "
         "what an optimizer gives without a full search.",
+        "",
+        _seeds_note(settings),
     ]
+
+
+def _seeds_note(settings):
+    """Which seeds chose the best settings and which measure them."""
+    evaluated = [s for s in settings if s["evaluated"]]
+    if evaluated:
+        tuning = sorted({s["tuning_seeds"] for s in evaluated})
+        measured = sorted({s["seeds"] for s in evaluated})
+        return (
+            f"Each best setting was chosen on tuning seed {', '.join(tuning)} and "
+            f"is measured on its evaluation seeds alone ({'; '.join(measured)}), "
+            "as AlgoPerf tunes and scores on separate runs; the grid's other "
+            "settings, the forgiving range and the expected best read the tuning seed."
+        )
+    if any(s["tuning_seeds"] for s in settings):
+        return (
+            "The best settings were chosen and are measured on the same seeds: "
+            "their accuracy carries the luck that chose them. `--rerun-best N` "
+            "measures each on N seeds of its own."
+        )
+    return "Each entry ran one setting: nothing was chosen, so every seed measures."
 
 
 def _ranking(problem, ranked, settings, curves):
     """One problem's ranking table: each entry at its best setting, with its
-    verdict against the best entry's seeds."""
+    verdict against the best entry's seeds and its tuning budget."""
     has_grid = any(s["in_decay_grid"] for s in settings)
-    lines = [
-        "",
-        f"## {problem}",
-        "",
-        "| rank | optimizer | best lr | "
-        + ("weight decay | " if has_grid else "")
-        + "val accuracy | test accuracy | against the best "
-        + f"| expected best of {TUNING_DRAWS} | forgiving range (lrs) | diverged at lr |",
-        "|---:|---|---:|"
-        + ("---:|" if has_grid else "")
-        + "---:|---:|---|---:|---|---|",
-    ]
-    leader = ranked[0][1] if ranked else None
-    for rank, (optimizer, top, near) in enumerate(ranked, 1):
+    lines = ["", f"## {problem}", ""]
+    lines += _table_head(["weight decay"] if has_grid else [])
+    tops = [top for _, top, _ in ranked if top is not None]
+    standing = dict(zip(map(id, tops), standings(tops), strict=True))
+    budgets = []
+    for optimizer, top, near in ranked:
+        grid = [s for s in settings if (s["problem"], s["optimizer"]) == (problem, optimizer)]
+        budget = _budget(len(grid), grid[0]["tuning_seeds"])
+        budgets.append(budget)
         means, spreads = curves[(problem, optimizer)]
-        k = min(TUNING_DRAWS, len(means)) - 1
-        drawn = _percent(means[k], spreads[k])
-        diverged = ", ".join(_diverged_rates(settings, problem, optimizer))
-        if top is None:  # every setting diverged: not ranked
-            cells = (
-                ["–"] * (2 if has_grid else 1) + ["diverged"] * 2 + ["–", drawn, "–"]
-            )
-            lines.append(f"| – | {optimizer} | {' | '.join(cells)} | {diverged} |")
-            continue
-        against = "best" if top is leader else verdict(
-            top[f"{SELECTED_BY}_by_seed"], leader[f"{SELECTED_BY}_by_seed"]
-        )  # fmt: skip
-        decay = f"{top.get('weight_decay') or 0:g} | " if has_grid else ""
-        lines.append(
-            f"| {rank} | {optimizer} | {top['learning_rate']:g} | {decay}"
-            f"{_interval(top, SELECTED_BY)} | {_interval(top, 'test_accuracy')} "
-            f"| {against} | {drawn} | {near[0]:g} – {near[-1]:g} ({len(near)}) "
-            f"| {diverged or '–'} |"
+        extra = [f"{top.get('weight_decay') or 0:g}" if top else "–"] if has_grid else []
+        lines.append(_row(optimizer, top, standing.get(id(top)), extra, budget,
+                          _drawn(means, spreads), near,
+                          _diverged_rates(settings, problem, optimizer)))  # fmt: skip
+    return lines + _notes(tops, budgets)
+
+
+def _table_head(extra):
+    names = ["rank", "optimizer", "best lr", *extra, "val accuracy", "test accuracy",
+             "against the best", "difference (points, 95%)", "tuned over",
+             f"expected best of {TUNING_DRAWS}", "forgiving range (lrs)",
+             "diverged at lr"]  # fmt: skip
+    aligned = [":" if n not in ("optimizer", "against the best") else "" for n in names]
+    return [
+        "| " + " | ".join(names) + " |",
+        "|" + "|".join(f"---{a}" for a in aligned) + "|",
+    ]
+
+
+def _row(optimizer, top, standing, extra, budget, drawn, near, diverged):
+    """One entry's row; `top` None where every setting diverged."""
+    if top is None:
+        cells = ["–", *extra, "diverged", "diverged", "–", "–"]
+    else:
+        rank, against, difference = standing
+        cells = [f"{top['learning_rate']:g}", *extra, _interval(top, SELECTED_BY),
+                 _interval(top, "test_accuracy"), against,
+                 _difference(difference) if against != "best" else "–"]  # fmt: skip
+    forgiving = f"{near[0]:g} – {near[-1]:g} ({len(near)})" if near else "–"
+    rank_cell = "–" if top is None or standing[0] is None else str(standing[0])
+    cells = [rank_cell, optimizer, *cells, budget, drawn, forgiving,
+             ", ".join(diverged) or "–"]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+def _difference(interval):
+    """ "-0.42 (-1.10 to +0.26)": the difference from the best in points, and
+    Welch's 95% interval of it."""
+    if interval is None or not usable(interval[1]):
+        return "–"
+    difference, low, high = (100 * v for v in interval)
+    return f"{difference:+.2f} ({low:+.2f} to {high:+.2f})"
+
+
+def _budget(settings, tuning_seeds):
+    """ "9 settings × 1 seed": how much search chose an entry's best."""
+    seeds = len(tuning_seeds.split()) or 1
+    return f"{settings} setting{'s' * (settings != 1)} × {seeds} seed{'s' * (seeds != 1)}"
+
+
+def _drawn(means, spreads):
+    k = min(TUNING_DRAWS, len(means)) - 1
+    return _percent(means[k], spreads[k]) if means else "–"
+
+
+def _notes(tops, budgets):
+    """The lines under a ranking: one seed, or unequal tuning budgets."""
+    notes = []
+    if tops and all(len(t[f"{SELECTED_BY}_by_seed"]) < 2 for t in tops):
+        notes.append(
+            "One seed per entry: the order is of single runs and ranks nothing; "
+            "`--rerun-best N` measures each best setting on N more seeds."
         )
-    return lines
+    elif any(len(t[f"{SELECTED_BY}_by_seed"]) < 2 for t in tops):
+        notes.append(
+            "An entry of one seed has no rank: it cannot be told apart from the best."
+        )
+    if len(set(budgets)) > 1:
+        notes.append(
+            "The entries were tuned over unequal budgets (*tuned over*): a larger "
+            "search finds a better best by chance alone."
+        )
+    return [line for note in notes for line in ("", note)]
 
 
 VERDICT_NOTE = (
     "*Against the best*: Welch's 95% interval for the difference between an "
-    "entry's mean validation accuracy over its seeds and the best entry's: "
+    "entry's mean validation accuracy over its seeds and the best entry's "
+    "(the best mean of two or more seeds), given in points beside it: "
     "*worse* (or *better*) when it excludes 0, else *cannot tell apart with "
-    "these seeds*; one seed on either side gives no verdict. Accuracies are "
-    "the mean ± the half-width of its 95% t-interval over the seeds (a "
-    "t-interval, not a bootstrap: three seeds give a bootstrap ten resamples). "
+    "these seeds*; one seed on either side gives no verdict. *Rank*: 1 + the "
+    "entries shown better, so entries that cannot be told apart share one. "
+    "Accuracies are the mean ± the half-width of its 95% t-interval over the "
+    "seeds (a t-interval, not a bootstrap: three seeds give a bootstrap ten "
+    "resamples). "
 )
 
 
@@ -159,36 +232,60 @@ def _diverged_rates(settings, problem, optimizer):
     )
 
 
-def _time_to_target_table(ranked):
-    """summary.md's time-to-result table: each entry at its best setting, fastest first."""
+def _comparable_entries(settings, problem):
+    """The stored entries of `problem` under the sweep's protocol."""
+    return [
+        entry
+        for p, baseline, differ in baselines.comparisons(settings)
+        if p == problem and not differ and not baseline["protocol"].get("per_epoch")
+        for entry in baselines.entries(baseline)
+    ]
+
+
+def _time_to_target_table(ranked, stored):
+    """summary.md's time-to-result table: each entry at its best setting, and
+    the stored entries under the same protocol, fastest first."""
     timed = sorted(
-        ((optimizer, top) for optimizer, top, _ in ranked if top is not None),
+        [*((top["optimizer"], top) for _, top, _ in ranked if top is not None),
+         *((entry["optimizer"], entry) for entry in stored)],
         key=lambda row: (
             not usable(row[1]["epochs_to_target"]),
             row[1]["epochs_to_target"],
             row[1]["seconds_to_target"],
         ),
-    )
+    )  # fmt: skip
     if not timed:
         return []
+    first = next(top for _, top, _ in ranked if top is not None)
     lines = [
         "",
-        f"Time to result: the first epoch at which validation accuracy reached "
-        f"{100 * TARGET_SHARE:g}% of the best final one on this problem, and the "
+        "Time to result: the first epoch at which validation accuracy reached "
+        f"{_target(first)}, and the "
         "training time to the end of it; each entry at its best setting "
-        "(the mean over its seeds; – where a seed never got there).",
+        "(the mean over its seeds; – where a seed never got there). A stored "
+        "entry's time is its own machine's.",
         "",
         "| rank | optimizer | best lr | epochs | training time |",
         "|---:|---|---:|---:|---:|",
     ]
     for rank, (optimizer, top) in enumerate(timed, 1):
         epochs, seconds = top["epochs_to_target"], top["seconds_to_target"]
-        cells = [f"{epochs:.3g}", f"{seconds:.0f} s"] if usable(epochs) else ["–", "–"]
+        cells = [
+            f"{epochs:.3g}" if usable(epochs) else "–",
+            f"{seconds:.0f} s" if usable(seconds) else "–",
+        ]
         lines.append(
             f"| {rank if usable(epochs) else '–'} | {optimizer} "
             f"| {top['learning_rate']:g} | {' | '.join(cells)} |"
         )
     return lines
+
+
+def _target(setting):
+    """ "93.10% (stored with its baselines ...)": the time-to-result target."""
+    if "target" not in setting:  # settings not read by loading.load_runs
+        return "its target"
+    return f"{100 * setting['target']:.2f}% ({setting['target_from']})"
 
 
 def _profile_table(settings):
@@ -237,11 +334,22 @@ def _stored_sections(settings, best):
 
 
 def _stored_ranking(settings, best, problem, baseline, name):
-    """The sweep's entries ranked together with the stored ones, under one protocol."""
-    ours = [top for (p, _), (top, _) in best.items() if p == problem and top]
-    ranked = sorted(
-        [*ours, *baselines.entries(baseline)], key=lambda s: -s[SELECTED_BY]
-    )
+    """The sweep's entries ranked together with the stored ones, under one
+    protocol, each with its tuning budget, expected best and forgiving range."""
+    curves = tuning_curves(settings)
+    rows = [
+        (top, len([s for s in settings if (s["problem"], s["optimizer"]) == key]),
+         top["tuning_seeds"], curves[key], near,
+         _diverged_rates(settings, *key))
+        for key, (top, near) in best.items() if key[0] == problem and top
+    ]  # fmt: skip
+    stored_curves = baselines.grid_curves(baseline)
+    for entry in baselines.entries(baseline):
+        rows.append((entry, entry["grid_size"], entry["tuning_seeds"],
+                     stored_curves.get(entry["optimizer"], ([], [])),
+                     entry["forgiving"], entry["diverged_rates"]))  # fmt: skip
+    rows.sort(key=lambda row: -row[0][SELECTED_BY])
+    tops = [row[0] for row in rows]
     lines = [
         "",
         f"## {problem} beside its stored baselines",
@@ -249,18 +357,20 @@ def _stored_ranking(settings, best, problem, baseline, name):
         f"This sweep's entries at their best setting and the stored ones from {name}, "
         f"made by `{baseline['command']}`, under the same protocol. {VERDICT_NOTE}",
         "",
-        "| rank | optimizer | best lr | val accuracy | test accuracy | against the best |",
-        "|---:|---|---:|---:|---:|---|",
+        *_table_head([]),
     ]
-    for rank, s in enumerate(ranked, 1):
-        against = "best" if s is ranked[0] else verdict(
-            s[f"{SELECTED_BY}_by_seed"], ranked[0][f"{SELECTED_BY}_by_seed"]
-        )  # fmt: skip
-        lines.append(
-            f"| {rank} | {s['optimizer']} | {s['learning_rate']:g} "
-            f"| {_interval(s, SELECTED_BY)} | {_interval(s, 'test_accuracy')} | {against} |"
-        )
-    return lines
+    budgets = []
+    for (top, size, seeds, (means, spreads), near, diverged), standing in zip(
+        rows, standings(tops), strict=True
+    ):
+        budgets.append(_budget(size, seeds))
+        lines.append(_row(top["optimizer"], top, standing, [], budgets[-1],
+                          _drawn(means, spreads), near, diverged))  # fmt: skip
+    if "evaluation_seeds" not in baseline["protocol"]:
+        lines += ["", "The stored entries were made before tuning and evaluation "
+                  "seeds were kept apart: each one's seeds include the seed that "
+                  "chose its setting, so its mean leans high."]  # fmt: skip
+    return lines + _notes(tops, budgets)
 
 
 def _per_epoch_table(settings, problem, baseline, name):

@@ -28,7 +28,7 @@ def folder(config, logdir="logs"):
 def run(config, logdir="logs", *, rerun_best=0, offline=False, force=False,
         data_dir=None, verbose=False):  # fmt: skip
     """Trains the sweep's runs not yet finished (and, with `rerun_best` N,
-    each entry's best setting on N − 1 more seeds), then writes its report;
+    each entry's best setting on N evaluation seeds after the tuning seed), then writes its report;
     returns the runs that failed. `offline` never tries Keras's download.
     The config is checked again first (UsageError), since it may have been
     changed since `load`, or `rerun_best` given here alone."""

@@ -22,15 +22,15 @@ def check(config, rerun_best):
         raise UsageError("no learning rate given; give one or more positive numbers")
     axes.axis("seed").check(config.seed)
     _check_schedule_settings(config)
-    if rerun_best < 0 or rerun_best == 1 or (rerun_best and "seed" in config.grid):
+    if rerun_best < 0 or (rerun_best and "seed" in config.grid):
         raise UsageError(
-            "--rerun-best N needs N >= 2 (seed 0 and N - 1 more) and no --seeds/seeds "
-            f"(it picks its own seeds), got {rerun_best}"
+            "--rerun-best N needs N >= 1 evaluation seeds and no --seeds/seeds "
+            f"(the grid tunes on --seed; the N seeds after it evaluate), got {rerun_best}"
         )
-    if rerun_best and config.seed + rerun_best - 1 > cli.MAX_SEED:
+    if rerun_best and config.seed + rerun_best > cli.MAX_SEED:
         raise UsageError(
-            f"--rerun-best {rerun_best} from seed {config.seed} needs seeds up to "
-            f"{config.seed + rerun_best - 1}; the largest is {cli.MAX_SEED}"
+            f"--rerun-best {rerun_best} after tuning seed {config.seed} needs seeds up "
+            f"to {config.seed + rerun_best}; the largest is {cli.MAX_SEED}"
         )
     _check_numbers(config)
     problem_list = config.problem_list()
@@ -62,6 +62,11 @@ def _check_names(config):
         cli.names([config.dataset], data.DATASETS, "dataset")
     for label in config.optimizers:
         cli.folder_name(label, "optimizer label")
+    if config.data_source not in (data.ANY_SOURCE, data.EMBEDDED):
+        raise UsageError(
+            f"data_source must be {data.ANY_SOURCE!r} or {data.EMBEDDED!r}, "
+            f"got {config.data_source!r}"
+        )
 
 
 def _check_numbers(config):

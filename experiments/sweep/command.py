@@ -6,7 +6,7 @@
         --optimizers adam,momentum --learning-rates 1e-3,1e-2 --models mlp \
         --epochs 3 --dataset mnist --logdir logs --seed 0
     python -m experiments.sweep --seeds 0,1,2     # every setting over 3 seeds
-    python -m experiments.sweep --rerun-best 5    # best setting per optimizer, 5 seeds
+    python -m experiments.sweep --rerun-best 5    # best setting per optimizer, 5 more seeds
     python -m experiments.sweep --config experiments/configs/weight_decay.toml
     tensorboard --logdir logs/<sweep-name>
 
@@ -70,7 +70,8 @@ def parse_args(argv):
         type=int,
         default=0,
         metavar="N",
-        help="after the one-seed grid, rerun each optimizer's best setting over N seeds",
+        help="after the grid (tuned on --seed), rerun each optimizer's best setting "
+        "on the N seeds after it; the report measures it on those alone",
     )
     parser.add_argument(
         "--max-train-samples", type=int, help="use only this many training samples"

@@ -48,6 +48,10 @@ class SweepConfig:
     seed: int = axes.axis("seed").default
     validation_fraction: float = data.VALIDATION_FRACTION
     max_train_samples: int = 0  # 0: all of them
+    # Where mnist and fashion_mnist come from: "any" (Keras's cache or
+    # download, else the embedded set) or "embedded" (always the embedded
+    # set, online or not, as the stored baselines' protocol needs).
+    data_source: str = data.ANY_SOURCE
     divergence_loss: float = DIVERGENCE_LOSS
     # Evaluate the test set after every epoch too (TensorBoard's `test` run,
     # epochs.csv); off, it is evaluated once, at the end.

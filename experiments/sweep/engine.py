@@ -55,7 +55,7 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
         print(f"sweep {sweep_dir}: {counts}")
         write_sweep_file(sweep_dir, config, todo + done)
         write_hparams_config(sweep_dir, grid)
-        reruns_at_most = [*{s.entry: s for s in grid}.values()] * max(0, rerun_best - 1)
+        reruns_at_most = [*{s.entry: s for s in grid}.values()] * rerun_best
         executor = make_executor(
             config,
             pretrain_todo + todo + reruns_at_most,
@@ -68,7 +68,7 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
             failed += [] if failed else unusable_pretraining(pretraining, sweep_dir)
             if not failed:  # nothing is fine-tuned from broken weights
                 failed += train_all(todo, datasets, sweep_dir, executor)
-            if rerun_best > 1:
+            if rerun_best:
                 failed += _rerun_best(
                     todo + done, sweep_dir, datasets, force, rerun_best, executor
                 )
@@ -133,6 +133,7 @@ def load_datasets(config, specs, classes, data_dir, download):
             seed=config.seed,
             download=download,
             classes=classes,
+            source=config.data_source,
         )
         print(f"{loaded[name].describe()}")
     for spec in specs:
@@ -186,12 +187,12 @@ def write_sweep_file(sweep_dir, config, specs):
 
 
 def _rerun_best(grid, sweep_dir, datasets, force, seeds, executor):
-    """Each entry's best setting on `seeds` − 1 more seeds; returns the failures."""
+    """Each entry's best setting on `seeds` evaluation seeds; returns the failures."""
     from experiments.sweep.tensorboard_logs import write_hparams_config
 
     reruns = best_reruns(grid, sweep_dir, seeds)
     (todo, _), counts = _planned(reruns, sweep_dir, datasets, force)
-    print(f"each optimizer's best setting over {seeds} seeds: {counts}")
+    print(f"each optimizer's best setting on {seeds} evaluation seeds: {counts}")
     write_hparams_config(sweep_dir, grid + reruns)
     return train_all(todo, datasets, sweep_dir, executor)
 

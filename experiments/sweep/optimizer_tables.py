@@ -6,7 +6,6 @@ Imports no TensorFlow until an optimizer is built.
 
 import inspect
 import json
-from pathlib import Path
 
 from experiments import cli, plugins
 from experiments.cli import UsageError
@@ -57,14 +56,10 @@ def optimizer_class(label, settings):
 
 def class_name(label, settings):
     """The optimizer's class as runs record it: the table's `class` (a file by
-    its name), or the registry class's module and name."""
+    its absolute path, as reading made it), or the registry class's module
+    and name."""
     if "class" in settings:
-        where, _, name = settings["class"].rpartition(":")
-        return (
-            f"{Path(where).name}:{name}"
-            if plugins.is_file_path(settings["class"])
-            else settings["class"]
-        )
+        return settings["class"]
     found, _ = optimizer_class(label, settings)
     return f"{found.__module__}.{found.__qualname__}"
 

@@ -164,12 +164,14 @@ def data_differences(saved, current):
 
 
 def best_reruns(grid, sweep_dir, seeds):
-    """Each entry's best grid setting, again with `seeds` − 1 more seeds.
+    """Each entry's best grid setting, again on the `seeds` seeds after the
+    tuning seed: evaluation seeds, apart from the one the choice was made on.
 
     An entry is what the report ranks (`RunSpec.entry`: an optimizer on a
     problem, at one value of each compared axis); "best" is the highest
-    validation accuracy among its finished runs that did not diverge, as
-    DeepOBS picks a learning rate on one seed before rerunning it on several.
+    validation accuracy among its finished runs that did not diverge. As
+    AlgoPerf and Crowded Valley do, the runs that choose are not the runs
+    that measure: an interval over the tuning seed would carry its luck.
     """
     best = {}
     for spec in grid:
@@ -185,5 +187,5 @@ def best_reruns(grid, sweep_dir, seeds):
     return [
         spec.at(seed=spec.values["seed"] + offset)
         for spec, _ in best.values()
-        for offset in range(1, seeds)
+        for offset in range(1, seeds + 1)
     ]

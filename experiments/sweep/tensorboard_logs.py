@@ -7,6 +7,7 @@ sweep's HParams columns, from `axes.AXES`.
 
 import csv
 import itertools
+import json
 import math
 import os
 import socket
@@ -304,7 +305,8 @@ def log_final_metrics(run_dir, spec, hyperparameters, result):
                 **axes,
                 **hyperparameters,
             },
-            trial_id=str(spec.folder),
+            # One group per setting: TensorBoard aggregates its seeds.
+            trial_id=str(spec.setting_folder),
         ),
         step=0,
     )
@@ -338,7 +340,8 @@ def write_hparams_config(sweep_dir, specs):
     from tensorboard.plugins.hparams import api as hp
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    columns = comparison_columns()
+    taken = _arguments_taken(specs)
+    columns = [c for c in comparison_columns() if c in taken or not _is_argument(c)]
     varying = {
         column
         for column in columns
@@ -346,7 +349,7 @@ def write_hparams_config(sweep_dir, specs):
     }
     shown = sorted(columns, key=lambda column: column not in varying)
     shown = set(shown[:HPARAMS_SHOWN])
-    names = dict.fromkeys(("model", *columns, *HYPERPARAMETERS))
+    names = dict.fromkeys(("model", *columns, *(h for h in HYPERPARAMETERS if h in taken)))
     metrics = [hp.Metric(tag, group="final", display_name=tag) for tag in FINAL_METRICS]
     summary = hp.hparams_config_pb([hp.HParam(n) for n in names], metrics)
     value = summary.value[0]
@@ -362,6 +365,27 @@ def write_hparams_config(sweep_dir, specs):
     with writer.as_default():
         tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
     writer.close()
+
+
+def _arguments_taken(specs):
+    """The optimizer settings (HYPERPARAMETERS) that at least one of the
+    runs' optimizers has: the HParams columns worth a column."""
+    from experiments.sweep.optimizer_tables import probe
+    from experiments.sweep.spec import hyperparameters
+
+    tables = {(s.optimizer, json.dumps(s.optimizer_settings, sort_keys=True, default=repr)): s
+              for s in specs}  # fmt: skip
+    return {
+        name
+        for spec in tables.values()
+        for name in hyperparameters(probe(spec.optimizer, spec.optimizer_settings))
+    }
+
+
+def _is_argument(column):
+    return column in HYPERPARAMETERS or any(
+        a.name == column and a.goes_to == "optimizer" for a in axes.AXES
+    )
 
 
 def json_key(spec, column):
