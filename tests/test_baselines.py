@@ -340,3 +340,13 @@ def test_bands_stay_within_the_metric_s_range(monkeypatch):
     from experiments.plotting import within_range
 
     assert within_range("val_loss", np.array([-0.2, 0.1]), np.array([0.3, 0.4]))[0].tolist() == [0, 0.1]
+
+
+def test_the_documented_commands_pin_the_stored_protocol_s_data():
+    """The stored baselines' config and the walk-through's take the embedded
+    digits online too (tests/test_data.py: the same data either way)."""
+    from experiments.sweep import api
+    from experiments.sweep.config import CONFIGS
+
+    for path in (CONFIGS / "baselines.toml", CONFIGS.parents[1] / "docs/notebooks/lion.toml"):
+        assert api.load(path).data_source == "embedded", path

@@ -166,3 +166,17 @@ def test_summary_ranks_the_entries_by_time_to_result(tmp_path):
     text = (tmp_path / "summary.md").read_text()
     assert "| 1 | adam | 0.1 | 1 | 1 s |" in text
     assert "| 2 | sgd | 0.1 | 3 | 3 s |" in text
+
+
+def test_the_detectable_difference_is_welch_s_half_width_at_the_median_spread():
+    """Standard deviations 0.01, 0.02 and 0.2 over 3 seeds each: the median,
+    0.02, gives t(0.975, 4) · 0.02 · √(2/3) = 2.776445 · 0.02 · 0.816497."""
+    entries = [{"val_accuracy_by_seed": v} for v in (
+        [0.90, 0.91, 0.92], [0.80, 0.82, 0.84], [0.5, 0.7, 0.9], [0.99])]  # fmt: skip
+    smallest, n = statistics.detectable_difference(entries)
+    assert n == 3 and smallest == pytest.approx(2.776445 * 0.02 * math.sqrt(2 / 3))
+    # Two entries with exactly that spread, that far apart: the interval's edge.
+    a = [0.90, 0.92, 0.94]
+    b = [v + smallest for v in a]
+    assert statistics.welch_interval(b, a)[1] == pytest.approx(0, abs=1e-9)
+    assert math.isnan(statistics.detectable_difference(entries[3:])[0])

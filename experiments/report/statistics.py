@@ -144,6 +144,24 @@ def standings(entries):
     return found
 
 
+def detectable_difference(entries):
+    """(The smallest difference of means, in the metric's units, that Welch's
+    95% interval can tell from 0 between two typical entries of these, the
+    seeds per entry): t(0.975, 2(n − 1))·s·√(2/n), with s the median of the
+    entries' standard deviations over their seeds (one erratic entry does
+    not set it) and n their median count of seeds. NaN below two entries of
+    two or more seeds."""
+    from scipy import stats
+
+    seeds = [e[f"{SELECTED_BY}_by_seed"] for e in entries]
+    seeds = [v for v in seeds if len(v) > 1]
+    if len(seeds) < 2:
+        return math.nan, 0
+    spread = float(np.median([np.std(v, ddof=1) for v in seeds]))
+    n = int(np.median([len(v) for v in seeds]))
+    return float(stats.t.ppf(0.975, 2 * (n - 1)) * spread * math.sqrt(2 / n)), n
+
+
 def performance_profile(scores, taus):
     """Dolan & Moré (2002), as AlgoPerf scores submissions: {entry: [the share of
     problems on which its error is within τ times the best entry's, for each τ]}.

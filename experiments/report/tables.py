@@ -2,12 +2,20 @@
 each problem's entries at their best setting."""
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
 
 from experiments.cli import writing
+from experiments.report.ranking_rows import (
+    VERDICT_NOTE,
+    budget,
+    drawn,
+    notes,
+    percent,
+    row,
+    table_head,
+)
 from experiments.report import baselines
 from experiments.report.statistics import (
     FORGIVING_MARGIN,
@@ -30,16 +38,6 @@ def write_csv(rows, columns, path):
         writer.writeheader()
         for row in rows:
             writer.writerow({k: row.get(k, "") for k in columns})
-
-
-def _percent(value, spread=math.nan, n=None):
-    """A percentage, ± `spread` where there is one, with its seeds where more than one."""
-    if not usable(value):
-        return "n/a"
-    if usable(spread):
-        seeds = f" ({n} seeds)" if n else ""
-        return f"{100 * value:.2f}% ± {100 * spread:.2f}{seeds}"
-    return f"{100 * value:.2f}%"
 
 
 def write_markdown(settings, path, sweep_name, failed=None, notes=()):
@@ -119,106 +117,20 @@ def _ranking(problem, ranked, settings, curves):
     verdict against the best entry's seeds and its tuning budget."""
     has_grid = any(s["in_decay_grid"] for s in settings)
     lines = ["", f"## {problem}", ""]
-    lines += _table_head(["weight decay"] if has_grid else [])
+    lines += table_head(["weight decay"] if has_grid else [])
     tops = [top for _, top, _ in ranked if top is not None]
     standing = dict(zip(map(id, tops), standings(tops), strict=True))
     budgets = []
     for optimizer, top, near in ranked:
         grid = [s for s in settings if (s["problem"], s["optimizer"]) == (problem, optimizer)]
-        budget = _budget(len(grid), grid[0]["tuning_seeds"])
-        budgets.append(budget)
+        tuned_over = budget(len(grid), grid[0]["tuning_seeds"])
+        budgets.append(tuned_over)
         means, spreads = curves[(problem, optimizer)]
         extra = [f"{top.get('weight_decay') or 0:g}" if top else "–"] if has_grid else []
-        lines.append(_row(optimizer, top, standing.get(id(top)), extra, budget,
-                          _drawn(means, spreads), near,
+        lines.append(row(optimizer, top, standing.get(id(top)), extra, tuned_over,
+                          drawn(means, spreads), near,
                           _diverged_rates(settings, problem, optimizer)))  # fmt: skip
-    return lines + _notes(tops, budgets)
-
-
-def _table_head(extra):
-    names = ["rank", "optimizer", "best lr", *extra, "val accuracy", "test accuracy",
-             "against the best", "difference (points, 95%)", "tuned over",
-             f"expected best of {TUNING_DRAWS}", "forgiving range (lrs)",
-             "diverged at lr"]  # fmt: skip
-    aligned = [":" if n not in ("optimizer", "against the best") else "" for n in names]
-    return [
-        "| " + " | ".join(names) + " |",
-        "|" + "|".join(f"---{a}" for a in aligned) + "|",
-    ]
-
-
-def _row(optimizer, top, standing, extra, budget, drawn, near, diverged):
-    """One entry's row; `top` None where every setting diverged."""
-    if top is None:
-        cells = ["–", *extra, "diverged", "diverged", "–", "–"]
-    else:
-        rank, against, difference = standing
-        cells = [f"{top['learning_rate']:g}", *extra, _interval(top, SELECTED_BY),
-                 _interval(top, "test_accuracy"), against,
-                 _difference(difference) if against != "best" else "–"]  # fmt: skip
-    forgiving = f"{near[0]:g} – {near[-1]:g} ({len(near)})" if near else "–"
-    rank_cell = "–" if top is None or standing[0] is None else str(standing[0])
-    cells = [rank_cell, optimizer, *cells, budget, drawn, forgiving,
-             ", ".join(diverged) or "–"]  # fmt: skip
-    return "| " + " | ".join(cells) + " |"
-
-
-def _difference(interval):
-    """ "-0.42 (-1.10 to +0.26)": the difference from the best in points, and
-    Welch's 95% interval of it."""
-    if interval is None or not usable(interval[1]):
-        return "–"
-    difference, low, high = (100 * v for v in interval)
-    return f"{difference:+.2f} ({low:+.2f} to {high:+.2f})"
-
-
-def _budget(settings, tuning_seeds):
-    """ "9 settings × 1 seed": how much search chose an entry's best."""
-    seeds = len(tuning_seeds.split()) or 1
-    return f"{settings} setting{'s' * (settings != 1)} × {seeds} seed{'s' * (seeds != 1)}"
-
-
-def _drawn(means, spreads):
-    k = min(TUNING_DRAWS, len(means)) - 1
-    return _percent(means[k], spreads[k]) if means else "–"
-
-
-def _notes(tops, budgets):
-    """The lines under a ranking: one seed, or unequal tuning budgets."""
-    notes = []
-    if tops and all(len(t[f"{SELECTED_BY}_by_seed"]) < 2 for t in tops):
-        notes.append(
-            "One seed per entry: the order is of single runs and ranks nothing; "
-            "`--rerun-best N` measures each best setting on N more seeds."
-        )
-    elif any(len(t[f"{SELECTED_BY}_by_seed"]) < 2 for t in tops):
-        notes.append(
-            "An entry of one seed has no rank: it cannot be told apart from the best."
-        )
-    if len(set(budgets)) > 1:
-        notes.append(
-            "The entries were tuned over unequal budgets (*tuned over*): a larger "
-            "search finds a better best by chance alone."
-        )
-    return [line for note in notes for line in ("", note)]
-
-
-VERDICT_NOTE = (
-    "*Against the best*: Welch's 95% interval for the difference between an "
-    "entry's mean validation accuracy over its seeds and the best entry's "
-    "(the best mean of two or more seeds), given in points beside it: "
-    "*worse* (or *better*) when it excludes 0, else *cannot tell apart with "
-    "these seeds*; one seed on either side gives no verdict. *Rank*: 1 + the "
-    "entries shown better, so entries that cannot be told apart share one. "
-    "Accuracies are the mean ± the half-width of its 95% t-interval over the "
-    "seeds (a t-interval, not a bootstrap: three seeds give a bootstrap ten "
-    "resamples). "
-)
-
-
-def _interval(setting, metric):
-    """ "93.25% ± 1.20 (3 seeds)": the mean and its 95% t-interval's half-width."""
-    return _percent(setting[metric], setting[f"{metric}_ci95"], setting["n_seeds"])
+    return lines + notes(tops, budgets)
 
 
 def _diverged_rates(settings, problem, optimizer):
@@ -357,20 +269,20 @@ def _stored_ranking(settings, best, problem, baseline, name):
         f"This sweep's entries at their best setting and the stored ones from {name}, "
         f"made by `{baseline['command']}`, under the same protocol. {VERDICT_NOTE}",
         "",
-        *_table_head([]),
+        *table_head([]),
     ]
     budgets = []
     for (top, size, seeds, (means, spreads), near, diverged), standing in zip(
         rows, standings(tops), strict=True
     ):
-        budgets.append(_budget(size, seeds))
-        lines.append(_row(top["optimizer"], top, standing, [], budgets[-1],
-                          _drawn(means, spreads), near, diverged))  # fmt: skip
+        budgets.append(budget(size, seeds))
+        lines.append(row(top["optimizer"], top, standing, [], budgets[-1],
+                          drawn(means, spreads), near, diverged))  # fmt: skip
     if "evaluation_seeds" not in baseline["protocol"]:
         lines += ["", "The stored entries were made before tuning and evaluation "
                   "seeds were kept apart: each one's seeds include the seed that "
                   "chose its setting, so its mean leans high."]  # fmt: skip
-    return lines + _notes(tops, budgets)
+    return lines + notes(tops, budgets)
 
 
 def _per_epoch_table(settings, problem, baseline, name):
@@ -400,8 +312,8 @@ def _per_epoch_table(settings, problem, baseline, name):
                     baselines.SAME_CURVE.get(curve_name, curve_name)]]  # fmt: skip
                 lines.append(
                     f"| {setting['optimizer']} | {setting['learning_rate']:.3g} | {label} "
-                    f"| {epoch} | {_percent(*t_interval(mine), len(mine))} "
-                    f"| {_percent(*t_interval(published), len(published))} "
+                    f"| {epoch} | {percent(*t_interval(mine), len(mine))} "
+                    f"| {percent(*t_interval(published), len(published))} "
                     f"| {100 * (np.mean(mine) - published.mean()):+.2f} |"
                 )
     return lines
