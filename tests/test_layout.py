@@ -122,6 +122,18 @@ def test_no_module_reaches_into_ray_s_private_modules():
     assert private == []
 
 
+def test_no_module_changes_how_python_imports():
+    """TensorFlow's start-up is quieted by its documented TF_CPP_MIN_LOG_LEVEL
+    (experiments/__init__.py), not by an import hook that would hide a
+    failing import's own message."""
+    hooks = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path, node in syntax_nodes()
+        if isinstance(node, ast.Attribute) and node.attr in ("meta_path", "path_hooks")
+    ]
+    assert hooks == []
+
+
 def test_no_module_is_longer_than_400_lines():
     long = [
         f"{path.relative_to(ROOT)} ({length} lines)"
