@@ -180,7 +180,8 @@ def test_the_readme_weight_decay_command_takes_the_grid_over_the_table():
         (["--optimizers", "sgd,momentum", "--grid", "beta_1=0.5"],
          "grid beta_1: none of this sweep's optimizers (sgd, momentum) uses beta_1; "
          "it applies to optimizers that do, such as adam, "),
-        (["--grid", "warmth=1"], "unknown grid axis 'warmth'; allowed: learning_rate, "),
+        (["--grid", "warmth=1"], "grid warmth: none of this sweep's optimizers "
+         "(momentum, adam) uses warmth; a grid axis is one of learning_rate, "),
         (["--grid", "momentum=0.5,1.5"],
          "grid momentum: optimizer momentum: `momentum` must be in [0, 1); got 1.5"),
         (["--grid", "batch_size=0"], "batch_size must be an integer >= 1, got '0'"),
@@ -385,3 +386,78 @@ def test_dropping_the_remainder_is_an_axis_that_reaches_the_training_steps(tmp_p
         assert len(events(runs_dir / folder / "train").Tensors("batch_loss")) == steps
     labels = {row["optimizer"] for row in table(tmp_path / "quick/summary.csv")}
     assert labels == {"sgd", "sgd+drop_remainder=True"}
+
+
+SCALED_SGD = '''
+import keras
+
+
+class ScaledSGD(keras.optimizers.Optimizer):
+    """θ ← θ − η·scale·g, or η·scale·sign(g) with `signed`."""
+
+    def __init__(self, learning_rate=0.01, scale=1.0, signed=False, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.scale, self.signed = scale, signed
+
+    def update_step(self, gradient, variable, learning_rate):
+        step = keras.ops.sign(gradient) if self.signed else gradient
+        rate = keras.ops.cast(learning_rate, variable.dtype) * self.scale
+        self.assign_sub(variable, rate * step)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "signed": self.signed}
+'''
+
+
+def scaled_sweep(tmp_path):
+    """The command line of a tiny sweep of ScaledSGD, from a file."""
+    (tmp_path / "scaled.py").write_text(SCALED_SGD)
+    path = tmp_path / "scaled.toml"
+    path.write_text('name = "scaled"\nlearning_rates = [0.01]\nworkers = 1\n'
+                    '[optimizers.scaled]\nclass = "scaled.py:ScaledSGD"\n')  # fmt: skip
+    return ["--config", str(path), "--offline", "--models", "mlp", "--epochs", "2",
+            "--max-train-samples", "256", "--logdir", str(tmp_path / "logs")]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_user_optimizer_s_own_argument_is_a_grid_axis(tmp_path, capsys):
+    """`scale`, a keyword only ScaledSGD's constructor has, swept by --grid:
+    its folders, both CSVs, HParams and the report name it, it changes what
+    the run does, and the sweep resumes."""
+    argv = [*scaled_sweep(tmp_path), "--grid", "scale=0.5,4"]
+    assert sweep.main(argv) == 0
+    sweep_dir = tmp_path / "logs" / "scaled"
+    folders = sorted(str(p.parent.relative_to(sweep_dir)) for p in sweep_dir.rglob("result.json"))
+    assert folders == ["mlp/scaled/lr=0.01,scale=0.5", "mlp/scaled/lr=0.01,scale=4"]
+    runs = {row["scale"]: row for row in table(sweep_dir / "runs.csv")}
+    assert set(runs) == {"0.5", "4"}
+    assert runs["0.5"]["train_loss"] != runs["4"]["train_loss"]  # it reached the update
+    summary = {row["optimizer"] for row in table(sweep_dir / "summary.csv")}
+    assert summary == {"scaled+scale=0.5", "scaled+scale=4"}
+    markdown = (sweep_dir / "summary.md").read_text()
+    assert "| scaled+scale=0.5 |" in markdown and "| scaled+scale=4 |" in markdown
+    config = hparams(sweep_dir)["_hparams_/experiment"].experiment
+    assert "scale" in [info.name for info in config.hparam_infos]
+    start = hparams(sweep_dir / "mlp/scaled/lr=0.01,scale=4")["_hparams_/session_start_info"]
+    assert start.session_start_info.hparams["scale"].number_value == 4
+    saved = json.loads((sweep_dir / "mlp/scaled/lr=0.01,scale=4/run.json").read_text())
+    assert saved["optimizer_config"]["scale"] == 4
+    capsys.readouterr()
+    assert sweep.main(argv) == 0
+    assert "0 runs to train, 2 already finished" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("grid, said", [
+    ("scale=abc", "grid scale: optimizer scaled takes scale as a number (its "
+                  "default is 1.0), got 'abc'"),
+    ("signed=1", "grid signed: optimizer scaled takes signed as true or false (its "
+                 "default is False), got 1"),
+    ("bogus=1", "grid bogus: none of this sweep's optimizers (scaled) uses bogus"),
+    ("a-b=1", "unknown grid axis 'a-b'"),
+])  # fmt: skip
+def test_a_wrong_argument_value_is_one_line_and_exit_2(grid, said, tmp_path, capsys):
+    argv = [*scaled_sweep(tmp_path), "--grid", grid]
+    assert sweep.main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and err.count("\n") == 1, err
+    assert not (tmp_path / "logs").exists()

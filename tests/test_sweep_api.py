@@ -69,4 +69,7 @@ def test_store_baselines_runs_its_sweep_through_the_api(tmp_path, monkeypatch):
     assert store_baselines.main(argv) == 0
     stored = json.loads((tmp_path / "mnist_small_mlp.json").read_text())
     assert sorted(stored["entries"]) == ["adam", "sgd"]
-    assert stored["protocol"]["seeds"] == [0, 1] and stored["protocol"]["model"] == "mlp"
+    # One learning rate: nothing chosen, so every seed measures.
+    assert stored["protocol"]["tuning_seeds"] == []
+    assert stored["protocol"]["evaluation_seeds"] == [0, 1, 2]
+    assert stored["protocol"]["model"] == "mlp"

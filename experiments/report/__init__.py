@@ -43,8 +43,9 @@ def write_report(sweep_dir):
         print(f"note: the report leaves out {left_out} {_LEFT_OUT}", file=sys.stderr)
     settings = aggregate(runs)
     paths = [sweep_dir / name for name in (SUMMARY_CSV, RUNS_CSV, SUMMARY_MD)]
-    write_csv(settings, setting_columns(), paths[0])
-    write_csv(runs, run_columns(), paths[1])
+    arguments = sorted({name for run in runs for name in run["argument_axes"]})
+    write_csv(settings, setting_columns(arguments), paths[0])
+    write_csv(runs, run_columns(arguments), paths[1])
     notes = [f"Left out: {left_out} {_LEFT_OUT}."] if left_out else []
     write_markdown(settings, paths[2], sweep_dir.name, failures(sweep_dir), notes)
     return paths + figures.draw(settings, sweep_dir)

@@ -20,11 +20,13 @@ def axis_columns():
     return [a.name for a in axes.AXES if a.name not in HYPERPARAMETERS]
 
 
-def run_columns():
-    """runs.csv's columns: one row per finished run."""
+def run_columns(arguments=()):
+    """runs.csv's columns: one row per finished run; `arguments`: the other
+    optimizer arguments its grid varies (axes.argument)."""
     return (
         *IDENTITY_COLUMNS,
         *axis_columns(),
+        *arguments,
         "epochs_run",
         *METRICS,
         "diverged",
@@ -34,11 +36,12 @@ def run_columns():
     )
 
 
-def setting_columns():
+def setting_columns(arguments=()):
     """summary.csv's columns: one row per setting, its seeds aggregated."""
     return (
         *IDENTITY_COLUMNS,
         *(name for name in axis_columns() if name != "seed"),
+        *arguments,
         "epochs_run",
         *[column for metric in METRICS for column in (metric, f"{metric}_std")],
         "diverged",

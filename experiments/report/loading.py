@@ -122,6 +122,11 @@ def _run_row(spec, config, result, run_dir):
         **spec.values,
         **{k: result[k] for k in run_columns() if k in result},
         **config["hyperparameters"],  # the optimizer's values of its axes
+        # Other gridded arguments; the run at the optimizer's own value has it.
+        **{name: config.get("optimizer_config", {}).get(name)
+           if spec.values[name] is None else spec.values[name]
+           for name in axes.arguments(spec.values)},  # fmt: skip
+        "argument_axes": tuple(axes.arguments(spec.values)),
         "optimizer": axes.entry_label(spec.optimizer, spec.values, spec.problem),
         "base_optimizer": spec.optimizer,
         "optimizer_class": config.get("optimizer_class", ""),  # not recorded before
@@ -218,7 +223,7 @@ def _sort_key(row):
     first = ("learning_rate", "weight_decay")
     order = [
         *first,
-        *(a.name for a in axes.AXES if a.name not in (*first, "seed")),
+        *(a.name for a in axes.of(row["argument_axes"]) if a.name not in (*first, "seed")),
         "seed",
     ]
     return [

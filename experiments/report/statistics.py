@@ -231,7 +231,8 @@ def setting_key(row):
     return (
         row["problem"],
         row["optimizer"],
-        *(row.get(a.name) for a in axes.AXES if a.role != "repeat"),
+        *(row.get(a.name) for a in axes.of(row.get("argument_axes", ()))
+          if a.role != "repeat"),
     )
 
 

@@ -2,7 +2,9 @@
 
 Everything reads this table: the config's and the command line's checks
 and flags, the plan, folder names, resume's identity check, HParams, both
-CSVs and the report's grouping. Adding an axis is one entry here.
+CSVs and the report's grouping. Adding an axis is one entry here. Any
+other keyword of an optimizer's constructor is an axis too, made when a
+grid names it (`argument`); `of` gives the axes of a grid or a run.
 Imports no TensorFlow.
 """
 
@@ -124,13 +126,68 @@ def axis(name):
     return known[name]
 
 
+# Keywords of every Keras optimizer that are not a run's argument to vary.
+NOT_ARGUMENTS = ("name", "kwargs")
+
+
+def find(name):
+    """The declared axis `name`, else the optimizer argument `name`: any
+    keyword of a constructor (checks.py holds it against the sweep's
+    optimizers' signatures). UsageError for a name no keyword can have."""
+    declared = {a.name: a for a in AXES}
+    if name in declared:
+        return declared[name]
+    if not name.isidentifier() or name in NOT_ARGUMENTS:
+        raise cli.UsageError(
+            f"unknown grid axis {name!r}; give one of {', '.join(declared)} or a "
+            "keyword of the optimizers' constructors"
+        )
+    return argument(name)
+
+
+def argument(name):
+    """An optimizer argument that is not a declared axis, as an axis: each
+    value ranks as an entry of its own, and unset, the optimizer keeps its own."""
+    return Axis(name, _given, None, name, "compared", "optimizer")
+
+
+def _given(value):
+    """A value from TOML as it is; from the command line, true/false, an
+    integer, a number or else the text. Its type is checked against each
+    constructor that takes it (checks.py)."""
+    if not isinstance(value, str):
+        return value
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    for parse in (int, float):
+        try:
+            return parse(value)
+        except ValueError:
+            pass
+    return value
+
+
+def of(names):
+    """The axes of a grid or a run whose values are keyed by `names`: AXES,
+    with an argument axis for each other name, by name, before the seed."""
+    declared = [a.name for a in AXES]
+    others = sorted(set(names) - set(declared))
+    return (*AXES[:-1], *map(argument, others), AXES[-1])
+
+
+def arguments(names):
+    """Of `names`, those that are optimizer arguments made by `argument`."""
+    declared = {a.name for a in AXES}
+    return sorted(set(names) - declared)
+
+
 def entry(problem_folder, optimizer, values):
     """What the report ranks as one optimizer, and --rerun-best reruns the best
     of: an optimizer on a problem, at one value of each compared axis."""
     return (
         problem_folder,
         optimizer,
-        *(values.get(a.name) for a in AXES if a.role == "compared"),
+        *(values.get(a.name) for a in of(values) if a.role == "compared"),
     )
 
 
@@ -138,8 +195,9 @@ def entry_label(optimizer, values, problem):
     """The entry's name in reports: the optimizer, plus each compared axis not
     at its default (a schedule by its name: `sgd+cosine`)."""
     parts = [optimizer]
-    for a in AXES:
+    for a in of(values):
         value = values.get(a.name, a.default)
         if a.role == "compared" and not a.is_default(value, problem):
-            parts.append(value if isinstance(value, str) else a.label(value))
+            named = a.goes_to == "schedule" and isinstance(value, str)  # sgd+cosine
+            parts.append(value if named else a.label(value))
     return "+".join(parts)

@@ -89,7 +89,7 @@ def _check_optimizer_axes(config):
     """An optimizer argument on the grid must be used by one of the sweep's optimizers."""
     import custom_optimizers
 
-    for axis in axes.AXES:
+    for axis in axes.of(config.grid):
         if axis.goes_to != "optimizer" or axis.name not in config.grid:
             continue
         if not any(
@@ -101,10 +101,16 @@ def _check_optimizer_axes(config):
                 for name in custom_optimizers.available()
                 if uses(custom_optimizers.get(name), axis.name)
             ]
+            elsewhere = (
+                f"it applies to optimizers that do, such as {', '.join(users)}"
+                if users
+                else "a grid axis is one of "
+                + ", ".join(a.name for a in axes.AXES)
+                + ", or a keyword of an optimizer's constructor"
+            )
             raise UsageError(
                 f"grid {axis.name}: none of this sweep's optimizers "
-                f"({', '.join(config.optimizers)}) uses {axis.name}; it applies to "
-                f"optimizers that do, such as {', '.join(users)}"
+                f"({', '.join(config.optimizers)}) uses {axis.name}; {elsewhere}"
             )
 
 
@@ -114,9 +120,10 @@ def _check_argument_values(config):
     for label, settings in config.optimizers.items():
         grid = {**config.grid, **optimizer_tables.own_grid(settings)}
         built = probe(label, settings)
-        for axis in axes.AXES:
+        for axis in axes.of(grid):
             if axis.goes_to != "optimizer" or not uses(built, axis.name):
                 continue
+            _check_argument_type(label, built, axis.name, grid.get(axis.name, []))
             for value in grid.get(axis.name, []):
                 try:
                     optimizer_tables.checked_build(
@@ -124,6 +131,28 @@ def _check_argument_values(config):
                     )
                 except UsageError as error:
                     raise UsageError(f"grid {axis.name}: {error}") from None
+
+
+def _check_argument_type(label, built, name, values):
+    """Each value of a gridded argument of the kind the constructor's default
+    is (true or false, a number, a text); UsageError naming it. A keyword
+    without such a default takes what its constructor accepts."""
+    default = optimizer_tables.keywords(type(built))[name].default
+    expected = _kind(default)
+    for value in values:
+        if expected and _kind(value) != expected:
+            raise UsageError(
+                f"grid {name}: optimizer {label} takes {name} as {expected} (its "
+                f"default is {default!r}), got {value!r}"
+            )
+
+
+def _kind(value):
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "a text" if isinstance(value, str) else None
 
 
 def _check_multipliers(label, settings, problem_list):

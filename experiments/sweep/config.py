@@ -132,13 +132,13 @@ class SweepConfig:
             if axis.name in grid
             and (axis.goes_to != "optimizer" or uses(built, axis.name))
             else [self.fixed_value(axis, problem)]
-            for axis in axes.AXES
+            for axis in axes.of(grid)
         }
 
     def fixed_value(self, axis, problem):
         """An axis's one value when no grid sets it: the sweep's key of the
         axis's own name (`seed`, `batch_size`) when set, else its default."""
-        own = getattr(self, axis.name, None)
+        own = getattr(self, axis.name, None) if axis in axes.AXES else None
         return axis.default_on(problem) if own is None else own
 
     def schedule_settings(self, schedule):
@@ -178,7 +178,7 @@ class SweepConfig:
 
     def set_grid(self, name, values, what):
         """Sets the axis `name` to `values`, checked (`what` names their source)."""
-        axis = axes.axis(name)
+        axis = axes.find(name)
         self.grid = {
             **self.grid,
             name: optimizer_tables.checked_values(axis, values, what),
@@ -191,6 +191,6 @@ def _own_values(label, settings, values_of):
     built = probe(label, settings)
     return {
         axis.name: getattr(built, axis.name, None)
-        for axis in axes.AXES
+        for axis in axes.of(values_of)
         if axis.goes_to == "optimizer" and values_of[axis.name] != [None]
     }

@@ -29,7 +29,7 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
     """Runs the sweep, then `report(sweep_dir)` if any run finished; returns
     the runs that failed (an empty list when none did)."""
     from experiments.sweep.folder_lock import FolderLock
-    from experiments.sweep.tensorboard_logs import write_hparams_config
+    from experiments.sweep.hparams import write_hparams_config
 
     sweep_dir = Path(_cluster_logdir(config, logdir)) / config.name
     grid, pretraining = config.runs(), config.pretrain_runs()
@@ -188,7 +188,7 @@ def write_sweep_file(sweep_dir, config, specs):
 
 def _rerun_best(grid, sweep_dir, datasets, force, seeds, executor):
     """Each entry's best setting on `seeds` evaluation seeds; returns the failures."""
-    from experiments.sweep.tensorboard_logs import write_hparams_config
+    from experiments.sweep.hparams import write_hparams_config
 
     reruns = best_reruns(grid, sweep_dir, seeds)
     (todo, _), counts = _planned(reruns, sweep_dir, datasets, force)

@@ -91,13 +91,29 @@ def probe(label, settings, **overrides):
     return _probed[key]
 
 
+def keywords(optimizer_class):
+    """{keyword: its inspect.Parameter} a constructor takes: its own, and
+    keras.optimizers.Optimizer's where it passes **kwargs on (clipnorm, …)."""
+    import keras
+
+    own = dict(inspect.signature(optimizer_class.__init__).parameters)
+    if any(p.kind is p.VAR_KEYWORD for p in own.values()):
+        base = inspect.signature(keras.optimizers.Optimizer.__init__).parameters
+        own = {**base, **own}
+    return {k: p for k, p in own.items() if p.kind is p.POSITIONAL_OR_KEYWORD
+            or p.kind is p.KEYWORD_ONLY}  # fmt: skip
+
+
 def uses(optimizer, argument):
-    """Whether `optimizer` uses `argument`: its constructor takes it, and it is
-    set, and not to a number 0 (sgd's momentum 0 is no momentum; a true/false
-    setting is always used). Keras's Lion and our Adam both use beta_1."""
-    parameters = inspect.signature(type(optimizer).__init__).parameters
+    """Whether `optimizer` uses `argument`: its constructor takes it, and, for
+    a declared axis, it is set, and not to a number 0 (sgd's momentum 0 is
+    no momentum; a true/false setting is always used). Keras's Lion and our
+    Adam both use beta_1. Any other keyword is used where it is taken."""
+    parameters = keywords(type(optimizer))
     if argument not in parameters:
         return False
+    if argument in axes.arguments([argument]):
+        return True
     value = getattr(optimizer, argument, parameters[argument].default)
     if value is inspect.Parameter.empty:
         return False
@@ -118,7 +134,7 @@ def own_grid(settings):
     if not isinstance(grid, dict):
         raise UsageError("grid must be a table of lists, e.g. {learning_rate = [0.1]}")
     return {
-        name: checked_values(axes.axis(name), values, f"grid.{name}")
+        name: checked_values(axes.find(name), values, f"grid.{name}")
         for name, values in grid.items()
     }
 
@@ -167,7 +183,7 @@ def check_table(label, settings, problem_list):
     except (ValueError, TypeError) as error:
         raise UsageError(f"optimizer {label}: {error}") from None
     for name in grid:
-        if axes.axis(name).goes_to == "optimizer" and not uses(built, name):
+        if axes.find(name).goes_to == "optimizer" and not uses(built, name):
             raise UsageError(
                 f"optimizer {label}: grid.{name}: {label} does not use {name}"
             )

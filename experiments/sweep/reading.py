@@ -122,7 +122,6 @@ def _read_grid(config, raw, path):
                 continue
             config.set_grid(name, values, f"{path}: {plural}")
     for name, values in grid.items():
-        axes.axis(name)
         config.set_grid(
             name,
             _typed(values, list, f"{path}: [grid] {name}"),

@@ -52,7 +52,7 @@ class RunSpec:
     spelled: tuple = field(default=(), compare=False)
 
     def __post_init__(self):
-        defaults = {a.name: a.default_on(self.problem) for a in axes.AXES}
+        defaults = {a.name: a.default_on(self.problem) for a in axes.of(self.values)}
         object.__setattr__(self, "values", {**defaults, **self.values})
 
     @property
@@ -73,7 +73,7 @@ class RunSpec:
         at its default adds its tag, in AXES' order (lr, wd, schedule, …, seed)."""
         name = ",".join(
             a.label(self.values[a.name])
-            for a in axes.AXES
+            for a in axes.of(self.values)
             if not a.is_default(self.values[a.name], self.problem)
         )
         return Path(self.stage) / self.problem.folder / self.optimizer / name
@@ -90,7 +90,7 @@ class RunSpec:
     def build_optimizer(self, steps_per_epoch):
         arguments = {
             a.name: self.values[a.name]
-            for a in axes.AXES
+            for a in axes.of(self.values)
             if a.goes_to == "optimizer" and self.values[a.name] is not None
         }
         learning_rate = make_schedule(
@@ -143,12 +143,15 @@ class RunSpec:
             for f in fields(self)
             if f.name not in NOT_RECORDED
         }
+        arguments = axes.arguments(self.values)
         return json.loads(json.dumps({
             "problem": self.problem.name,
             "model": self.model,
             "dataset": self.dataset,
             **fixed,
             **self.values,
+            # Which keys are optimizer arguments beyond the declared axes.
+            **({ARGUMENTS_KEY: arguments} if arguments else {}),
             **self.code(),
         }))  # fmt: skip
 
@@ -158,7 +161,7 @@ class RunSpec:
         default) and its `problem` (not recorded before problems existed:
         then a problem whose batch size is the run's)."""
         saved = {**cls.identity_defaults(), **saved}
-        axis_names = {a.name for a in axes.AXES}
+        axis_names = {a.name for a in axes.of(saved.get(ARGUMENTS_KEY, ()))}
         problem = (
             problems.Problem(**problem)
             if problem
@@ -211,6 +214,9 @@ class RunSpec:
             if saved.get(k, mine[k] if k in CODE_KEYS else defaults.get(k)) != mine[k]
         ]
 
+
+# The identity's list of the optimizer arguments it holds beyond AXES.
+ARGUMENTS_KEY = "grid_arguments"
 
 # What a run.json records of a user's files' contents (RunSpec.code).
 CODE_KEYS = ("model_code", "optimizer_code")

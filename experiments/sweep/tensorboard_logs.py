@@ -1,13 +1,12 @@
-"""What a sweep writes for TensorBoard: each run's logs, and the HParams dashboard's setup.
+"""What a sweep writes for TensorBoard: each run's logs.
 
 `RunLogger` writes a run's scalars and histograms as it trains;
-`log_final_metrics` its HParams session; `write_hparams_config` the
-sweep's HParams columns, from `axes.AXES`.
+`log_final_metrics` its HParams session (hparams.py configures the
+dashboard's columns at the sweep's root).
 """
 
 import csv
 import itertools
-import json
 import math
 import os
 import socket
@@ -27,8 +26,7 @@ from tensorboard.util import tensor_util
 
 from experiments import models
 from experiments.cli import writing
-from experiments.sweep import axes
-from experiments.sweep.run_files import EPOCHS_FILE, FINAL_METRICS, HYPERPARAMETERS
+from experiments.sweep.run_files import EPOCHS_FILE, FINAL_METRICS
 
 FIRST_STEPS = 100  # batch losses kept in result.json: how a run starts
 
@@ -311,87 +309,3 @@ def log_final_metrics(run_dir, spec, hyperparameters, result):
         step=0,
     )
     session.close()
-
-
-def comparison_columns():
-    """The HParams columns that tell runs apart, most important first."""
-    return [
-        "optimizer",
-        "learning_rate",
-        "problem",
-        *(a.name for a in axes.AXES if a.name != "learning_rate"),
-    ]
-
-
-HPARAMS_SHOWN = 5  # TensorBoard 2.21's HPARAMS tab checks this many columns
-
-
-def write_hparams_config(sweep_dir, specs):
-    """Configures TensorBoard's HParams dashboard for the runs in `specs`.
-
-    TensorBoard checks the first five hparams whose `differs` flag is set,
-    alphabetically, and a config from `hp.hparams_config` sets none, so
-    the tab opened on amsgrad, beta_1, beta_2, ... Here `differs` is set on
-    the comparison columns (those that vary in this sweep first, if there
-    are more than the columns shown). The config is rewritten on every
-    invocation, replacing the last one, since a resume may add seeds.
-    """
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    taken = _arguments_taken(specs)
-    columns = [c for c in comparison_columns() if c in taken or not _is_argument(c)]
-    varying = {
-        column
-        for column in columns
-        if len({json_key(spec, column) for spec in specs}) > 1
-    }
-    shown = sorted(columns, key=lambda column: column not in varying)
-    shown = set(shown[:HPARAMS_SHOWN])
-    names = dict.fromkeys(("model", *columns, *(h for h in HYPERPARAMETERS if h in taken)))
-    metrics = [hp.Metric(tag, group="final", display_name=tag) for tag in FINAL_METRICS]
-    summary = hp.hparams_config_pb([hp.HParam(n) for n in names], metrics)
-    value = summary.value[0]
-    data = plugin_data_pb2.HParamsPluginData.FromString(
-        value.metadata.plugin_data.content
-    )
-    for info in data.experiment.hparam_infos:
-        info.differs = info.name in shown
-    value.metadata.plugin_data.content = data.SerializeToString()
-    for old in Path(sweep_dir).glob("events.out.tfevents.*"):
-        old.unlink()
-    writer = tf.summary.create_file_writer(str(sweep_dir))
-    with writer.as_default():
-        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
-    writer.close()
-
-
-def _arguments_taken(specs):
-    """The optimizer settings (HYPERPARAMETERS) that at least one of the
-    runs' optimizers has: the HParams columns worth a column."""
-    from experiments.sweep.optimizer_tables import probe
-    from experiments.sweep.spec import hyperparameters
-
-    tables = {(s.optimizer, json.dumps(s.optimizer_settings, sort_keys=True, default=repr)): s
-              for s in specs}  # fmt: skip
-    return {
-        name
-        for spec in tables.values()
-        for name in hyperparameters(probe(spec.optimizer, spec.optimizer_settings))
-    }
-
-
-def _is_argument(column):
-    return column in HYPERPARAMETERS or any(
-        a.name == column and a.goes_to == "optimizer" for a in axes.AXES
-    )
-
-
-def json_key(spec, column):
-    """A run's value in an HParams column, comparable across runs."""
-    if column == "problem":
-        return spec.problem.folder
-    if column == "optimizer":
-        return spec.optimizer
-    return repr(spec.values.get(column))
