@@ -424,16 +424,18 @@ def test_a_user_optimizer_s_own_argument_is_a_grid_axis(tmp_path, capsys):
     """`scale`, a keyword only ScaledSGD's constructor has, swept by --grid:
     its folders, both CSVs, HParams and the report name it, it changes what
     the run does, and the sweep resumes."""
-    argv = [*scaled_sweep(tmp_path), "--grid", "scale=0.5,4"]
+    argv = [*scaled_sweep(tmp_path), "--grid", "scale=0.5,1.0,4"]
     assert sweep.main(argv) == 0
     sweep_dir = tmp_path / "logs" / "scaled"
     folders = sorted(str(p.parent.relative_to(sweep_dir)) for p in sweep_dir.rglob("result.json"))
-    assert folders == ["mlp/scaled/lr=0.01,scale=0.5", "mlp/scaled/lr=0.01,scale=4"]
+    # 1.0 is the class's own: that run is the plain one, as for every axis.
+    assert folders == ["mlp/scaled/lr=0.01", "mlp/scaled/lr=0.01,scale=0.5",
+                       "mlp/scaled/lr=0.01,scale=4"]  # fmt: skip
     runs = {row["scale"]: row for row in table(sweep_dir / "runs.csv")}
-    assert set(runs) == {"0.5", "4"}
+    assert set(runs) == {"0.5", "1.0", "4"}
     assert runs["0.5"]["train_loss"] != runs["4"]["train_loss"]  # it reached the update
     summary = {row["optimizer"] for row in table(sweep_dir / "summary.csv")}
-    assert summary == {"scaled+scale=0.5", "scaled+scale=4"}
+    assert summary == {"scaled+scale=0.5", "scaled+scale=1", "scaled+scale=4"}
     markdown = (sweep_dir / "summary.md").read_text()
     assert "| scaled+scale=0.5 |" in markdown and "| scaled+scale=4 |" in markdown
     config = hparams(sweep_dir)["_hparams_/experiment"].experiment
@@ -444,7 +446,7 @@ def test_a_user_optimizer_s_own_argument_is_a_grid_axis(tmp_path, capsys):
     assert saved["optimizer_config"]["scale"] == 4
     capsys.readouterr()
     assert sweep.main(argv) == 0
-    assert "0 runs to train, 2 already finished" in capsys.readouterr().out
+    assert "0 runs to train, 3 already finished" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("grid, said", [

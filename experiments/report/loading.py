@@ -115,6 +115,15 @@ def _mark_decay_grids(runs):
 
 
 def _run_row(spec, config, result, run_dir):
+    # Gridded arguments beyond AXES; the run at the optimizer's own value
+    # (None in its folder) is named by that value, read from its config.
+    arguments = {
+        name: config.get("optimizer_config", {}).get(name)
+        if spec.values[name] is None
+        else spec.values[name]
+        for name in axes.arguments(spec.values)
+    }
+    values = {**spec.values, **arguments}
     return {
         "problem": spec.problem.folder,
         "model": spec.model,
@@ -122,12 +131,9 @@ def _run_row(spec, config, result, run_dir):
         **spec.values,
         **{k: result[k] for k in run_columns() if k in result},
         **config["hyperparameters"],  # the optimizer's values of its axes
-        # Other gridded arguments; the run at the optimizer's own value has it.
-        **{name: config.get("optimizer_config", {}).get(name)
-           if spec.values[name] is None else spec.values[name]
-           for name in axes.arguments(spec.values)},  # fmt: skip
-        "argument_axes": tuple(axes.arguments(spec.values)),
-        "optimizer": axes.entry_label(spec.optimizer, spec.values, spec.problem),
+        **arguments,
+        "argument_axes": tuple(arguments),
+        "optimizer": axes.entry_label(spec.optimizer, values, spec.problem),
         "base_optimizer": spec.optimizer,
         "optimizer_class": config.get("optimizer_class", ""),  # not recorded before
         "data_source": config["data"]["source"],
