@@ -463,3 +463,18 @@ def test_a_wrong_argument_value_is_one_line_and_exit_2(grid, said, tmp_path, cap
     err = capsys.readouterr().err
     assert said in err and err.count("\n") == 1, err
     assert not (tmp_path / "logs").exists()
+
+
+def test_a_grid_of_a_new_argument_over_a_finished_sweep_reuses_its_runs():
+    """A run recorded before `scale` was gridded is the run at the class's own
+    value now: the identity's list of argument keywords is not a difference."""
+    from experiments.sweep.spec import RunSpec
+
+    problem = problems.PROBLEMS["mnist_small_mlp"]
+    before = RunSpec(problem=problem, optimizer="scaled", epochs=2,
+                     values={"learning_rate": 0.01})  # fmt: skip
+    now = before.at(scale=None)
+    assert now.folder == before.folder
+    assert now.differences(before.identity()) == []
+    assert before.differences(now.identity()) == []
+    assert now.at(scale=4.0).differences(before.identity()) == ["scale"]

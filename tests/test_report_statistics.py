@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.report import loading, statistics, tables
+from experiments.report import intervals, loading, statistics, tables
 
 
 def brute_force_expected_best(values, k):
@@ -76,16 +76,16 @@ def test_the_spread_of_the_expected_best_is_dodge_s_and_equals_enumeration():
 
 
 def test_the_t_interval_of_three_seeds_is_4_30_standard_errors():
-    mean, half = statistics.t_interval([0.90, 0.92, 0.94])
+    mean, half = intervals.t_interval([0.90, 0.92, 0.94])
     assert mean == pytest.approx(0.92)
     assert half == pytest.approx(4.302653 * 0.02 / math.sqrt(3), rel=1e-6)
-    assert math.isnan(statistics.t_interval([0.9])[1])
+    assert math.isnan(intervals.t_interval([0.9])[1])
 
 
 def test_welch_s_interval_matches_the_hand_computation_and_scipy():
     """[1, 2, 3] − [4, 5, 6]: −3, standard error √(2/3), Welch-Satterthwaite
     degrees of freedom (4/9) / (1/9 · 1/2 · 2) = 4, t(0.975, 4) = 2.776445."""
-    difference, low, high = statistics.welch_interval([1, 2, 3], [4, 5, 6])
+    difference, low, high = intervals.welch_interval([1, 2, 3], [4, 5, 6])
     half = 2.776445 * math.sqrt(2 / 3)
     assert (difference, low, high) == pytest.approx(
         (-3, -3 - half, -3 + half), rel=1e-6
@@ -94,7 +94,7 @@ def test_welch_s_interval_matches_the_hand_computation_and_scipy():
 
     a, b = [0.91, 0.95, 0.9], [0.93, 0.96, 0.97, 0.95]
     expected = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
-    assert statistics.welch_interval(a, b)[1:] == pytest.approx(tuple(expected))
+    assert intervals.welch_interval(a, b)[1:] == pytest.approx(tuple(expected))
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_welch_s_interval_matches_the_hand_computation_and_scipy():
     ],
 )
 def test_the_verdict_follows_the_interval_of_the_difference(values, best, said):
-    assert statistics.verdict(values, best) == said
+    assert intervals.verdict(values, best) == said
 
 
 def test_the_performance_profile_counts_the_problems_within_tau_of_the_best():
@@ -173,10 +173,18 @@ def test_the_detectable_difference_is_welch_s_half_width_at_the_median_spread():
     0.02, gives t(0.975, 4) · 0.02 · √(2/3) = 2.776445 · 0.02 · 0.816497."""
     entries = [{"val_accuracy_by_seed": v} for v in (
         [0.90, 0.91, 0.92], [0.80, 0.82, 0.84], [0.5, 0.7, 0.9], [0.99])]  # fmt: skip
-    smallest, n = statistics.detectable_difference(entries)
+    smallest, n = intervals.detectable_difference(entries)
     assert n == 3 and smallest == pytest.approx(2.776445 * 0.02 * math.sqrt(2 / 3))
     # Two entries with exactly that spread, that far apart: the interval's edge.
     a = [0.90, 0.92, 0.94]
     b = [v + smallest for v in a]
-    assert statistics.welch_interval(b, a)[1] == pytest.approx(0, abs=1e-9)
-    assert math.isnan(statistics.detectable_difference(entries[3:])[0])
+    assert intervals.welch_interval(b, a)[1] == pytest.approx(0, abs=1e-9)
+    assert math.isnan(intervals.detectable_difference(entries[3:])[0])
+
+
+def test_time_to_result_with_every_setting_diverged_beside_stored_entries():
+    """Nothing of ours to take the target from: the table still lists the stored."""
+    stored = {"optimizer": "adam (stored)", "learning_rate": 0.001,
+              "epochs_to_target": 3.0, "seconds_to_target": 12.0}  # fmt: skip
+    lines = tables._time_to_target_table([("adam", None, [])], [stored])
+    assert "| 1 | adam (stored) | 0.001 | 3 | 12 s |" in lines

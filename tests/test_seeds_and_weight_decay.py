@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments.report import statistics, tables
+from experiments.report import intervals, statistics, tables
 from experiments.sweep import command as sweep
 
 TINY = [
@@ -108,7 +108,7 @@ def test_ranks_are_shared_by_entries_that_cannot_be_told_apart():
         for s, v in enumerate(values)]  # fmt: skip
     tops = [top for top, _ in statistics.best_settings(statistics.aggregate(runs)).values()]
     tops.sort(key=lambda t: -t["val_accuracy"])
-    found = statistics.standings(tops)
+    found = intervals.standings(tops)
     assert [rank for rank, _, _ in found] == [1, 1, 3, 4]
     assert [said for _, said, _ in found][1:] == [
         "cannot tell apart with these seeds", "worse", "worse"]
@@ -319,3 +319,31 @@ def test_bad_seeds_and_grids_exit_2_and_write_nothing(argv, message, tmp_path, c
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not logdir.exists()
+
+
+def test_a_failed_grid_run_does_not_turn_a_tuning_seed_into_an_evaluation_seed():
+    """A --seeds 0,1 grid whose run at (0.01, seed 1) failed: seed 1 is still
+    a tuning seed, so 0.1's lucky seed 1 does not make it an evaluated best."""
+    runs = [fake_run("sgd", 0.01, 0, 0.90)]
+    runs += [fake_run("sgd", 0.1, s, a) for s, a in enumerate([0.70, 0.85])]
+    runs += [fake_run("sgd", 1.0, s, a) for s, a in enumerate([0.80, 0.81])]
+    settings = statistics.aggregate(runs)
+    assert {s["tuning_seeds"] for s in settings} == {"0 1"}
+    assert not any(s["evaluated"] for s in settings)
+    ((top, _),) = statistics.best_settings(settings).values()
+    assert (top["learning_rate"], top["seeds"]) == (1.0, "0 1")  # the most seeds
+
+
+def test_of_two_rerun_settings_the_tuning_seed_chooses_and_a_diverged_seed_shows():
+    """A grid extended after a rerun: two settings have evaluation seeds. The
+    choice reads the tuning seed (0.93 beats 0.92), not the evaluation means;
+    the chosen one stays best though an evaluation seed diverged."""
+    runs = [fake_run("adam", 0.001, 0, 0.93), fake_run("adam", 0.001, 1, 0.90),
+            fake_run("adam", 0.001, 2, math.nan, diverged=True),
+            fake_run("adam", 0.003, 0, 0.92), fake_run("adam", 0.003, 1, 0.97),
+            fake_run("adam", 0.003, 2, 0.97), fake_run("adam", 0.01, 0, 0.5)]  # fmt: skip
+    for run in runs:  # as load_runs marks them from sweep.json: seed 0 tuned
+        run["tuning_seed"] = run["seed"] == 0
+    ((top, _),) = statistics.best_settings(statistics.aggregate(runs)).values()
+    assert top["learning_rate"] == 0.001 and top["diverged"]
+    assert top["val_accuracy_by_seed"] == [0.90]

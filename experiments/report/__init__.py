@@ -13,7 +13,7 @@ from experiments.report.columns import run_columns, setting_columns
 from experiments.report.loading import load_runs, sweeps_inside
 from experiments.report.statistics import aggregate
 from experiments.report.tables import write_csv, write_markdown
-from experiments.sweep.run_files import RESULT_FILE, failures
+from experiments.sweep.run_files import HYPERPARAMETERS, RESULT_FILE, failures
 
 # The report's files in the sweep's folder: one row per setting, one per run,
 # and the ranking.
@@ -43,7 +43,9 @@ def write_report(sweep_dir):
         print(f"note: the report leaves out {left_out} {_LEFT_OUT}", file=sys.stderr)
     settings = aggregate(runs)
     paths = [sweep_dir / name for name in (SUMMARY_CSV, RUNS_CSV, SUMMARY_MD)]
-    arguments = sorted({name for run in runs for name in run["argument_axes"]})
+    arguments = sorted(
+        {name for run in runs for name in run["argument_axes"]} - set(HYPERPARAMETERS)
+    )  # those are columns already
     write_csv(settings, setting_columns(arguments), paths[0])
     write_csv(runs, run_columns(arguments), paths[1])
     notes = [f"Left out: {left_out} {_LEFT_OUT}."] if left_out else []

@@ -19,12 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.report.statistics import (
-    FORGIVING_MARGIN,
-    epochs_to,
-    t_interval,
-    tuning_curve,
-)
+from experiments.report.intervals import t_interval
+from experiments.report.statistics import FORGIVING_MARGIN, epochs_to, tuning_curve
 from experiments.sweep.run_files import SELECTED_BY
 
 BASELINES = Path(__file__).parents[1] / "baselines"
@@ -133,9 +129,7 @@ def entries(baseline):
             "stored": baseline["source"],
             "curves": curves,
             "grid_size": len(grid),
-            "tuning_seeds": " ".join(
-                map(str, baseline["protocol"].get("tuning_seeds", []))
-            ),
+            "tuning_seeds": " ".join(map(str, _tuning_seeds(baseline["protocol"]))),
             "forgiving": sorted(
                 r["learning_rate"] for r in tuned
                 if r[SELECTED_BY] >= top - FORGIVING_MARGIN
@@ -150,6 +144,12 @@ def entries(baseline):
         setting.update(_time_to_target(baseline, best))
         found.append(setting)
     return found
+
+
+def _tuning_seeds(protocol):
+    """A stored protocol's tuning seeds; a file from before they were kept
+    apart tuned on its first seed."""
+    return protocol.get("tuning_seeds", protocol.get("seeds", [])[:1])
 
 
 def _time_to_target(baseline, best):

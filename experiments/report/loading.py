@@ -40,6 +40,7 @@ def load_runs(sweep_dir):
     """
     sweep_dir = Path(sweep_dir)
     current = current_settings(sweep_dir)
+    tuning = tuning_seeds(sweep_dir)
     runs_found, left_out = [], 0
     for result_path in sorted(sweep_dir.rglob(RESULT_FILE)):
         run_dir = result_path.parent
@@ -53,6 +54,8 @@ def load_runs(sweep_dir):
         if current is not None and str(spec.setting_folder) not in current:
             left_out += 1
             continue
+        if tuning is not None:
+            row["tuning_seed"] = row["seed"] in tuning
         runs_found.append(row)
     _mark_decay_grids(runs_found)
     add_time_to_target(runs_found)
@@ -94,6 +97,17 @@ def current_settings(sweep_dir):
             file=sys.stderr,
         )
     return None
+
+
+def tuning_seeds(sweep_dir):
+    """The seeds the sweep's grid runs on, as sweep.json records its config
+    (its `seed`, or its grid's seeds); None where it does not say."""
+    try:
+        config = json.loads((sweep_dir / SWEEP_FILE).read_text())
+        seeds = config.get("grid", {}).get("seed") or [config["seed"]]
+        return {int(seed) for seed in seeds}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def sweeps_inside(folder):

@@ -4,11 +4,8 @@ notes under it. Pure functions of the report's settings."""
 
 import math
 
-from experiments.report.statistics import (
-    TUNING_DRAWS,
-    detectable_difference,
-    usable,
-)
+from experiments.report.intervals import detectable_difference
+from experiments.report.statistics import TUNING_DRAWS, usable
 from experiments.sweep.run_files import SELECTED_BY
 
 
@@ -61,6 +58,8 @@ def difference_cell(bounds):
 
 def budget(settings, tuning_seeds):
     """ "9 settings × 1 seed": how much search chose an entry's best."""
+    if settings == 1:
+        return "1 setting (nothing chosen)"
     seeds = len(tuning_seeds.split()) or 1
     return f"{settings} setting{'s' * (settings != 1)} × {seeds} seed{'s' * (seeds != 1)}"
 

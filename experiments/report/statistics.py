@@ -5,9 +5,9 @@ A *setting* is a problem, an optimizer and the values of every axis but
 the seed (`axes.AXES`); its runs over several seeds are aggregated as mean
 and sample standard deviation.
 
-Tuning apart from evaluation: an entry's *tuning seeds* are those every one
-of its settings ran on (the grid's); a setting's other seeds are *evaluation
-seeds* (--rerun-best's). A setting with evaluation seeds is measured on them
+Tuning apart from evaluation: an entry's *tuning seeds* are its grid's
+(`tuning_seeds`); a setting's other seeds are *evaluation seeds*
+(--rerun-best's). A setting with evaluation seeds is measured on them
 alone, so the seed that chose it never enters its mean or interval.
 """
 
@@ -17,6 +17,7 @@ from math import comb
 import numpy as np
 
 from experiments.report.columns import METRICS
+from experiments.report.intervals import t_interval
 from experiments.sweep import axes
 from experiments.sweep.run_files import SELECTED_BY
 
@@ -59,107 +60,6 @@ def expected_best_spread(values, k):
     mean = sum(v * p for v, p in zip(ordered, chances, strict=True))
     square = sum(v * v * p for v, p in zip(ordered, chances, strict=True))
     return math.sqrt(max(0.0, square - mean * mean))
-
-
-CONFIDENCE = 0.95  # of every interval the report gives
-
-
-def t_interval(values):
-    """(mean, half-width) of the 95% t-interval of the mean of `values`
-    (scipy's one-sample t-test); half-width NaN for fewer than two. A
-    t-interval, not a bootstrap: with three seeds a bootstrap draws from 10
-    distinct resamples and comes out too narrow, where t(0.975, 2) = 4.30
-    widens the interval honestly."""
-    from scipy import stats
-
-    values = np.asarray([v for v in values if v is not None and math.isfinite(v)])
-    mean = float(values.mean()) if len(values) else math.nan
-    if len(values) < 2 or not np.ptp(values):  # scipy warns on equal values
-        return mean, math.nan if len(values) < 2 else 0.0
-    low, high = stats.ttest_1samp(values, mean).confidence_interval(CONFIDENCE)
-    return mean, float(high - low) / 2
-
-
-def welch_interval(a, b):
-    """(difference of means a − b, low, high): Welch's 95% interval (scipy's
-    t-test with unequal variances, the Welch–Satterthwaite degrees of
-    freedom); NaN bounds below two values each."""
-    from scipy import stats
-
-    a, b = (np.asarray([v for v in x if math.isfinite(v)], float) for x in (a, b))
-    difference = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
-    if len(a) < 2 or len(b) < 2:
-        return difference, math.nan, math.nan
-    if not (np.ptp(a) or np.ptp(b)):  # no spread; scipy warns on equal values
-        return difference, difference, difference
-    interval = stats.ttest_ind(a, b, equal_var=False).confidence_interval(CONFIDENCE)
-    return difference, float(interval.low), float(interval.high)
-
-
-VERDICTS = (
-    "better",
-    "worse",
-    "cannot tell apart with these seeds",
-    "one seed: no verdict",
-)
-
-
-def verdict(values, best):
-    """How an entry's seeds compare with the best entry's, by Welch's interval
-    of the difference: "better" or "worse" when it excludes 0, else "cannot
-    tell apart with these seeds"; "one seed: no verdict" below two each."""
-    _, low, high = welch_interval(values, best)
-    if math.isnan(low):
-        return VERDICTS[3]
-    if low > 0:
-        return VERDICTS[0]
-    if high < 0:
-        return VERDICTS[1]
-    return VERDICTS[2]
-
-
-def standings(entries):
-    """[(rank, against the best, (difference, low, high) or None)] for
-    `entries` (settings, best mean first), by Welch's interval of the
-    difference of their seeds' values.
-
-    The best is the first entry with at least two seeds. An entry's rank is
-    1 + the number of entries its interval shows better than it, so entries
-    that cannot be told apart share a rank; a one-seed entry shows nothing
-    and gets no rank (None).
-    """
-    seeds = [e[f"{SELECTED_BY}_by_seed"] for e in entries]
-    best = next((i for i, values in enumerate(seeds) if len(values) > 1), None)
-    found = []
-    for values, entry in zip(seeds, entries, strict=True):
-        if len(values) < 2:
-            found.append((None, VERDICTS[3], None))
-            continue
-        better = sum(
-            len(other) > 1 and welch_interval(other, values)[1] > 0 for other in seeds
-        )
-        difference = welch_interval(values, seeds[best])
-        said = "best" if entry is entries[best] else verdict(values, seeds[best])
-        found.append((1 + better, said, difference))
-    return found
-
-
-def detectable_difference(entries):
-    """(The smallest difference of means, in the metric's units, that Welch's
-    95% interval can tell from 0 between two typical entries of these, the
-    seeds per entry): t(0.975, 2(n − 1))·s·√(2/n), with s the median of the
-    entries' standard deviations over their seeds (one erratic entry does
-    not set it) and n their median count of seeds. NaN below two entries of
-    two or more seeds."""
-    from scipy import stats
-
-    seeds = [e[f"{SELECTED_BY}_by_seed"] for e in entries]
-    seeds = [v for v in seeds if len(v) > 1]
-    if len(seeds) < 2:
-        return math.nan, 0
-    spread = float(np.median([np.std(v, ddof=1) for v in seeds]))
-    n = int(np.median([len(v) for v in seeds]))
-    return float(stats.t.ppf(0.975, 2 * (n - 1)) * spread * math.sqrt(2 / n)), n
 
 
 def performance_profile(scores, taus):
@@ -270,17 +170,30 @@ def aggregate(runs):
 
 
 def tuning_seeds(groups):
-    """{(problem, entry): the seeds every setting of the entry ran on}, from
-    each setting's runs; none for an entry of one setting, where nothing was
-    chosen."""
-    seeds = {}
+    """{(problem, entry): its tuning seeds}, none for an entry of one setting,
+    where nothing was chosen. A run read from a sweep folder says whether
+    its seed is one its grid ran on (`tuning_seed`, from sweep.json); else
+    they are the seeds most of the entry's settings ran on (more than half:
+    the grid's, though a run failed)."""
+    seeds, flagged = {}, {}
     for group in groups:
         key = group[0]["problem"], group[0]["optimizer"]
         seeds.setdefault(key, []).append({r["seed"] for r in group})
-    return {
-        key: set.intersection(*sets) if len(sets) > 1 else set()
-        for key, sets in seeds.items()
-    }
+        flagged.setdefault(key, set()).update(
+            r["seed"] for r in group if r.get("tuning_seed")
+        )
+    found = {}
+    for key, sets in seeds.items():
+        if len(sets) == 1:
+            found[key] = set()
+        elif flagged[key]:
+            found[key] = flagged[key]
+        else:
+            found[key] = {
+                seed for seed in set().union(*sets)
+                if 2 * sum(seed in ran for ran in sets) > len(sets)
+            }  # fmt: skip
+    return found
 
 
 def _setting(group, tuning):
@@ -357,11 +270,13 @@ def _mean_curve(curves):
 def best_settings(settings):
     """{(problem, entry): (best setting, forgiving learning rates)} by mean validation accuracy.
 
-    A setting where any seed diverged is not eligible. After --rerun-best
-    the evaluated setting is the best (it was chosen on the tuning seed;
-    its evaluation seeds measure it); otherwise the settings with the most
-    seeds compete, so a mean is not beaten by a single lucky seed. The
-    forgiving range reads every setting on the tuning seeds.
+    After --rerun-best the evaluated setting is the best, chosen by its
+    value on the tuning seeds (of several, the highest there), and measured
+    on its evaluation seeds, even where one of those diverged: falling back
+    to another setting would hide it. Otherwise a setting where any seed
+    diverged is not eligible, and the settings with the most seeds compete,
+    so a mean is not beaten by a single lucky seed. The forgiving range
+    reads every setting on the tuning seeds.
     """
     groups = {}
     for setting in settings:
@@ -374,13 +289,18 @@ def best_settings(settings):
         if not trained:
             best[key] = (None, [])
             continue
-        evaluated = [s for s in trained if s["evaluated"]]
-        most = max(s["n_seeds"] for s in trained)
-        top = max(
-            evaluated or [s for s in trained if s["n_seeds"] == most],
-            key=lambda s: s[SELECTED_BY],
-        )
         tuned = f"tuning_{SELECTED_BY}"
+        # Chosen on the tuning seeds, though an evaluation seed diverged.
+        evaluated = [s for s in group if s["evaluated"] and usable(s[tuned])]
+        most = max(s["n_seeds"] for s in trained)
+        top = (
+            max(evaluated, key=lambda s: s[tuned])
+            if evaluated
+            else max(
+                (s for s in trained if s["n_seeds"] == most),
+                key=lambda s: s[SELECTED_BY],
+            )
+        )
         near = {
             s["learning_rate"]
             for s in trained

@@ -7,7 +7,8 @@ import numpy as np
 
 from experiments.plotting import colors_for, pyplot, save, seeds, within_range
 from experiments.report import baselines
-from experiments.report.statistics import best_settings, t_interval
+from experiments.report.intervals import t_interval
+from experiments.report.statistics import best_settings
 from experiments.sweep.run_files import SELECTED_BY
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.cli import writing
+from experiments.report.intervals import standings, t_interval
 from experiments.report.ranking_rows import (
     VERDICT_NOTE,
     budget,
@@ -24,8 +25,6 @@ from experiments.report.statistics import (
     best_settings,
     error_scores,
     performance_profile,
-    standings,
-    t_interval,
     tuning_curves,
     usable,
 )
@@ -94,22 +93,29 @@ def _header(settings, sweep_name):
 def _seeds_note(settings):
     """Which seeds chose the best settings and which measure them."""
     evaluated = [s for s in settings if s["evaluated"]]
+    chosen = {(s["problem"], s["optimizer"]) for s in settings if s["tuning_seeds"]}
+    unmeasured = chosen - {(s["problem"], s["optimizer"]) for s in evaluated}
+    lines = []
     if evaluated:
         tuning = sorted({s["tuning_seeds"] for s in evaluated})
         measured = sorted({s["seeds"] for s in evaluated})
-        return (
-            f"Each best setting was chosen on tuning seed {', '.join(tuning)} and "
-            f"is measured on its evaluation seeds alone ({'; '.join(measured)}), "
-            "as AlgoPerf tunes and scores on separate runs; the grid's other "
-            "settings, the forgiving range and the expected best read the tuning seed."
+        lines.append(
+            f"A best setting rerun by --rerun-best was chosen on tuning seed "
+            f"{', '.join(tuning)} and is measured on its evaluation seeds alone "
+            f"({'; '.join(measured)}), as AlgoPerf tunes and scores on separate "
+            "runs; the grid's other settings, the forgiving range and the "
+            "expected best read the tuning seed."
         )
-    if any(s["tuning_seeds"] for s in settings):
-        return (
-            "The best settings were chosen and are measured on the same seeds: "
-            "their accuracy carries the luck that chose them. `--rerun-best N` "
-            "measures each on N seeds of its own."
+    if unmeasured:
+        lines.append(
+            f"{len(unmeasured)} entr{'ies were' if len(unmeasured) > 1 else 'y was'} "
+            "chosen and measured on the same seeds: that accuracy carries the luck "
+            "that chose it. With one tuning seed (no `seeds` grid), `--rerun-best N` "
+            "measures each best on N seeds of its own."
         )
-    return "Each entry ran one setting: nothing was chosen, so every seed measures."
+    return " ".join(lines) or (
+        "Each entry ran one setting: nothing was chosen, so every seed measures."
+    )
 
 
 def _ranking(problem, ranked, settings, curves):
@@ -168,7 +174,7 @@ def _time_to_target_table(ranked, stored):
     )  # fmt: skip
     if not timed:
         return []
-    first = next(top for _, top, _ in ranked if top is not None)
+    first = next((top for _, top, _ in ranked if top is not None), {})
     lines = [
         "",
         "Time to result: the first epoch at which validation accuracy reached "
@@ -195,7 +201,7 @@ def _time_to_target_table(ranked, stored):
 
 def _target(setting):
     """ "93.10% (stored with its baselines ...)": the time-to-result target."""
-    if "target" not in setting:  # settings not read by loading.load_runs
+    if "target" not in setting:  # not read by loading.load_runs, or all diverged
         return "its target"
     return f"{100 * setting['target']:.2f}% ({setting['target_from']})"
 

@@ -127,7 +127,7 @@ def axis(name):
 
 
 # Keywords of every Keras optimizer that are not a run's argument to vary.
-NOT_ARGUMENTS = ("name", "kwargs")
+NOT_ARGUMENTS = ("self", "name", "kwargs")
 
 
 def find(name):

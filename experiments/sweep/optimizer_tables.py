@@ -100,8 +100,8 @@ def keywords(optimizer_class):
     if any(p.kind is p.VAR_KEYWORD for p in own.values()):
         base = inspect.signature(keras.optimizers.Optimizer.__init__).parameters
         own = {**base, **own}
-    return {k: p for k, p in own.items() if p.kind is p.POSITIONAL_OR_KEYWORD
-            or p.kind is p.KEYWORD_ONLY}  # fmt: skip
+    return {k: p for k, p in own.items() if k != "self" and p.kind in (
+            p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}  # fmt: skip
 
 
 def uses(optimizer, argument):

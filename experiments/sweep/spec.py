@@ -205,6 +205,7 @@ class RunSpec:
         default, except a file's digest: runs from before digests were
         recorded are taken as run with the file as it is."""
         mine = self.identity()
+        mine.pop(ARGUMENTS_KEY, None)  # follows from the values, compared below
         defaults = self.identity_defaults()
         return [
             describe_code_change(k, self.model, self.optimizer_settings)
