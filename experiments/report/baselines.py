@@ -20,7 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from experiments.report.intervals import t_interval
-from experiments.report.statistics import FORGIVING_MARGIN, epochs_to, tuning_curve
+from experiments.report.statistics import (
+    epochs_to,
+    forgiving,
+    grid_score,
+    tuning_curve,
+)
 from experiments.sweep.run_files import SELECTED_BY
 
 BASELINES = Path(__file__).parents[1] / "baselines"
@@ -130,10 +135,9 @@ def entries(baseline):
             "curves": curves,
             "grid_size": len(grid),
             "tuning_seeds": " ".join(map(str, _tuning_seeds(baseline["protocol"]))),
-            "forgiving": sorted(
-                r["learning_rate"] for r in tuned
-                if r[SELECTED_BY] >= top - FORGIVING_MARGIN
-            ),  # fmt: skip
+            "forgiving": forgiving(
+                ((r["learning_rate"], r[SELECTED_BY]) for r in tuned), top
+            ),
             "diverged_rates": [f"{r['learning_rate']:g}" for r in grid if r["diverged"]],
         }
         for name, values in curves.items():
@@ -173,12 +177,7 @@ def grid_curves(baseline):
     """{entry: (expected best of k, its spread)} from each stored grid."""
     return {
         f"{label} (stored)": tuning_curve(
-            [
-                r[SELECTED_BY]
-                if not r["diverged"] and math.isfinite(r[SELECTED_BY])
-                else 0.0
-                for r in entry["grid"]
-            ]
+            [grid_score(r[SELECTED_BY], r["diverged"]) for r in entry["grid"]]
         )
         for label, entry in baseline["entries"].items()
         if entry["grid"]

@@ -98,14 +98,23 @@ def error_scores(settings):
     return scores
 
 
+def grid_score(value, diverged):
+    """A grid setting's result as the tuning statistics count it: one that
+    diverged, or has none, counts as 0, since it gave no usable model."""
+    return value if not diverged and usable(value) else 0.0
+
+
+def forgiving(rates_and_values, best):
+    """The learning rates whose value is within FORGIVING_MARGIN of `best`."""
+    return sorted({rate for rate, value in rates_and_values if value >= best - FORGIVING_MARGIN})
+
+
 def grid_accuracies(settings):
     """{(problem, entry): the validation accuracy of each setting of its grid
-    on the tuning seeds}; a setting that diverged counts as 0: it gave no
-    usable model."""
+    on the tuning seeds, as `grid_score` counts it}."""
     values = {}
     for s in settings:
-        tuned = s[f"tuning_{SELECTED_BY}"]
-        accuracy = tuned if not s["diverged"] and usable(tuned) else 0.0
+        accuracy = grid_score(s[f"tuning_{SELECTED_BY}"], s["diverged"])
         values.setdefault((s["problem"], s["optimizer"]), []).append(accuracy)
     return values
 
@@ -301,10 +310,6 @@ def best_settings(settings):
                 key=lambda s: s[SELECTED_BY],
             )
         )
-        near = {
-            s["learning_rate"]
-            for s in trained
-            if s[tuned] >= top[tuned] - FORGIVING_MARGIN
-        }
-        best[key] = (top, sorted(near))
+        near = forgiving(((s["learning_rate"], s[tuned]) for s in trained), top[tuned])
+        best[key] = (top, near)
     return best
