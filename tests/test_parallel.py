@@ -33,9 +33,11 @@ pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
 ray = pytest.importorskip("ray")
 
 FOUR_RUNS = ["--optimizers", "momentum,adam", "--learning-rates", "0.03,0.3"]
-# Measured: --workers 2 (one TensorFlow thread per run) and --workers 1 (two
-# threads) give bit-identical numbers on these runs; the tolerance is slack.
-TOLERANCE = 1e-6
+# --workers 2 runs one TensorFlow thread per run, --workers 1 two threads.
+# Measured: bit-identical numbers on one machine; on another (2026-12-06)
+# the thread count changed a reduction's order, and train_loss by 1.1e-6
+# relative (2.2934711 vs 2.2934737), on the commit before this rule too.
+TOLERANCE = 1e-5
 
 
 def comparable(sweep_dir):

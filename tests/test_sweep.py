@@ -455,7 +455,7 @@ def test_a_sweep_where_every_run_diverged_still_reports(tmp_path, capsys):
     table = (sweep_dir / "summary.md").read_text()
     for optimizer in ("momentum", "adam"):
         assert (
-            f"| – | {optimizer} | – | diverged | diverged | – | – | 1 setting × 1 seed "
+            f"| – | {optimizer} | – | diverged | diverged | – | – | 1 setting (nothing chosen) "
             "| 0.00% ± 0.00 | – | 50 |"
         ) in table
     assert (sweep_dir / "sensitivity.png").exists()
