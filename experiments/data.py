@@ -75,14 +75,7 @@ class Dataset:
         must not be mixed with runs on this one.
         """
         digest = hashlib.blake2b(digest_size=16)
-        for array in (
-            self.x_train,
-            self.y_train,
-            self.x_val,
-            self.y_val,
-            self.x_test,
-            self.y_test,
-        ):
+        for array in self.content():
             digest.update(np.ascontiguousarray(array).data)
         return {
             "dataset": self.name,
@@ -94,6 +87,11 @@ class Dataset:
             **self.sizes,
             "fingerprint": digest.hexdigest(),
         }
+
+    def content(self):
+        """The arrays whose bytes the identity's fingerprint digests."""
+        return (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test,
+                self.y_test)  # fmt: skip
 
     @property
     def sizes(self):

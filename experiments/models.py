@@ -71,10 +71,134 @@ def deepobs_2c2d(input_shape=(28, 28, 1), classes=10):
     )  # fmt: skip
 
 
-MODELS = {"mlp": mlp, "cnn": cnn, "deepobs_2c2d": deepobs_2c2d}
+class CausalSelfAttention(keras.layers.Layer):
+    """nanoGPT's CausalSelfAttention without dropout: one matrix makes the
+    queries, keys and values of every head; each position attends to itself
+    and the positions before it; `projection` mixes the heads back."""
+
+    def __init__(self, n_head, n_embd, projection_stddev, **kwargs):
+        super().__init__(**kwargs)
+        self.n_head, self.n_embd = n_head, n_embd
+        self.projection_stddev = projection_stddev
+        self.qkv = keras.layers.Dense(
+            3 * n_embd, use_bias=False, kernel_initializer=_normal(0.02), name="qkv"
+        )
+        self.projection = keras.layers.Dense(
+            n_embd, use_bias=False, kernel_initializer=_normal(projection_stddev),
+            name="projection",
+        )  # fmt: skip
+
+    def call(self, x):
+        batch, length = keras.ops.shape(x)[0], keras.ops.shape(x)[1]
+        heads = keras.ops.reshape(
+            self.qkv(x), (batch, length, 3, self.n_head, self.n_embd // self.n_head)
+        )
+        query, key, value = (heads[:, :, i] for i in range(3))
+        attended = keras.ops.dot_product_attention(query, key, value, is_causal=True)
+        return self.projection(
+            keras.ops.reshape(attended, (batch, length, self.n_embd))
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "n_head": self.n_head, "n_embd": self.n_embd,
+                "projection_stddev": self.projection_stddev}  # fmt: skip
 
 
-def build(name, seed, input_shape=(28, 28, 1), classes=10):
+class Block(keras.layers.Layer):
+    """nanoGPT's Block: x + attention(norm(x)), then x + MLP(norm(x)), the MLP
+    4× wide with exact GELU; LayerNorm without an offset (nanoGPT's bias=False)."""
+
+    def __init__(self, n_head, n_embd, projection_stddev, **kwargs):
+        super().__init__(**kwargs)
+        self.n_head, self.n_embd = n_head, n_embd
+        self.projection_stddev = projection_stddev
+        self.attention_norm = _layer_norm("attention_norm")
+        self.attention = CausalSelfAttention(
+            n_head, n_embd, projection_stddev, name="attention"
+        )
+        self.mlp_norm = _layer_norm("mlp_norm")
+        self.mlp_in = keras.layers.Dense(
+            4 * n_embd, use_bias=False, kernel_initializer=_normal(0.02), name="mlp_in"
+        )
+        self.mlp_out = keras.layers.Dense(
+            n_embd, use_bias=False, kernel_initializer=_normal(projection_stddev),
+            name="mlp_out",
+        )  # fmt: skip
+
+    def call(self, x):
+        x = x + self.attention(self.attention_norm(x))
+        hidden = keras.activations.gelu(
+            self.mlp_in(self.mlp_norm(x)), approximate=False
+        )
+        return x + self.mlp_out(hidden)
+
+    def get_config(self):
+        return {**super().get_config(), "n_head": self.n_head, "n_embd": self.n_embd,
+                "projection_stddev": self.projection_stddev}  # fmt: skip
+
+
+class PositionEmbedding(keras.layers.Layer):
+    """Adds a learned vector per position (nanoGPT's `wpe`)."""
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            shape=tuple(input_shape[1:]), initializer=_normal(0.02), name="embeddings"
+        )
+
+    def call(self, x):
+        return x + self.embeddings
+
+
+class TiedOutput(keras.layers.Layer):
+    """Logits from the token embedding's own matrix (nanoGPT ties `lm_head` to `wte`)."""
+
+    def __init__(self, embedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def call(self, x):
+        return keras.ops.matmul(x, keras.ops.transpose(self.embedding.embeddings))
+
+
+def transformer(input_shape=(64,), classes=65, n_layer=4, n_head=4, n_embd=128):
+    """nanoGPT's GPT (karpathy/nanoGPT model.py) in Keras layers, without
+    dropout or biases: token and position embeddings, `n_layer` pre-norm
+    blocks, a final LayerNorm, logits through the token embedding. Weights
+    from N(0, 0.02); each block's two residual projections from
+    N(0, 0.02/√(2·n_layer)). Input: windows of `input_shape[0]` token ids;
+    output: `classes` logits at every position."""
+    if n_embd % n_head:
+        raise ValueError(f"n_embd ({n_embd}) must be a multiple of n_head ({n_head})")
+    projection_stddev = 0.02 / (2 * n_layer) ** 0.5
+    tokens = keras.Input(input_shape, dtype="int32", name="tokens")
+    embedding = keras.layers.Embedding(
+        classes, n_embd, embeddings_initializer=_normal(0.02), name="token_embedding"
+    )
+    x = PositionEmbedding(name="position_embedding")(embedding(tokens))
+    for index in range(n_layer):
+        x = Block(n_head, n_embd, projection_stddev, name=f"block_{index}")(x)
+    x = _layer_norm("final_norm")(x)
+    logits = TiedOutput(embedding, name="logits")(x)
+    return keras.Model(tokens, logits, name="transformer")
+
+
+def _normal(stddev):
+    return keras.initializers.RandomNormal(stddev=stddev)
+
+
+def _layer_norm(name):
+    return keras.layers.LayerNormalization(epsilon=1e-5, center=False, name=name)
+
+
+MODELS = {
+    "mlp": mlp,
+    "cnn": cnn,
+    "deepobs_2c2d": deepobs_2c2d,
+    "transformer": transformer,
+}
+
+
+def build(name, seed, input_shape=(28, 28, 1), classes=10, **options):
     """The model `name` (a shipped one, or a builder's place, experiments/plugins.py)
     with initial weights fixed by `seed` alone.
 
@@ -95,7 +219,7 @@ def build(name, seed, input_shape=(28, 28, 1), classes=10):
     else:
         raise ValueError(f"Unknown model {name!r}; known: {', '.join(MODELS)}.")
     keras.utils.set_random_seed(seed)
-    model = builder(tuple(input_shape), classes)
+    model = builder(tuple(input_shape), classes, **options)
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"model {name} returned {type(model).__name__}, not a keras.Model"

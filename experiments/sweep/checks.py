@@ -74,6 +74,12 @@ def _check_numbers(config):
         value = getattr(config, key)
         if value is not None and value < least:
             raise UsageError(f"{key} must be an integer >= {least}, got {value!r}")
+    if config.epochs and any(p.steps for p in config.problem_list()):
+        raise UsageError(
+            "epochs does not apply to a problem trained for steps "
+            f"({', '.join(p.folder for p in config.problem_list() if p.steps)}); "
+            "give its [problems.<name>] table steps instead"
+        )
     if not config.divergence_loss > 0:
         raise UsageError(
             f"divergence_loss must be positive, got {config.divergence_loss}"
@@ -195,6 +201,9 @@ def _check_schedule_settings(config):
     )
     cli.number(
         config.warmup_fraction, "warmup_fraction must be in (0, 1)", lambda x: 0 < x < 1
+    )
+    cli.number(
+        config.final_fraction, "final_fraction must be in [0, 1)", lambda x: 0 <= x < 1
     )
 
 

@@ -15,7 +15,11 @@ from experiments import data
 from experiments.problems import PROBLEMS, Problem, unnamed
 from experiments.sweep import axes, optimizer_tables
 from experiments.sweep.optimizer_tables import applies_to, probe, uses
-from experiments.sweep.schedules import SCHEDULE_SETTINGS, SETTING_DEFAULTS
+from experiments.sweep.schedules import (
+    RECORDED_AWAY_FROM_DEFAULT,
+    SCHEDULE_SETTINGS,
+    SETTING_DEFAULTS,
+)
 from experiments.sweep.spec import DIVERGENCE_LOSS, RunSpec
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -40,6 +44,7 @@ class SweepConfig:
     )
     step_factor: float = SETTING_DEFAULTS["step_factor"]
     warmup_fraction: float = SETTING_DEFAULTS["warmup_fraction"]
+    final_fraction: float = SETTING_DEFAULTS["final_fraction"]
     # Optimizer label → its table: a registry name's overrides, or `recipe`.
     optimizers: dict = field(default_factory=lambda: {"sgd": {}, "adam": {}})
     # Unset: each problem's own (a dataset's and models' problems: 5 and 128).
@@ -109,7 +114,7 @@ class SweepConfig:
                     epochs=self.epochs or problem.epochs,
                     values=values,
                     optimizer_settings=table,
-                    divergence_loss=self.divergence_loss,
+                    divergence_loss=problem.divergence_loss or self.divergence_loss,
                     schedule_settings=self.schedule_settings(values["schedule"]),
                     test_every_epoch=self.test_every_epoch,
                     spelled=spelled,
@@ -143,7 +148,12 @@ class SweepConfig:
 
     def schedule_settings(self, schedule):
         """The settings `schedule` uses (none for constant, so old runs still match)."""
-        return {key: getattr(self, key) for key in SCHEDULE_SETTINGS[schedule]}
+        return {
+            key: getattr(self, key)
+            for key in SCHEDULE_SETTINGS[schedule]
+            if key not in RECORDED_AWAY_FROM_DEFAULT
+            or getattr(self, key) != SETTING_DEFAULTS[key]
+        }
 
     def _start(self, pretrained, settings):
         if pretrained is None or settings.get("from_scratch"):

@@ -121,20 +121,23 @@ def check_folder_names(sweep_dir, specs):
 
 def load_datasets(config, specs, classes, data_dir, download):
     """{dataset name: Dataset} for every dataset `specs` train on, each loaded once."""
-    from experiments import data
+    from experiments import data, text_data
 
     loaded = {}
     for name in dict.fromkeys(spec.dataset for spec in specs):
-        loaded[name] = data.load(
-            name,
-            data_dir=data_dir,
-            validation_fraction=config.validation_fraction,
-            max_train_samples=config.max_train_samples,
-            seed=config.seed,
-            download=download,
-            classes=classes,
-            source=config.data_source,
-        )
+        if text_data.is_text(name):
+            loaded[name] = text_data.load(name, _block_size(specs, name))
+        else:
+            loaded[name] = data.load(
+                name,
+                data_dir=data_dir,
+                validation_fraction=config.validation_fraction,
+                max_train_samples=config.max_train_samples,
+                seed=config.seed,
+                download=download,
+                classes=classes,
+                source=config.data_source,
+            )
         print(f"{loaded[name].describe()}")
     for spec in specs:
         available = len(loaded[spec.dataset].x_train)
@@ -146,18 +149,31 @@ def load_datasets(config, specs, classes, data_dir, download):
     return loaded
 
 
+def _block_size(specs, text):
+    """The one window length the sweep's problems on `text` cut it into."""
+    sizes = sorted({s.problem.block_size for s in specs if s.dataset == text})
+    if len(sizes) > 1:
+        raise UsageError(
+            f"the problems on {text} cut it into windows of {sizes}; one sweep "
+            "takes one block_size per text"
+        )
+    return sizes[0]
+
+
 def check_models(specs, datasets):
     """UsageError unless each problem's model builds for its data's inputs and
     outputs one logit per class (a user's model or data; the shipped ones do)."""
     from experiments import models
 
-    pairs = {(spec.model, spec.dataset) for spec in specs}
-    for model, dataset in sorted(pairs):
+    problems = {spec.problem for spec in specs}
+    for problem in sorted(problems, key=lambda p: (p.model, p.dataset)):
+        model, dataset = problem.model, problem.dataset
         if model in models.MODELS and dataset in DATASETS:
             continue
         data = datasets[dataset]
         try:
-            models.build(model, 0, data.input_shape, data.label_count)
+            models.build(model, 0, data.input_shape, data.label_count,
+                         **dict(problem.model_options))  # fmt: skip
         except ValueError as error:
             raise UsageError(f"{error} (for {dataset})") from None
         except Exception as error:  # a user's builder may raise anything
@@ -231,9 +247,12 @@ def _status(outcome):
         return f"FAILED: {outcome.error}"
     if result["diverged"]:
         return f"DIVERGED in epoch {result['epochs_run']}"
-    return (
-        f"val acc {result['val_accuracy']:.4f}, train loss {result['train_loss']:.4f}"
+    judged = (
+        f"val loss {result['val_loss']:.4f}"
+        if outcome.spec.problem.lower_is_better
+        else f"val acc {result['val_accuracy']:.4f}"
     )
+    return f"{judged}, train loss {result['train_loss']:.4f}"
 
 
 def time_left(specs, finished, elapsed):

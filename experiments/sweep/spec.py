@@ -148,6 +148,7 @@ class RunSpec:
             "problem": self.problem.name,
             "model": self.model,
             "dataset": self.dataset,
+            **self.problem.recorded(),
             **fixed,
             **self.values,
             # Which keys are optimizer arguments beyond the declared axes.
@@ -191,6 +192,11 @@ class RunSpec:
         field's or axis's default (no problem: ""), as run.json holds it."""
         return json.loads(json.dumps({
             "problem": "",
+            **{
+                f.name: f.default
+                for f in fields(problems.Problem)
+                if f.name in problems.RUN_FIELDS
+            },
             **{
                 f.name: f.default_factory() if f.default is MISSING else f.default
                 for f in fields(cls)

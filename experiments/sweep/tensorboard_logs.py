@@ -64,8 +64,12 @@ class RunLogger(keras.callbacks.Callback):
         data_description,
         divergence_loss,
         test_data=None,
+        per_step=False,
     ):
         super().__init__()
+        # Epoch summaries at the training step they end on, not the epoch's
+        # index (a problem trained for steps: an "epoch" is `eval_every` steps).
+        self.per_step = per_step
         self.test_data = test_data  # (x, y) to evaluate after every epoch, or None
         self.test_history = {}  # {"test_loss": [...], "test_accuracy": [...]}
         self.log_dir = Path(log_dir)
@@ -148,37 +152,42 @@ class RunLogger(keras.callbacks.Callback):
         if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
             last_step = int(self.model.optimizer.iterations) - 1
             last_used = keras.ops.convert_to_numpy(schedule(last_step))
+        row = {"epoch": epoch + 1}
+        if self.per_step:
+            row["step"] = (epoch + 1) * self.steps_per_epoch
+        at = row["step"] if self.per_step else epoch
         for name, value in {**logs, "learning_rate": learning_rate}.items():
             log = self.validation_log if name.startswith("val_") else self.train_log
-            log.write(scalar_pb(f"epoch_{name.removeprefix('val_')}", value), epoch)
+            log.write(scalar_pb(f"epoch_{name.removeprefix('val_')}", value), at)
         weights = self.model.trainable_weights
         values = [w.numpy() for w in weights]
         change = [w - w0 for w, w0 in zip(values, self.epoch_start_weights)]
         self.train_log.write(
-            scalar_pb("optimizer/update_norm", _global_norm(change)), epoch
+            scalar_pb("optimizer/update_norm", _global_norm(change)), at
         )
         self.train_log.write(
-            scalar_pb("optimizer/weight_norm", _global_norm(values)), epoch
+            scalar_pb("optimizer/weight_norm", _global_norm(values)), at
         )
         if not self.diverged:
             for w, value in zip(weights, values):
-                self.train_log.write(histogram_pb(f"weights/{w.path}", value), epoch)
+                self.train_log.write(histogram_pb(f"weights/{w.path}", value), at)
         if not all(math.isfinite(float(v)) for v in logs.values()):
             self.diverged = True
             self.model.stop_training = True
-        row = {"epoch": epoch + 1, **logs, "learning_rate": float(last_used)}
+        row.update(logs, learning_rate=float(last_used))
         if self.test_data is not None:
-            row.update(self._test(epoch))
+            row.update(self._test(at))
         self.epoch_rows.write({**row, "seconds": time.perf_counter() - self.started})
 
-    def _test(self, epoch):
-        """Test loss and accuracy after this epoch (NaN once the run diverged)."""
+    def _test(self, at):
+        """Test loss and accuracy after this epoch, logged at step `at` (NaN
+        once the run diverged)."""
         scores = {"loss": math.nan, "accuracy": math.nan}
         if not self.diverged:
             x, y = self.test_data
             scores = models.evaluate(self.model, x, y)
         for name, value in scores.items():
-            self.test_log.write(scalar_pb(f"epoch_{name}", value), epoch)
+            self.test_log.write(scalar_pb(f"epoch_{name}", value), at)
             self.test_history.setdefault(f"test_{name}", []).append(float(value))
         return {f"test_{name}": value for name, value in scores.items()}
 
@@ -206,7 +215,7 @@ class EpochsFile:
                 self.writer = csv.DictWriter(self.file, fieldnames=list(row))
                 self.writer.writeheader()
             self.writer.writerow(
-                {k: float(v) if k != "epoch" else v for k, v in row.items()}
+                {k: v if k in ("epoch", "step") else float(v) for k, v in row.items()}
             )
             self.file.flush()
 

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from experiments import models
@@ -47,9 +48,24 @@ def training_batches(spec, dataset):
     )
 
 
+def drawn_batches(spec, dataset):
+    """A step problem's training data: (x, y) of `steps` batches, one after
+    another, each of `batch_size` samples drawn at offsets that depend on
+    the seed alone (with replacement, as nanoGPT's `get_batch` draws)."""
+    rng = np.random.default_rng(spec.values["seed"])
+    drawn = rng.integers(
+        0, len(dataset.x_train), spec.problem.steps * spec.values["batch_size"]
+    )
+    return dataset.x_train[drawn], dataset.y_train[drawn]
+
+
 def trained_per_epoch(spec, dataset):
-    """How many training images an epoch of the run goes through."""
-    images, batch_size = len(dataset.x_train), spec.values["batch_size"]
+    """How many training samples an epoch (a step problem: the steps between
+    two evaluations) of the run goes through."""
+    batch_size = spec.values["batch_size"]
+    if spec.problem.steps:
+        return spec.problem.eval_every * batch_size
+    images = len(dataset.x_train)
     return images - images % batch_size if spec.values["drop_remainder"] else images
 
 
@@ -62,20 +78,41 @@ def fresh_model(spec, dataset):
     weights its seed fixes."""
     seed = spec.values["seed"]
     keras.utils.set_random_seed(seed)
-    return models.build(spec.model, seed, dataset.input_shape, dataset.label_count)
+    return models.build(
+        spec.model,
+        seed,
+        dataset.input_shape,
+        dataset.label_count,
+        **dict(spec.problem.model_options),
+    )
 
 
 def fit(model, spec, dataset, callbacks=(), verbose=False):
-    """`model.fit` as every run trains: its batches, the validation set, its epochs."""
+    """`model.fit` as every run trains: its batches, the validation set, its
+    epochs (a step problem: its evaluations, `eval_every` steps apart)."""
+    if spec.problem.steps:
+        x, y = drawn_batches(spec, dataset)
+        data = {"x": x, "y": y, "batch_size": spec.values["batch_size"],
+                "steps_per_epoch": spec.problem.eval_every}  # fmt: skip
+    else:
+        data = {"x": training_batches(spec, dataset)}
     return model.fit(
-        training_batches(spec, dataset),
+        **data,
         validation_data=(dataset.x_val, dataset.y_val),
         validation_batch_size=models.EVALUATION_BATCH_SIZE,
         epochs=spec.epochs,
-        shuffle=False,  # `batches` shuffles, by seed
+        shuffle=False,  # `batches` shuffles, by seed; drawn batches are drawn
         verbose=1 if verbose else 0,
         callbacks=list(callbacks),
     ).history
+
+
+def exclude_vectors_from_decay(optimizer, model):
+    """Decoupled weight decay on matrices and embeddings only, as nanoGPT's
+    `configure_optimizers` decays (not norms' scales or biases)."""
+    optimizer.exclude_from_weight_decay(
+        var_list=[v for v in model.trainable_variables if len(v.shape) < 2]
+    )
 
 
 def train(spec, dataset, sweep_dir, verbose=False):
@@ -104,6 +141,8 @@ def train(spec, dataset, sweep_dir, verbose=False):
         models.load_pretrained(
             model, Path(sweep_dir) / spec.init / WEIGHTS_FILE, spec.new_layers
         )
+    if not spec.problem.decay_vectors:
+        exclude_vectors_from_decay(optimizer, model)
     models.compile_classifier(model, optimizer, metrics=["accuracy"])
     logger = RunLogger(
         run_dir,
@@ -113,6 +152,7 @@ def train(spec, dataset, sweep_dir, verbose=False):
         dataset.describe(),
         spec.divergence_loss,
         test_data=(dataset.x_test, dataset.y_test) if spec.test_every_epoch else None,
+        per_step=bool(spec.problem.steps),
     )
     started = time.perf_counter()
     history = fit(model, spec, dataset, callbacks=[logger], verbose=verbose)

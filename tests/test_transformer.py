@@ -1,0 +1,208 @@
+"""The transformer problem: Tiny Shakespeare as nanoGPT prepares it, nanoGPT's
+GPT in Keras layers, a budget in steps, and a user's own text."""
+
+import csv
+import hashlib
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from custom_optimizers import AdamW
+from experiments import models, text_data
+from experiments.sweep import command as sweep
+from experiments.sweep.schedules import make_schedule
+from experiments.sweep.training import exclude_vectors_from_decay
+from tests.helpers import events, values
+
+# A transformer small enough to train a few steps in seconds.
+TINY_SIZES = "n_layer = 1\nn_head = 2\nn_embd = 16\nblock_size = 16\n"
+
+
+def test_the_shipped_text_is_nanogpts_tiny_shakespeare():
+    path = text_data.TEXTS["tinyshakespeare"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == (
+        "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+    )
+    ids, vocabulary = text_data.encode(text_data.read(path))
+    train, val = text_data.split(ids)
+    # nanoGPT's prepare.py prints these: 65 characters, 1,003,854 and 111,540 tokens.
+    assert (len(vocabulary), len(train), len(val)) == (65, 1_003_854, 111_540)
+    assert vocabulary[:13] == "\n !$&',-.3:;?"
+
+
+def test_characters_become_ids_in_sorted_order_and_the_first_90_percent_trains():
+    ids, vocabulary = text_data.encode("banana bread\n")
+    assert vocabulary == "\n abdenr"
+    assert "".join(vocabulary[i] for i in ids) == "banana bread\n"
+    assert list(ids[:3]) == [3, 2, 6]
+    train, val = text_data.split(np.arange(20))
+    assert list(train) == list(range(18)) and list(val) == [18, 19]
+
+
+def test_windows_are_labelled_by_the_next_character():
+    ids = np.arange(10, dtype="int32")
+    x, y = text_data.training_windows(ids, 4)
+    assert len(x) == 10 - 4  # nanoGPT draws offsets below len(data) - block_size
+    assert list(x[2]) == [2, 3, 4, 5] and list(y[2]) == [3, 4, 5, 6]
+    x, y = text_data.consecutive_windows(ids, 4)
+    assert x.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert y.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
+
+
+def nanogpt_parameters(vocabulary, block_size, n_layer, n_embd):
+    """nanoGPT's GPT with bias=False, counted from model.py's modules: wte and
+    wpe; per block ln_1, c_attn, c_proj, ln_2, c_fc, mlp's c_proj; ln_f
+    (lm_head shares wte's weights)."""
+    block = n_embd + 3 * n_embd**2 + n_embd**2 + n_embd + 4 * n_embd**2 * 2
+    return vocabulary * n_embd + block_size * n_embd + n_layer * block + n_embd
+
+
+@pytest.mark.parametrize("sizes", [(65, 64, 4, 4, 128), (11, 16, 2, 2, 32)])
+def test_the_transformer_has_nanogpts_parameters_and_shapes(sizes):
+    vocabulary, block_size, n_layer, n_head, n_embd = sizes
+    model = models.build("transformer", 0, (block_size,), vocabulary,
+                         n_layer=n_layer, n_head=n_head, n_embd=n_embd)  # fmt: skip
+    assert model.count_params() == nanogpt_parameters(
+        vocabulary, block_size, n_layer, n_embd
+    )
+    assert model.output_shape == (None, block_size, vocabulary)
+    if sizes[0] == 65:
+        assert model.count_params() == 804_096
+    projection = 0.02 / math.sqrt(2 * n_layer)
+    for weight in model.trainable_weights:
+        stddev = float(np.std(weight.numpy()))
+        if weight.path.endswith("gamma"):
+            assert np.all(weight.numpy() == 1.0)
+        elif "projection" in weight.path or "mlp_out" in weight.path:
+            assert stddev == pytest.approx(projection, rel=0.15), weight.path
+        else:
+            assert stddev == pytest.approx(0.02, rel=0.15), weight.path
+
+
+def test_a_position_sees_only_itself_and_the_positions_before_it():
+    model = models.build("transformer", 0, (16,), 11, n_layer=2, n_head=2, n_embd=16)
+    tokens = np.random.default_rng(0).integers(0, 11, (3, 16))
+    changed = tokens.copy()
+    changed[:, 9] = (changed[:, 9] + 1) % 11
+    before, after = (model.predict(t, verbose=0) for t in (tokens, changed))
+    np.testing.assert_array_equal(before[:, :9], after[:, :9])
+    assert np.abs(before[:, 9:] - after[:, 9:]).min(axis=-1).max() > 0
+
+
+def test_decay_on_matrices_only_leaves_norms_and_decays_the_rest():
+    """With a zero gradient Adam's step is 0, so what changes is decoupled
+    decay alone: θ·(1 − η·wd) for matrices and embeddings, norms untouched."""
+    model = models.build("transformer", 0, (8,), 5, n_layer=1, n_head=1, n_embd=4)
+    optimizer = AdamW(learning_rate=0.1, weight_decay=0.5)
+    exclude_vectors_from_decay(optimizer, model)
+    before = [w.numpy() for w in model.trainable_weights]
+    optimizer.apply_gradients(
+        [(keras.ops.zeros(w.shape), w) for w in model.trainable_weights]
+    )
+    for weight, old in zip(model.trainable_weights, before):
+        kept = 1.0 if len(weight.shape) < 2 else 1 - 0.1 * 0.5
+        np.testing.assert_allclose(weight.numpy(), old * kept, rtol=1e-6)
+
+
+def test_warmup_cosine_ends_at_its_final_fraction_as_nanogpts_get_lr():
+    """nanoGPT's get_lr(it): η·(it+1)/(warmup+1) while it < warmup, then cosine
+    from η to min_lr at lr_decay_iters. After warm-up the two agree; during
+    it, Keras's warm-up is η·it/warmup, one step later than nanoGPT's."""
+    schedule = make_schedule("warmup_cosine", 1e-3, 2000, warmup_fraction=0.05,
+                             final_fraction=0.1)  # fmt: skip
+
+    def get_lr(it):
+        if it < 100:
+            return 1e-3 * (it + 1) / 101
+        ratio = (it - 100) / 1900
+        return 1e-4 + 0.5 * (1 + math.cos(math.pi * ratio)) * (1e-3 - 1e-4)
+
+    for it in (100, 101, 555, 1000, 1999, 2000):
+        assert float(schedule(it)) == pytest.approx(get_lr(it), rel=1e-5)
+    for it in (0, 1, 50, 99):
+        assert float(schedule(it)) == pytest.approx(1e-3 * it / 100, abs=1e-9)
+        assert abs(float(schedule(it)) - get_lr(it)) < 1.1e-5
+
+
+def text_sweep(tmp_path, problem_table, *argv, name="text"):
+    config = tmp_path / f"{name}.toml"
+    config.write_text(
+        f'name = "{name}"\nworkers = 1\n[grid]\nlearning_rate = [3e-3]\n'
+        f"seed = [0, 1]\n[optimizers.adam]\n{problem_table}"
+    )
+    return sweep.main(["--config", str(config), "--logdir", str(tmp_path / "logs"),
+                       *argv])  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_steps_budget_evaluates_every_eval_every_steps_and_resumes(tmp_path, capsys):
+    table = f"[problems.shakespeare_char]\nsteps = 6\neval_every = 3\n{TINY_SIZES}"
+    assert text_sweep(tmp_path, table) == 0
+    sweep_dir = tmp_path / "logs" / "text"
+    runs = sorted((sweep_dir / "shakespeare_char" / "adam").iterdir())
+    assert [r.name for r in runs] == ["lr=0.003", "lr=0.003,seed=1"]
+    first = json.loads((runs[0] / "result.json").read_text())
+    assert first["epochs_run"] == 2 and len(first["history"]["val_loss"]) == 2
+    with open(runs[0] / "epochs.csv") as f:
+        assert [row["step"] for row in csv.DictReader(f)] == ["3", "6"]
+    validation = events(runs[0] / "validation")
+    assert [e.step for e in validation.Tensors("epoch_loss")] == [3, 6]
+    assert values(validation, "epoch_loss") == pytest.approx(
+        first["history"]["val_loss"], rel=1e-6
+    )
+    assert [e.step for e in events(runs[0] / "train").Tensors("batch_loss")] == [
+        1, 2, 3, 4, 5, 6
+    ]  # fmt: skip
+    # Cut short: seed 1 lost its result. Only it trains again, to the same numbers.
+    second = json.loads((runs[1] / "result.json").read_text())
+    (runs[1] / "result.json").unlink()
+    capsys.readouterr()
+    assert text_sweep(tmp_path, table) == 0
+    assert "1 runs to train, 1 already finished" in capsys.readouterr().out
+    again = json.loads((runs[1] / "result.json").read_text())
+    assert again["val_loss"] == second["val_loss"] != first["val_loss"]
+    assert json.loads((runs[0] / "result.json").read_text()) == first
+
+
+@pytest.mark.slow
+def test_a_users_text_file_is_a_problem_of_its_own(tmp_path):
+    text = "".join(f"line {i % 7}: to be or not to be\n" for i in range(200))
+    (tmp_path / "mine.txt").write_text(text)
+    table = (
+        f'[problems.mytext]\ndata = "mine.txt"\nmodel = "transformer"\nsteps = 2\neval_every = 2\n'
+        f"{TINY_SIZES}"
+    )
+    assert text_sweep(tmp_path, table, name="mine") == 0
+    run = tmp_path / "logs" / "mine" / "mytext" / "adam" / "lr=0.003"
+    recorded = json.loads((run / "run.json").read_text())
+    assert recorded["data"]["dataset"] == str(tmp_path / "mine.txt")
+    assert recorded["data"]["source"] == "its .txt file"
+    assert recorded["problem"]["metric"] == "val_loss"
+    distinct = len(set(text))
+    assert recorded["params"] == nanogpt_parameters(distinct, 16, 1, 16)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the text is empty"),
+        ("café au lait\n".encode("latin-1") * 100, "not UTF-8 text (byte 3 is 0xe9)"),
+        (b"to be or not to be", "is no longer than one window of block_size 16"),
+        # 180 characters to train on: 164 windows, fewer than one batch.
+        (b"abcdefghij" * 20, "batch_size 200 is more than the 164 training samples"),
+    ],
+)
+def test_a_bad_text_file_is_one_line_and_exit_2(tmp_path, capsys, content, message):
+    (tmp_path / "bad.txt").write_bytes(content)
+    table = (
+        f'[problems.bad]\ndata = "bad.txt"\nmodel = "transformer"\n{TINY_SIZES}'
+        "batch_size = 200\n"
+    )
+    assert text_sweep(tmp_path, table, name="bad") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert not list((tmp_path / "logs").rglob("run.json"))
