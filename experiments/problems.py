@@ -235,7 +235,7 @@ def _check_table(table, where):
             )
         if kind in (int, float) and value <= 0:
             raise ValueError(f"{where}: {key} must be > 0, got {value!r}")
-    if table.get("metric", "val_accuracy") not in JUDGED_METRICS:
+    if "metric" in table and table["metric"] not in JUDGED_METRICS:
         raise ValueError(
             f"{where}: metric must be one of {', '.join(JUDGED_METRICS)}, got "
             f"{table['metric']!r}"

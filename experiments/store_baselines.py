@@ -28,14 +28,15 @@ import sys
 import keras
 
 from experiments import cli
-from experiments.problems import PROBLEMS
+from experiments.problems import PROBLEMS, RUN_FIELDS
 from experiments.report.baselines import BASELINES
 from experiments.report.loading import load_runs
-from experiments.report.statistics import TARGET_SHARE, aggregate, best_settings
+from experiments.report import judging
+from experiments.report.statistics import aggregate, best_settings
 from experiments.sweep import api
 from experiments.sweep.config import CONFIGS
 from experiments.sweep.optimizer_tables import class_name
-from experiments.sweep.run_files import CONFIG_FILE, RESULT_FILE, SELECTED_BY, write_text
+from experiments.sweep.run_files import CONFIG_FILE, RESULT_FILE, write_text
 
 ROOT = CONFIGS.parents[1]  # the project's folder, as commands name paths from it
 CURVES = ("loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
@@ -72,11 +73,13 @@ def baseline(problem, sweep_dir, tables):
     tuning = {int(seed) for s in settings for seed in s["tuning_seeds"].split()}
     grid = aggregate([r for r in runs if r["seed"] in tuning]) if tuning else settings
     tops = [top for top, _ in best.values() if top]
+    metric = judging.metric(tops[0])
     run_files = sorted(sweep_dir.rglob(CONFIG_FILE))
     first = json.loads(run_files[0].read_text())
     threads = {json.loads(p.read_text()).get("tensorflow_threads") for p in run_files}
     return {
         "problem": problem,
+        "metric": metric,
         "source": "this project",
         "citation": "",
         "command": command_line(problem),
@@ -88,11 +91,13 @@ def baseline(problem, sweep_dir, tables):
             "batch_size": first["run"]["batch_size"],
             "divergence_loss": first["run"]["divergence_loss"],
             "model": first["run"]["model"],
+            **{k: first["run"][k] for k in RUN_FIELDS if k in first["run"]},
             "learning_rates": sorted({s["learning_rate"] for s in settings}),
             "tuning_seeds": sorted(tuning),
             "evaluation_seeds": sorted({int(x) for t in tops for x in t["seeds"].split()}),
             # Time to result's target: fixed here, so it means the same in every sweep.
-            "target": {SELECTED_BY: TARGET_SHARE * max(t[SELECTED_BY] for t in tops)},
+            "target": {metric: judging.target(tops[0], max(
+                (t[metric] for t in tops), key=lambda v: judging.score(tops[0], v)))},
             "tensorflow_threads": sorted(threads, key=str),
             "runs_at_once": os.cpu_count() // max(threads)
             if None not in threads

@@ -206,3 +206,63 @@ def test_a_bad_text_file_is_one_line_and_exit_2(tmp_path, capsys, content, messa
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert message in err
     assert not list((tmp_path / "logs").rglob("run.json"))
+
+
+def judge(run_dir, loss, accuracy):
+    """Gives a finished run this validation loss and accuracy, at the end and
+    in its history, as if it had trained to them."""
+    path = run_dir / "result.json"
+    result = json.loads(path.read_text())
+    result.update(val_loss=loss, val_accuracy=accuracy)
+    result["history"]["val_loss"][-1] = loss
+    result["history"]["val_accuracy"][-1] = accuracy
+    path.write_text(json.dumps(result))
+
+
+@pytest.mark.slow
+def test_a_problem_judged_by_loss_is_ranked_lowest_loss_first_everywhere(
+    tmp_path, capsys
+):
+    """Every run's accuracy is made to disagree with its loss: the lowest loss
+    has the lowest accuracy. Each choice and ranking must follow the loss,
+    so one that reads accuracy instead picks the other setting and fails."""
+    config = tmp_path / "judged.toml"
+    config.write_text(
+        'name = "judged"\nworkers = 1\n[grid]\nlearning_rate = [0.01, 0.1]\n'
+        "[optimizers.sgd]\n[optimizers.adam]\n"
+        f"[problems.shakespeare_char]\nsteps = 2\neval_every = 1\n{TINY_SIZES}"
+    )
+    argv = ["--config", str(config), "--logdir", str(tmp_path / "logs")]
+    assert sweep.main(argv) == 0
+    problem = tmp_path / "logs" / "judged" / "shakespeare_char"
+    # Tuning seed 0: sgd is best at η = 0.1, adam at η = 0.01, by loss.
+    for optimizer, rate, loss in (("sgd", 0.01, 3.0), ("sgd", 0.1, 2.5),
+                                  ("adam", 0.01, 1.5), ("adam", 0.1, 2.0)):  # fmt: skip
+        judge(problem / optimizer / f"lr={rate:g}", loss, 1 - loss / 4)
+    assert sweep.main([*argv, "--rerun-best", "2"]) == 0
+    reruns = sorted(str(p.relative_to(problem)) for p in problem.glob("*/*seed=*"))
+    assert reruns == ["adam/lr=0.01,seed=1", "adam/lr=0.01,seed=2",
+                      "sgd/lr=0.1,seed=1", "sgd/lr=0.1,seed=2"]  # fmt: skip
+    # Evaluation seeds: adam's loss is lower, its accuracy lower still.
+    for rerun, loss in zip(reruns, (1.48, 1.49, 2.60, 2.64), strict=True):
+        judge(problem / rerun, loss, 1 - loss / 4 - (0.5 if "adam" in rerun else 0))
+    from experiments.report import __main__ as report
+
+    assert report.main([str(problem.parent)]) == 0
+    summary = (problem.parent / "summary.md").read_text()
+    head = "| rank | optimizer | best lr | val loss | val accuracy | against the best |"
+    assert head + " difference (nats, 95%) |" in summary
+    rows = [line for line in summary.splitlines() if line.startswith("| ")]
+    ranking = [line.split(" | ")[:4] for line in rows if "seeds)" in line]
+    adam, sgd = (line for line in rows if "seeds)" in line)
+    assert ranking == [["| 1", "adam", "0.01", "1.4850 ± 0.0635 (2 seeds)"],
+                       ["| 2", "sgd", "0.1", "2.6200 ± 0.2541 (2 seeds)"]]  # fmt: skip
+    assert "| worse | +1.1350 (" in sgd
+    # The expected best of 3 from a grid of 2: the lower loss, on the tuning seed;
+    # the forgiving range: the rates within 0.01 nats of it.
+    assert "| 1.5000 ± 0.0000 | 0.01 – 0.01 (1) |" in adam
+    assert "| 2.5000 ± 0.0000 | 0.1 – 0.1 (1) |" in sgd
+    # Time to result: within 1% of the best final loss, 1.48 / 0.99.
+    assert "reached 1.4949 (this sweep's best final one ÷ 0.99)" in summary
+    assert "| 1 | adam | 0.01 | 2 |" in summary
+    assert "| – | sgd | 0.1 | – | – |" in summary

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.problems import RUN_FIELDS
+from experiments.report import judging
 from experiments.report.intervals import t_interval
 from experiments.report.statistics import (
     epochs_to,
@@ -26,17 +28,17 @@ from experiments.report.statistics import (
     grid_score,
     tuning_curve,
 )
-from experiments.sweep.run_files import SELECTED_BY
 
 BASELINES = Path(__file__).parents[1] / "baselines"
 # The keys a stored protocol may state besides its data, each compared.
-PROTOCOL_KEYS = ("epochs", "batch_size", "divergence_loss", "model", "model_code")
+PROTOCOL_KEYS = ("epochs", "batch_size", "divergence_loss", "model", "model_code",
+                 *RUN_FIELDS)  # fmt: skip
 # The data keys a stored protocol may state, and that a sweep's runs record.
 DATA_KEYS = ("dataset", "source", "validation_fraction", "max_train_samples",
              "split_seed", "classes", "train", "validation", "test", "fingerprint")  # fmt: skip
 # A curve of DeepOBS's train_eval images is our validation curve when the
 # sweep's validation images are training images (validation_fraction = 0).
-SAME_CURVE = {"train_eval_accuracy": SELECTED_BY}
+SAME_CURVE = {"train_eval_accuracy": "val_accuracy"}
 
 
 def stored(problem):
@@ -120,13 +122,17 @@ def entries(baseline):
     ranks: {optimizer: "<label> (stored)", the final mean and 95% interval of
     each metric over its seeds, and the per-epoch curves}."""
     found = []
+    judged = _judged(baseline)
+    metric = judging.metric(judged)
     for label, entry in baseline["entries"].items():
         best = entry["best"]
         curves = {k: np.asarray(v, float) for k, v in best["curves"].items()}
         grid = entry["grid"]
-        tuned = [r for r in grid if not r["diverged"] and r[SELECTED_BY] is not None]
-        top = max((r[SELECTED_BY] for r in tuned), default=math.nan)
+        tuned = [r for r in grid if not r["diverged"] and r[metric] is not None]
+        top = max((r[metric] for r in tuned), default=math.nan,
+                  key=lambda v: judging.score(judged, v))  # fmt: skip
         setting = {
+            "metric": metric,
             "optimizer": f"{label} (stored)",
             "base_optimizer": label,
             "learning_rate": best["learning_rate"],
@@ -136,18 +142,25 @@ def entries(baseline):
             "grid_size": len(grid),
             "tuning_seeds": " ".join(map(str, _tuning_seeds(baseline["protocol"]))),
             "forgiving": forgiving(
-                ((r["learning_rate"], r[SELECTED_BY]) for r in tuned), top
+                judged, ((r["learning_rate"], r[metric]) for r in tuned), top
             ),
             "diverged_rates": [f"{r['learning_rate']:g}" for r in grid if r["diverged"]],
         }
         for name, values in curves.items():
             finals = [float(v) for v in values[:, -1]]
-            metric = SAME_CURVE.get(name, name)
-            setting[metric], setting[f"{metric}_ci95"] = t_interval(finals)
-            setting[f"{metric}_by_seed"] = finals
+            final = SAME_CURVE.get(name, name)
+            setting[final], setting[f"{final}_ci95"] = t_interval(finals)
+            setting[f"{final}_by_seed"] = finals
         setting.update(_time_to_target(baseline, best))
         found.append(setting)
     return found
+
+
+def _judged(baseline):
+    """What judges a stored baseline's entries, as judging reads a row: its
+    metric (files from before problems declared one: accuracy) and protocol."""
+    return {"metric": baseline.get("metric", judging.DEFAULT_METRIC),
+            "protocol": baseline["protocol"]}  # fmt: skip
 
 
 def _tuning_seeds(protocol):
@@ -160,9 +173,11 @@ def _time_to_target(baseline, best):
     """A stored entry's mean epochs and training seconds to its protocol's
     target, over its seeds (NaN where a seed never got there, or where the
     file keeps no target or no times)."""
-    target = baseline["protocol"].get("target", {}).get(SELECTED_BY)
-    curves = best["curves"].get(SELECTED_BY, [])
-    reached = [epochs_to(c, target) for c in curves] if target else [None]
+    judged = _judged(baseline)
+    metric = judging.metric(judged)
+    target = baseline["protocol"].get("target", {}).get(metric)
+    curves = best["curves"].get(metric, [])
+    reached = [epochs_to(judged, c, target) for c in curves] if target else [None]
     if None in reached:
         return {"epochs_to_target": math.nan, "seconds_to_target": math.nan}
     times = best.get("seconds") or [[] for _ in curves]
@@ -175,9 +190,11 @@ def _time_to_target(baseline, best):
 
 def grid_curves(baseline):
     """{entry: (expected best of k, its spread)} from each stored grid."""
+    judged = _judged(baseline)
+    metric = judging.metric(judged)
     return {
         f"{label} (stored)": tuning_curve(
-            [grid_score(r[SELECTED_BY], r["diverged"]) for r in entry["grid"]]
+            judged, [grid_score(judged, r[metric], r["diverged"]) for r in entry["grid"]]
         )
         for label, entry in baseline["entries"].items()
         if entry["grid"]

@@ -1,15 +1,17 @@
-"""The weight-decay figure: validation accuracy and training loss over learning
-rate × weight decay, per optimizer. `figures.draw` lists it.
+"""The weight-decay figure: the judged metric (validation accuracy, or loss)
+and training loss over learning rate × weight decay, per optimizer.
+`figures.draw` lists it.
 """
 
 import numpy as np
 
 from experiments.plotting import pyplot, save
-from experiments.sweep.run_files import SELECTED_BY
+from experiments.report import judging
 
 
 def plot_weight_decay_heatmaps(settings, problem, path):
-    """Validation accuracy and training loss over learning rate × weight decay, per optimizer.
+    """The judged metric and training loss over learning rate × weight decay,
+    per optimizer.
 
     One column per optimizer (coupled and decoupled forms side by side), all
     on one colour scale per row; the best cell is boxed, diverged cells are
@@ -17,6 +19,7 @@ def plot_weight_decay_heatmaps(settings, problem, path):
     """
     plt = pyplot()
     chosen = [s for s in settings if s["problem"] == problem and s["in_decay_grid"]]
+    judged = chosen[0]
     optimizers = list(dict.fromkeys(s["optimizer"] for s in chosen))
     rates = sorted({s["learning_rate"] for s in chosen})
     decays = sorted({s["weight_decay"] for s in chosen})
@@ -37,12 +40,15 @@ def plot_weight_decay_heatmaps(settings, problem, path):
         accuracy, loss, diverged = grids[optimizer]
         for row, (values, scale, label) in enumerate(
             (
-                (accuracy, scales[0], "validation accuracy"),
+                (accuracy, scales[0], judging.name(judged)),
                 (loss, scales[1], "training loss"),
             )
         ):
             axis = axes[row][column]
-            image = _heatmap(axis, values, scale, diverged, accuracy, numbers=row == 0)
+            scores = judging.score(judged, accuracy)
+            shown = "{:.2f}" if judging.lower_is_better(judged) else "{:.0%}"
+            image = _heatmap(axis, values, scale, diverged, scores,
+                             shown if row == 0 else None)  # fmt: skip
             axis.set_xticks(
                 range(len(rates)), [f"{r:g}" for r in rates], rotation=45, fontsize=8
             )
@@ -56,7 +62,7 @@ def plot_weight_decay_heatmaps(settings, problem, path):
                 fig.colorbar(image, ax=axes[row].tolist(), label=label, shrink=0.9)
     fig.suptitle(
         f"{problem}: learning rate × weight decay (red box: best; grey X: diverged; "
-        "numbers: validation accuracy %)"
+        f"numbers: {judging.name(judged)}{' %' * (not judging.lower_is_better(judged))})"
     )
     save(fig, path, tight=False)
 
@@ -72,7 +78,7 @@ def _decay_grid(chosen, optimizer, rates, decays):
         cell = decays.index(s["weight_decay"]), rates.index(s["learning_rate"])
         diverged[cell] = s["diverged"]
         if not s["diverged"]:
-            accuracy[cell], loss[cell] = s[SELECTED_BY], s["train_loss"]
+            accuracy[cell], loss[cell] = judging.value(s), s["train_loss"]
     return accuracy, loss, diverged
 
 
@@ -96,8 +102,9 @@ def _decay_scales(grids):
     ]
 
 
-def _heatmap(axis, values, scale, diverged, accuracy, numbers):
-    """One matrix: diverged cells X, the best accuracy's cell boxed in red."""
+def _heatmap(axis, values, scale, diverged, scores, numbers):
+    """One matrix: diverged cells X, the best score's cell boxed in red; with
+    `numbers` (a format), each cell's value written in it."""
     plt = pyplot()
     cmap = plt.get_cmap(scale["cmap"]).with_extremes(bad="lightgrey")
     image = axis.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto",
@@ -106,10 +113,10 @@ def _heatmap(axis, values, scale, diverged, accuracy, numbers):
         if bad:
             axis.text(j, i, "X", ha="center", va="center", color="black", fontsize=11)
         elif numbers and np.isfinite(values[i, j]):
-            axis.text(j, i, f"{100 * values[i, j]:.0f}", ha="center", va="center",
-                      color="white", fontsize=8)  # fmt: skip
-    if np.isfinite(accuracy).any():
-        best = np.unravel_index(np.nanargmax(accuracy), accuracy.shape)
+            axis.text(j, i, numbers.format(values[i, j]).rstrip("%"), ha="center",
+                      va="center", color="white", fontsize=8)  # fmt: skip
+    if np.isfinite(scores).any():
+        best = np.unravel_index(np.nanargmax(scores), scores.shape)
         axis.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False,
                                      edgecolor="red", lw=2.5))  # fmt: skip
     return image

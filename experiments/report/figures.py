@@ -6,7 +6,7 @@ Each takes the settings `report.aggregate` makes and a path to write.
 import numpy as np
 
 from experiments.plotting import colors_for, pyplot, save, within_range
-from experiments.report import baselines
+from experiments.report import baselines, judging
 from experiments.report.decay_figures import plot_weight_decay_heatmaps
 from experiments.report.stored_figures import plot_beside_stored, plot_per_epoch
 from experiments.report.statistics import (
@@ -17,7 +17,6 @@ from experiments.report.statistics import (
     tuning_curves,
     usable,
 )
-from experiments.sweep.run_files import SELECTED_BY
 
 
 def draw(settings, sweep_dir):
@@ -58,14 +57,17 @@ def _best_per_learning_rate(settings):
     best = {}
     for s in settings:
         key = (s["problem"], s["optimizer"], s["learning_rate"])
-        score = -1.0 if s["diverged"] or not usable(s[SELECTED_BY]) else s[SELECTED_BY]
+        value = judging.value(s)
+        score = (
+            -np.inf if s["diverged"] or not usable(value) else judging.score(s, value)
+        )
         if key not in best or score > best[key][0]:
             best[key] = (score, s)
     return [s for _, s in best.values()]
 
 
 def plot_tuning_budget(settings, path):
-    """Expected best validation accuracy after k settings of each entry's grid,
+    """Expected best judged value after k settings of each entry's grid,
     drawn at random, ± its standard deviation as a band (Dodge et al. 2019),
     per problem; stored baselines' grids dashed, where the protocols match."""
     plt = pyplot()
@@ -77,6 +79,7 @@ def plot_tuning_budget(settings, path):
                 for entry, curve in baselines.grid_curves(baseline).items()
             )
     problem_names = sorted({problem for problem, _ in curves})
+    judged = {s["problem"]: s for s in settings}
     colors = colors_for(
         list(dict.fromkeys(e.removesuffix(" (stored)") for _, e in curves))
     )
@@ -91,12 +94,14 @@ def plot_tuning_budget(settings, path):
             style = "--" if entry.endswith("(stored)") else "-"
             means, spreads = np.array(means), np.array(spreads)
             axis.plot(draws, means, style, marker="o", ms=3, color=color, label=entry)
-            band = within_range(SELECTED_BY, means - spreads, means + spreads)
+            band = within_range(
+                judging.metric(judged[problem]), means - spreads, means + spreads
+            )
             axis.fill_between(draws, *band, color=color, alpha=0.1)
         axis.set(
             title=f"{problem}: how much tuning each needs",
             xlabel="settings tried, drawn at random from the grid (k)",
-            ylabel="expected best validation accuracy (± std)",
+            ylabel=f"expected best {judging.name(judged[problem])} (± std)",
         )
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.grid(alpha=0.3)
@@ -105,7 +110,8 @@ def plot_tuning_budget(settings, path):
 
 
 def plot_sensitivity(settings, path):
-    """Final validation accuracy and training loss against learning rate, ± one std."""
+    """Final judged value (validation accuracy, or loss) and training loss
+    against learning rate, ± one std."""
     plt = pyplot()
     settings = _best_per_learning_rate(settings)
     problem_names = sorted({s["problem"] for s in settings})
@@ -119,6 +125,7 @@ def plot_sensitivity(settings, path):
     )
     for column, problem in enumerate(problem_names):
         accuracy_axis, loss_axis = axes[0][column], axes[1][column]
+        judged = next(s for s in settings if s["problem"] == problem)
         for index, optimizer in enumerate(optimizers):
             group = sorted(
                 (
@@ -131,10 +138,11 @@ def plot_sensitivity(settings, path):
             _sensitivity_lines(accuracy_axis, loss_axis, group, colors[optimizer],
                                optimizer, index)  # fmt: skip
         accuracy_axis.set(
-            title=f"{problem}: validation accuracy",
-            ylabel="final validation accuracy",
-            ylim=(-0.03, 1.0),
+            title=f"{problem}: {judging.name(judged)}",
+            ylabel=f"final {judging.name(judged)}",
         )
+        if not judging.lower_is_better(judged):
+            accuracy_axis.set_ylim(-0.03, 1.0)
         loss_axis.set(
             title=f"{problem}: training loss",
             ylabel="final training loss (log)",
@@ -159,17 +167,20 @@ def plot_sensitivity(settings, path):
 
 
 def _sensitivity_lines(accuracy_axis, loss_axis, group, color, optimizer, index):
-    """One optimizer's accuracy and loss across η; an X where it diverged."""
+    """One optimizer's judged value and training loss across η; an X where it
+    diverged."""
     ok = [s for s in group if not s["diverged"]]
     bad = [s["learning_rate"] for s in group if s["diverged"]]
     lr = [s["learning_rate"] for s in ok]
-    for axis, metric in ((accuracy_axis, SELECTED_BY), (loss_axis, "train_loss")):
+    judged = judging.metric(group[0]) if group else ""
+    for axis, metric in ((accuracy_axis, judged), (loss_axis, "train_loss")):
         std = [s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0 for s in ok]
         axis.errorbar(lr, [s[metric] for s in ok], yerr=std, fmt="o-", capsize=3,
                       color=color, label=optimizer)  # fmt: skip
     if bad:  # stacked a little per optimizer so coinciding marks stay visible
         mark = {"color": color, "ms": 10, "mew": 2}
-        accuracy_axis.plot(bad, [0.025 * index] * len(bad), "x", **mark)
+        accuracy_axis.plot(bad, [0.025 * index] * len(bad), "x", **mark,
+                           transform=accuracy_axis.get_xaxis_transform())  # fmt: skip
         loss_axis.plot(bad, [1.0 - 0.025 * index] * len(bad), "x", **mark,
                        transform=loss_axis.get_xaxis_transform())  # fmt: skip
 
@@ -177,7 +188,7 @@ def _sensitivity_lines(accuracy_axis, loss_axis, group, color, optimizer, index)
 def _plot_curves(axes_pair, setting, color, label):
     history, spread = setting["history"], setting["history_std"]
     epochs = np.arange(1, len(history["loss"]) + 1)
-    for axis, key in zip(axes_pair, ("loss", SELECTED_BY)):
+    for axis, key in zip(axes_pair, ("loss", judging.metric(setting))):
         mean, std = np.array(history[key]), np.array(spread[key])
         axis.plot(epochs, mean, "-o", ms=3, color=color, label=label)
         if setting["n_seeds"] > 1:
@@ -212,9 +223,8 @@ def _curve_figure(settings_by_problem, colors, labeler, title, path):
             ylabel="training loss (log)",
             yscale="log",
         )
-        pair[1].set(
-            title=f"{problem}: validation accuracy", ylabel="validation accuracy"
-        )
+        judged = judging.name(settings[0])
+        pair[1].set(title=f"{problem}: {judged}", ylabel=judged)
         for axis in pair:
             axis.set_xlabel("epoch")
             axis.xaxis.set_major_locator(plt.MaxNLocator(integer=True))

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from experiments.sweep.run_files import SELECTED_BY
+from experiments.report import judging
 
 CONFIDENCE = 0.95  # of every interval the report gives
 
@@ -69,25 +69,27 @@ def verdict(values, best):
 def standings(entries):
     """[(rank, against the best, (difference, low, high) or None)] for
     `entries` (settings, best mean first), by Welch's interval of the
-    difference of their seeds' values.
+    difference of their seeds' judged values (the difference in the metric's
+    units; "better" is a lower loss where loss judges).
 
     The best is the first entry with at least two seeds. An entry's rank is
     1 + the number of entries its interval shows better than it, so entries
     that cannot be told apart share a rank; a one-seed entry shows nothing
     and gets no rank (None).
     """
-    seeds = [e[f"{SELECTED_BY}_by_seed"] for e in entries]
+    seeds = [judging.by_seed(e) for e in entries]
+    scores = [[judging.score(e, v) for v in judging.by_seed(e)] for e in entries]
     best = next((i for i, values in enumerate(seeds) if len(values) > 1), None)
     found = []
-    for values, entry in zip(seeds, entries, strict=True):
+    for values, scored, entry in zip(seeds, scores, entries, strict=True):
         if len(values) < 2:
             found.append((None, VERDICTS[3], None))
             continue
         better = sum(
-            len(other) > 1 and welch_interval(other, values)[1] > 0 for other in seeds
+            len(other) > 1 and welch_interval(other, scored)[1] > 0 for other in scores
         )
         difference = welch_interval(values, seeds[best])
-        said = "best" if entry is entries[best] else verdict(values, seeds[best])
+        said = "best" if entry is entries[best] else verdict(scored, scores[best])
         found.append((1 + better, said, difference))
     return found
 
@@ -101,7 +103,7 @@ def detectable_difference(entries):
     two or more seeds."""
     from scipy import stats
 
-    seeds = [e[f"{SELECTED_BY}_by_seed"] for e in entries]
+    seeds = [judging.by_seed(e) for e in entries]
     seeds = [v for v in seeds if len(v) > 1]
     if len(seeds) < 2:
         return math.nan, 0

@@ -12,15 +12,14 @@ import sys
 from pathlib import Path
 
 from experiments import cli
-from experiments.report import baselines
+from experiments.report import baselines, judging
 from experiments.report.columns import run_columns
-from experiments.report.statistics import TARGET_SHARE, epochs_to, usable
+from experiments.report.statistics import epochs_to, usable
 from experiments.sweep import axes
 from experiments.sweep.run_files import (
     CONFIG_FILE,
     EPOCHS_FILE,
     RESULT_FILE,
-    SELECTED_BY,
     SWEEP_FILE,
     UnreadableRun,
     read_run,
@@ -140,6 +139,7 @@ def _run_row(spec, config, result, run_dir):
     values = {**spec.values, **arguments}
     return {
         "problem": spec.problem.folder,
+        "metric": spec.problem.metric,
         "model": spec.model,
         "dataset": spec.dataset,
         **spec.values,
@@ -165,6 +165,7 @@ def _run_row(spec, config, result, run_dir):
             "divergence_loss": spec.divergence_loss,
             "model": spec.model,
             "model_code": config["run"].get("model_code"),
+            **json.loads(json.dumps(spec.problem.recorded())),
             "data": config["data"],
         },
     }
@@ -186,15 +187,15 @@ def _epochs_file(run_dir):
 
 def add_time_to_target(runs):
     """Adds each run's time to result: `epochs_to_target`, the first epoch
-    whose validation accuracy reached its problem's `target`, and
+    (evaluation) whose judged value reached its problem's `target`, and
     `seconds_to_target`, the training time to the end of that epoch (from
     epochs.csv; without it, the run's time shared equally among its epochs).
     NaN for a run that never got there."""
     targets = time_targets(runs)
     for run in runs:
         run["target"], run["target_from"] = targets[run["problem"]]
-        curve = run["history"].get(SELECTED_BY, [])
-        reached = epochs_to(curve, run["target"])
+        curve = run["history"].get(judging.metric(run), [])
+        reached = epochs_to(run, curve, run["target"])
         run["epochs_to_target"] = run["seconds_to_target"] = math.nan
         if reached is None:
             continue
@@ -210,30 +211,33 @@ def add_time_to_target(runs):
 def time_targets(runs):
     """{problem: (target, where it comes from)}: the one stored with the
     problem's baselines where the sweep's protocol matches them, so that it
-    means the same in every sweep; else TARGET_SHARE of this sweep's best."""
+    means the same in every sweep; else judging.target of this sweep's best."""
     targets = {}
-    for run in runs:
-        if run["problem"] in targets or "protocol" not in run:
-            continue
+    firsts = {run["problem"]: run for run in runs if "protocol" in run}
+    for problem, run in firsts.items():
         stored = next(
-            (b for b in baselines.stored(run["problem"])
-             if "target" in b["protocol"] and not baselines.differences(b, run["protocol"])),
+            (b for b in baselines.stored(problem)
+             if judging.metric(run) in b["protocol"].get("target", {})
+             and not baselines.differences(b, run["protocol"])),
             None,
         )  # fmt: skip
         if stored:
-            targets[run["problem"]] = (
-                stored["protocol"]["target"][SELECTED_BY],
+            targets[problem] = (
+                stored["protocol"]["target"][judging.metric(run)],
                 f"stored with its baselines ({stored['file']})",
             )
     best = {}
     for run in runs:
-        if not run["diverged"] and usable(run[SELECTED_BY]):
-            best[run["problem"]] = max(best.get(run["problem"], 0.0), run[SELECTED_BY])
+        value = judging.value(run)
+        if not run["diverged"] and usable(value):
+            best[run["problem"]] = max(
+                best.get(run["problem"], value), value, key=lambda v: judging.score(run, v)
+            )
     for run in runs:
         targets.setdefault(
             run["problem"],
-            (TARGET_SHARE * best.get(run["problem"], math.inf),
-             f"{100 * TARGET_SHARE:g}% of this sweep's best final one"),
+            (judging.target(run, best.get(run["problem"], math.nan)),
+             judging.target_rule(run, "this sweep's")),
         )  # fmt: skip
     return targets
 

@@ -16,25 +16,21 @@ from math import comb
 
 import numpy as np
 
+from experiments.report import judging
 from experiments.report.columns import METRICS
 from experiments.report.intervals import t_interval
+from experiments.report.judging import usable
 from experiments.sweep import axes
-from experiments.sweep.run_files import SELECTED_BY
 
-FORGIVING_MARGIN = 0.01  # "within 1 point of the best accuracy"
-# Time to result: the first epoch at which a run's validation accuracy
-# reaches this share of the best final validation accuracy on its problem.
-TARGET_SHARE = 0.99
 TUNING_DRAWS = 3  # summary.md: the expected best after this many settings
 
 
-def epochs_to(curve, target):
-    """The first epoch (from 1) at which `curve` reached `target`, or None."""
-    return next((i for i, a in enumerate(curve, 1) if a >= target), None)
-
-
-def usable(value):
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
+def epochs_to(row, curve, target):
+    """The first epoch (from 1) at which `curve`, of the row's judged metric,
+    reached `target`, or None."""
+    return next(
+        (i for i, v in enumerate(curve, 1) if judging.reached(row, v, target)), None
+    )
 
 
 def expected_best(values, k):
@@ -65,7 +61,7 @@ def expected_best_spread(values, k):
 def performance_profile(scores, taus):
     """Dolan & Moré (2002), as AlgoPerf scores submissions: {entry: [the share of
     problems on which its error is within τ times the best entry's, for each τ]}.
-    `scores` maps problem → {entry: error (1 − accuracy; lower is better)}; an
+    `scores` maps problem → {entry: error (lower is better)}; an
     entry missing on a problem, or diverged there (NaN), never gets within τ."""
     problems = list(scores)
     entries = list(dict.fromkeys(e for p in problems for e in scores[p]))
@@ -88,50 +84,60 @@ PROFILE_TAUS = (1.05, 1.25, 1.5, 2.0, 4.0)
 
 
 def error_scores(settings):
-    """{problem: {entry: its validation error (1 − accuracy) at its best
-    setting, NaN where every setting diverged}}: what the profile ranks by."""
+    """{problem: {entry: its validation error (1 − accuracy, or the loss of a
+    problem judged by loss) at its best setting, NaN where every setting
+    diverged}}: what the profile ranks by."""
     scores = {}
     for (problem, entry), (top, _) in best_settings(settings).items():
         scores.setdefault(problem, {})[entry] = (
-            1 - top[SELECTED_BY] if top else math.nan
+            judging.error(top, judging.value(top)) if top else math.nan
         )
     return scores
 
 
-def grid_score(value, diverged):
-    """A grid setting's result as the tuning statistics count it: one that
-    diverged, or has none, counts as 0, since it gave no usable model."""
-    return value if not diverged and usable(value) else 0.0
+def grid_score(row, value, diverged):
+    """A grid setting's judged value as the tuning statistics count it: one
+    that diverged, or has none, gave no usable model (judging.failed_value)."""
+    return value if not diverged and usable(value) else judging.failed_value(row)
 
 
-def forgiving(rates_and_values, best):
-    """The learning rates whose value is within FORGIVING_MARGIN of `best`."""
-    return sorted({rate for rate, value in rates_and_values if value >= best - FORGIVING_MARGIN})
+def forgiving(row, rates_and_values, best):
+    """The learning rates whose judged value is within the margin of `best`."""
+    return sorted(
+        {rate for rate, value in rates_and_values
+         if judging.within_margin(row, value, best)}
+    )  # fmt: skip
 
 
-def grid_accuracies(settings):
-    """{(problem, entry): the validation accuracy of each setting of its grid
-    on the tuning seeds, as `grid_score` counts it}."""
+def grid_values(settings):
+    """{(problem, entry): the judged value of each setting of its grid on the
+    tuning seeds, as `grid_score` counts it}."""
     values = {}
     for s in settings:
-        accuracy = grid_score(s[f"tuning_{SELECTED_BY}"], s["diverged"])
-        values.setdefault((s["problem"], s["optimizer"]), []).append(accuracy)
+        value = grid_score(s, judging.value(s, "tuning_"), s["diverged"])
+        values.setdefault((s["problem"], s["optimizer"]), []).append(value)
     return values
 
 
 def tuning_curves(settings):
-    """{(problem, entry): ([expected best validation accuracy of k settings
-    drawn from the entry's grid, for k = 1 … its size], [its standard
-    deviation, for each k])}."""
-    return {key: tuning_curve(grid) for key, grid in grid_accuracies(settings).items()}
+    """{(problem, entry): ([expected best judged value of k settings drawn
+    from the entry's grid, for k = 1 … its size], [its standard deviation,
+    for each k])}."""
+    firsts = {(s["problem"], s["optimizer"]): s for s in settings}
+    return {
+        key: tuning_curve(firsts[key], grid)
+        for key, grid in grid_values(settings).items()
+    }
 
 
-def tuning_curve(grid):
-    """(expected best, its spread) of k settings of `grid`, for k = 1 … its size."""
+def tuning_curve(row, grid):
+    """(expected best, its spread) of k settings of `grid`, values of the
+    row's judged metric, for k = 1 … its size: the best is the lowest loss."""
+    scores = [judging.score(row, v) for v in grid]
     ks = range(1, len(grid) + 1)
     return (
-        [expected_best(grid, k) for k in ks],
-        [expected_best_spread(grid, k) for k in ks],
+        [judging.score(row, expected_best(scores, k)) for k in ks],
+        [expected_best_spread(scores, k) for k in ks],
     )
 
 
@@ -165,8 +171,8 @@ def aggregate(runs):
     Means use the seeds that did not diverge; `diverged` is true when any
     seed diverged, and `history` holds per-epoch means (`history_std` the
     deviations, `history_by_seed` each seed's curve) over the seeds that ran
-    every epoch. `tuning_<SELECTED_BY>` is the setting's value on the tuning
-    seeds, the one the grid was searched by.
+    every epoch. `tuning_<metric>` is the setting's judged value on the
+    tuning seeds, the one the grid was searched by.
     """
     groups = {}
     for run in runs:
@@ -216,10 +222,11 @@ def _setting(group, tuning):
         runs_seconds=float(sum(r.get("seconds", math.nan) for r in group)),
         tuning_seeds=" ".join(str(seed) for seed in sorted(tuning)),
     )
-    setting[f"tuning_{SELECTED_BY}"] = (
-        _mean_std([r.get(SELECTED_BY) for r in tuned if not r["diverged"]])[0]
+    metric = judging.metric(setting)
+    setting[f"tuning_{metric}"] = (
+        _mean_std([r.get(metric) for r in tuned if not r["diverged"]])[0]
         if setting["evaluated"]
-        else setting[SELECTED_BY]
+        else setting[metric]
     )
     return setting
 
@@ -277,7 +284,8 @@ def _mean_curve(curves):
 
 
 def best_settings(settings):
-    """{(problem, entry): (best setting, forgiving learning rates)} by mean validation accuracy.
+    """{(problem, entry): (best setting, forgiving learning rates)} by the
+    mean of the problem's judged metric.
 
     After --rerun-best the evaluated setting is the best, chosen by its
     value on the tuning seeds (of several, the highest there), and measured
@@ -294,22 +302,27 @@ def best_settings(settings):
         )
     best = {}
     for key, group in groups.items():
-        trained = [s for s in group if not s["diverged"] and usable(s[SELECTED_BY])]
+        trained = [
+            s for s in group if not s["diverged"] and usable(judging.value(s))
+        ]
         if not trained:
             best[key] = (None, [])
             continue
-        tuned = f"tuning_{SELECTED_BY}"
+        first = group[0]
+        tuned = f"tuning_{judging.metric(first)}"
         # Chosen on the tuning seeds, though an evaluation seed diverged.
         evaluated = [s for s in group if s["evaluated"] and usable(s[tuned])]
         most = max(s["n_seeds"] for s in trained)
         top = (
-            max(evaluated, key=lambda s: s[tuned])
+            max(evaluated, key=lambda s: judging.score(s, s[tuned]))
             if evaluated
             else max(
                 (s for s in trained if s["n_seeds"] == most),
-                key=lambda s: s[SELECTED_BY],
+                key=lambda s: judging.score(s, judging.value(s)),
             )
         )
-        near = forgiving(((s["learning_rate"], s[tuned]) for s in trained), top[tuned])
+        near = forgiving(
+            first, ((s["learning_rate"], s[tuned]) for s in trained), top[tuned]
+        )
         best[key] = (top, near)
     return best

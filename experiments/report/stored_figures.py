@@ -6,10 +6,9 @@ DeepOBS's published curves (`plot_per_epoch`). `figures.draw` lists them.
 import numpy as np
 
 from experiments.plotting import colors_for, pyplot, save, seeds, within_range
-from experiments.report import baselines
+from experiments.report import baselines, judging
 from experiments.report.intervals import t_interval
 from experiments.report.statistics import best_settings
-from experiments.sweep.run_files import SELECTED_BY
 
 
 def plot_per_epoch(settings, problem, baseline, path):
@@ -59,7 +58,7 @@ def plot_per_epoch(settings, problem, baseline, path):
 
 
 def plot_beside_stored(settings, problem, baseline, path):
-    """Validation accuracy per epoch: this sweep's entries at their best setting
+    """The judged metric per epoch: this sweep's entries at their best setting
     (solid) and the stored ones (dashed), mean ± the 95% t-interval over seeds."""
     plt = pyplot()
     ours = [
@@ -69,22 +68,23 @@ def plot_beside_stored(settings, problem, baseline, path):
     ]
     theirs = baselines.entries(baseline)
     colors = colors_for([s["base_optimizer"] for s in [*ours, *theirs]])
+    metric = judging.metric(theirs[0] if theirs else ours[0])
     fig, axis = plt.subplots(figsize=(8, 5))
     for setting in ours:
-        _band(axis, np.array(setting["history_by_seed"][SELECTED_BY]), "-",
-              colors[setting["base_optimizer"]], setting["optimizer"])  # fmt: skip
+        _band(axis, np.array(setting["history_by_seed"][metric]), "-",
+              colors[setting["base_optimizer"]], setting["optimizer"], metric)  # fmt: skip
     for setting in theirs:
-        _band(axis, setting["curves"][SELECTED_BY], "--",
-              colors[setting["base_optimizer"]], setting["optimizer"])  # fmt: skip
+        _band(axis, setting["curves"][metric], "--",
+              colors[setting["base_optimizer"]], setting["optimizer"], metric)  # fmt: skip
     axis.set(title=f"{problem}: this sweep (solid) beside the stored baselines (dashed)",
-             xlabel="epoch", ylabel="validation accuracy")  # fmt: skip
+             xlabel="epoch", ylabel=judging.name({"metric": metric}))  # fmt: skip
     axis.xaxis.get_major_locator().set_params(integer=True)
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", ncol=2)
     save(fig, path)
 
 
-def _band(axis, by_seed, style, color, label):
+def _band(axis, by_seed, style, color, label, metric="accuracy"):
     """A mean curve over seeds (rows) with its 95% t-interval as a band."""
     epochs = np.arange(1, by_seed.shape[1] + 1)
     means, halves = zip(*(t_interval(column) for column in by_seed.T), strict=True)
@@ -92,5 +92,5 @@ def _band(axis, by_seed, style, color, label):
     axis.plot(
         epochs, means, style, color=color, label=f"{label} ({seeds(len(by_seed))})"
     )
-    band = within_range(SELECTED_BY, means - halves, means + halves)
+    band = within_range(metric, means - halves, means + halves)
     axis.fill_between(epochs, *band, color=color, alpha=0.12)

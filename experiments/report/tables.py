@@ -2,6 +2,7 @@
 each problem's entries at their best setting."""
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,8 @@ from experiments.report.ranking_rows import (
     row,
     table_head,
 )
-from experiments.report import baselines
+from experiments.report import baselines, judging
 from experiments.report.statistics import (
-    FORGIVING_MARGIN,
     PROFILE_TAUS,
     TUNING_DRAWS,
     best_settings,
@@ -28,7 +28,6 @@ from experiments.report.statistics import (
     tuning_curves,
     usable,
 )
-from experiments.sweep.run_files import SELECTED_BY
 
 
 def write_csv(rows, columns, path):
@@ -50,7 +49,7 @@ def write_markdown(settings, path, sweep_name, failed=None, notes=()):
     for problem in sorted({s["problem"] for s in settings}):
         ranked = sorted(
             ((opt, *best[(p, opt)]) for p, opt in best if p == problem),
-            key=lambda row: -(row[1][SELECTED_BY] if row[1] else -1),
+            key=lambda row: judging.best_first(row[1]) if row[1] else math.inf,
         )
         lines += _ranking(problem, ranked, settings, curves)
         lines += _time_to_target_table(ranked, _comparable_entries(settings, problem))
@@ -76,15 +75,18 @@ def _header(settings, sweep_name):
         f"{sum(s['diverged_seeds'] for s in settings)} diverged; "
         f"{sum(s['runs_seconds'] for s in settings) / 60:.1f} minutes of training.",
         "",
-        "Each optimizer's best setting by validation accuracy (the test set is "
-        "only reported). "
+        "Each optimizer's best setting by its problem's judged metric: validation "
+        "accuracy, or a language model's validation loss (the test set is only "
+        "reported). "
         + VERDICT_NOTE
-        + "*Forgiving range*: the learning rates whose accuracy is "
-        f"within {100 * FORGIVING_MARGIN:g} point of that optimizer's best. "
-        f"*Expected best of {TUNING_DRAWS}*: the mean best validation accuracy "
+        + "*Forgiving range*: the learning rates within "
+        f"{judging.FORGIVING_MARGIN:g} of that optimizer's best (one point of "
+        f"accuracy, or {judging.FORGIVING_MARGIN:g} nats of loss). "
+        f"*Expected best of {TUNING_DRAWS}*: the mean best value "
         f"of {TUNING_DRAWS} of its grid's settings drawn at random, ± its "
-        "standard deviation (Dodge et al. 2019; a diverged setting counts as 0): "
-        "what an optimizer gives without a full search.",
+        "standard deviation (Dodge et al. 2019; a diverged setting counts as "
+        "accuracy 0, or as the loss that stops a run): what an optimizer gives "
+        "without a full search.",
         "",
         _seeds_note(settings),
     ]
@@ -109,7 +111,7 @@ def _seeds_note(settings):
     if unmeasured:
         lines.append(
             f"{len(unmeasured)} entr{'ies were' if len(unmeasured) > 1 else 'y was'} "
-            "chosen and measured on the same seeds: that accuracy carries the luck "
+            "chosen and measured on the same seeds: that value carries the luck "
             "that chose it. With one tuning seed (no `seeds` grid), `--rerun-best N` "
             "measures each best on N seeds of its own."
         )
@@ -123,7 +125,8 @@ def _ranking(problem, ranked, settings, curves):
     verdict against the best entry's seeds and its tuning budget."""
     has_grid = any(s["in_decay_grid"] for s in settings)
     lines = ["", f"## {problem}", ""]
-    lines += table_head(["weight decay"] if has_grid else [])
+    first = next(s for s in settings if s["problem"] == problem)
+    lines += table_head(["weight decay"] if has_grid else [], first)
     tops = [top for _, top, _ in ranked if top is not None]
     standing = dict(zip(map(id, tops), standings(tops), strict=True))
     budgets = []
@@ -134,7 +137,7 @@ def _ranking(problem, ranked, settings, curves):
         means, spreads = curves[(problem, optimizer)]
         extra = [f"{top.get('weight_decay') or 0:g}" if top else "–"] if has_grid else []
         lines.append(row(optimizer, top, standing.get(id(top)), extra, tuned_over,
-                          drawn(means, spreads), near,
+                          drawn(first, means, spreads), near,
                           _diverged_rates(settings, problem, optimizer)))  # fmt: skip
     return lines + notes(tops, budgets)
 
@@ -177,7 +180,7 @@ def _time_to_target_table(ranked, stored):
     first = next((top for _, top, _ in ranked if top is not None), {})
     lines = [
         "",
-        "Time to result: the first epoch at which validation accuracy reached "
+        f"Time to result: the first epoch at which {judging.name(first)} reached "
         f"{_target(first)}, and the "
         "training time to the end of it; each entry at its best setting "
         "(the mean over its seeds; – where a seed never got there). A stored "
@@ -203,7 +206,8 @@ def _target(setting):
     """ "93.10% (stored with its baselines ...)": the time-to-result target."""
     if "target" not in setting:  # not read by loading.load_runs, or all diverged
         return "its target"
-    return f"{100 * setting['target']:.2f}% ({setting['target_from']})"
+    shown = judging.formatted(judging.metric(setting), setting["target"])
+    return f"{shown} ({setting['target_from']})"
 
 
 def _profile_table(settings):
@@ -218,7 +222,8 @@ def _profile_table(settings):
         "",
         f"Performance profile (Dolan & Moré 2002, as AlgoPerf scores submissions): "
         f"the share of the {len(scores)} problems on which each entry's validation "
-        "error at its best setting is within τ times the best entry's there "
+        "error (1 − accuracy, or the loss of a problem judged by loss) at its "
+        "best setting is within τ times the best entry's there "
         "(performance_profile.png draws it for every τ).",
         "",
         "| optimizer | " + " | ".join(f"τ = {tau:g}" for tau in PROFILE_TAUS) + " |",
@@ -266,7 +271,7 @@ def _stored_ranking(settings, best, problem, baseline, name):
         rows.append((entry, entry["grid_size"], entry["tuning_seeds"],
                      stored_curves.get(entry["optimizer"], ([], [])),
                      entry["forgiving"], entry["diverged_rates"]))  # fmt: skip
-    rows.sort(key=lambda row: -row[0][SELECTED_BY])
+    rows.sort(key=lambda row: judging.best_first(row[0]))
     tops = [row[0] for row in rows]
     lines = [
         "",
@@ -275,7 +280,7 @@ def _stored_ranking(settings, best, problem, baseline, name):
         f"This sweep's entries at their best setting and the stored ones from {name}, "
         f"made by `{baseline['command']}`, under the same protocol. {VERDICT_NOTE}",
         "",
-        *table_head([]),
+        *table_head([], tops[0]),
     ]
     budgets = []
     for (top, size, seeds, (means, spreads), near, diverged), standing in zip(
@@ -283,7 +288,7 @@ def _stored_ranking(settings, best, problem, baseline, name):
     ):
         budgets.append(budget(size, seeds))
         lines.append(row(top["optimizer"], top, standing, [], budgets[-1],
-                          drawn(means, spreads), near, diverged))  # fmt: skip
+                          drawn(top, means, spreads), near, diverged))  # fmt: skip
     if "evaluation_seeds" not in baseline["protocol"]:
         lines += ["", "The stored entries were made before tuning and evaluation "
                   "seeds were kept apart: each one's seeds include the seed that "

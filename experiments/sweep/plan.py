@@ -10,7 +10,6 @@ from pathlib import Path
 from experiments.cli import UsageError
 from experiments.sweep.run_files import (
     RESULT_FILE,
-    SELECTED_BY,
     UnreadableRun,
     is_finished,
     read_run,
@@ -168,8 +167,9 @@ def best_reruns(grid, sweep_dir, seeds):
     tuning seed: evaluation seeds, apart from the one the choice was made on.
 
     An entry is what the report ranks (`RunSpec.entry`: an optimizer on a
-    problem, at one value of each compared axis); "best" is the highest
-    validation accuracy among its finished runs that did not diverge. As
+    problem, at one value of each compared axis); "best" is the best value of
+    its problem's judged metric (the highest validation accuracy, or the
+    lowest loss) among its finished runs that did not diverge. As
     AlgoPerf and Crowded Valley do, the runs that choose are not the runs
     that measure: an interval over the tuning seed would carry its luck.
     """
@@ -179,11 +179,13 @@ def best_reruns(grid, sweep_dir, seeds):
             _, result = read_run(sweep_dir / spec.folder)
         except UnreadableRun:  # failed: it has no result to rank
             continue
-        if (
-            not result["diverged"]
-            and result[SELECTED_BY] > best.get(spec.entry, (None, -1.0))[1]
-        ):
-            best[spec.entry] = (spec, result[SELECTED_BY])
+        if result["diverged"]:
+            continue
+        score = result[spec.problem.metric] * (
+            -1 if spec.problem.lower_is_better else 1
+        )
+        if spec.entry not in best or score > best[spec.entry][1]:
+            best[spec.entry] = (spec, score)
     return [
         spec.at(seed=spec.values["seed"] + offset)
         for spec, _ in best.values()

@@ -27,9 +27,6 @@ WEIGHTS_FILE = "model.weights.h5"  # a pre-training run's trained weights
 # A finished run's last values, in result.json, the HParams dashboard and the
 # summaries (`diverged`: 1 when the run was stopped for a NaN, inf or huge loss).
 FINAL_METRICS = ("train_loss", "val_loss", "val_accuracy", "test_accuracy", "diverged")
-# The metric that picks each entry's best setting and ranks the entries (on
-# the validation images: the test set is only reported).
-SELECTED_BY = "val_accuracy"
 
 # Optimizer settings that the HParams dashboard and the summary show.
 HYPERPARAMETERS = (
