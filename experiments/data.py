@@ -62,6 +62,9 @@ class Dataset:
     split_seed: int = 0  # draws the validation split
     classes: tuple = ()  # the labels kept in every part; empty: all
     label_count: int = DIGIT_CLASSES  # C: the model's logits, labels 0…C−1
+    # Runs on it keep their trained weights (WEIGHTS_FILE): a language
+    # model's, to write samples from.
+    keeps_weights = False
 
     @property
     def input_shape(self):

@@ -63,6 +63,7 @@ def split(ids):
 
 @dataclass
 class TextDataset(Dataset):
+    keeps_weights = True
     vocabulary: str = ""
     block_size: int = 0
     train_ids: np.ndarray = None

@@ -22,7 +22,8 @@ EPOCHS_FILE = "epochs.csv"  # one row per epoch, written as each ends
 CONFIG_FILE = "run.json"
 # A failed run's error: its one-line message, then the traceback.
 ERROR_FILE = "error.txt"
-WEIGHTS_FILE = "model.weights.h5"  # a pre-training run's trained weights
+# The trained weights of a pre-training run, or of a language model's run.
+WEIGHTS_FILE = "model.weights.h5"
 
 # A finished run's last values, in result.json, the HParams dashboard and the
 # summaries (`diverged`: 1 when the run was stopped for a NaN, inf or huge loss).

@@ -174,7 +174,7 @@ def train(spec, dataset, sweep_dir, verbose=False):
         "seconds": seconds,
         "history": {**history, **logger.test_history},
     }
-    if spec.save_weights:
+    if spec.save_weights or dataset.keeps_weights:
         model.save_weights(run_dir / WEIGHTS_FILE)
     log_final_metrics(run_dir, spec, settings, result)
     write_json(run_dir / RESULT_FILE, result)

@@ -15,8 +15,10 @@ MEMORY_PER_WORKER = 1.5 * 2**30  # a worker with TensorFlow and a run holds ~0.9
 # TensorFlow) and then saved RAY_SAVES of the one-process time (the default
 # sweep: 11 min 54 s in one process, 8 min 17 s two at a time).
 RUN_SECONDS = 0.6
-# deepobs_2c2d: 66 ms per batch of 128 with 2 threads (shared/NOTES.md).
-SAMPLE_EPOCH_SECONDS = {"mlp": 7.5e-5, "cnn": 3.8e-4, "deepobs_2c2d": 5.2e-4}
+# deepobs_2c2d: 66 ms per batch of 128 with 2 threads; transformer (nanoGPT's
+# CPU sizes): 68 ms per batch of 12 windows of 64 (shared/NOTES.md).
+SAMPLE_EPOCH_SECONDS = {"mlp": 7.5e-5, "cnn": 3.8e-4, "deepobs_2c2d": 5.2e-4,
+                        "transformer": 5.7e-3}  # fmt: skip
 RAY_START_SECONDS = 12.0
 RAY_SAVES = 0.3
 
@@ -38,12 +40,20 @@ def sample_epoch_seconds(model):
 
 
 def estimated_seconds(specs, train_samples):
-    """One process's time for `specs` ({dataset: its training images}), from the table above."""
+    """One process's time for `specs` ({dataset: its training images}), from
+    the table above; a problem trained for steps goes through `eval_every`
+    batches an epoch."""
     return sum(
         RUN_SECONDS
-        + spec.epochs * train_samples[spec.dataset] * sample_epoch_seconds(spec.model)
+        + spec.epochs * _per_epoch(spec, train_samples) * sample_epoch_seconds(spec.model)
         for spec in specs
     )
+
+
+def _per_epoch(spec, train_samples):
+    if spec.problem.steps:
+        return spec.problem.eval_every * spec.values["batch_size"]
+    return train_samples[spec.dataset]
 
 
 def make_executor(config, specs, train_samples, verbose):
