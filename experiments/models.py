@@ -138,15 +138,25 @@ class Block(keras.layers.Layer):
 
 
 class PositionEmbedding(keras.layers.Layer):
-    """Adds a learned vector per position (nanoGPT's `wpe`)."""
+    """Adds a learned vector per position, for up to `block_size` positions
+    (nanoGPT's `wpe`); a shorter input takes the first ones."""
+
+    def __init__(self, block_size, **kwargs):
+        super().__init__(**kwargs)
+        self.block_size = block_size
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(
-            shape=tuple(input_shape[1:]), initializer=_normal(0.02), name="embeddings"
+            shape=(self.block_size, input_shape[-1]),
+            initializer=_normal(0.02),
+            name="embeddings",
         )
 
     def call(self, x):
-        return x + self.embeddings
+        return x + self.embeddings[: keras.ops.shape(x)[1]]
+
+    def get_config(self):
+        return {**super().get_config(), "block_size": self.block_size}
 
 
 class TiedOutput(keras.layers.Layer):
@@ -165,16 +175,18 @@ def transformer(input_shape=(64,), classes=65, n_layer=4, n_head=4, n_embd=128):
     dropout or biases: token and position embeddings, `n_layer` pre-norm
     blocks, a final LayerNorm, logits through the token embedding. Weights
     from N(0, 0.02); each block's two residual projections from
-    N(0, 0.02/√(2·n_layer)). Input: windows of `input_shape[0]` token ids;
-    output: `classes` logits at every position."""
+    N(0, 0.02/√(2·n_layer)). Input: windows of up to `input_shape[0]`
+    token ids; output: `classes` logits at every position."""
     if n_embd % n_head:
         raise ValueError(f"n_embd ({n_embd}) must be a multiple of n_head ({n_head})")
     projection_stddev = 0.02 / (2 * n_layer) ** 0.5
-    tokens = keras.Input(input_shape, dtype="int32", name="tokens")
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
     embedding = keras.layers.Embedding(
         classes, n_embd, embeddings_initializer=_normal(0.02), name="token_embedding"
     )
-    x = PositionEmbedding(name="position_embedding")(embedding(tokens))
+    x = PositionEmbedding(input_shape[0], name="position_embedding")(
+        embedding(tokens)
+    )
     for index in range(n_layer):
         x = Block(n_head, n_embd, projection_stddev, name=f"block_{index}")(x)
     x = _layer_norm("final_norm")(x)

@@ -5,6 +5,7 @@ import csv
 import hashlib
 import json
 import math
+import re
 
 import keras
 import numpy as np
@@ -68,7 +69,7 @@ def test_the_transformer_has_nanogpts_parameters_and_shapes(sizes):
     assert model.count_params() == nanogpt_parameters(
         vocabulary, block_size, n_layer, n_embd
     )
-    assert model.output_shape == (None, block_size, vocabulary)
+    assert model.output_shape == (None, None, vocabulary)
     if sizes[0] == 65:
         assert model.count_params() == 804_096
     projection = 0.02 / math.sqrt(2 * n_layer)
@@ -266,3 +267,62 @@ def test_a_problem_judged_by_loss_is_ranked_lowest_loss_first_everywhere(
     assert "reached 1.4949 (this sweep's best final one ÷ 0.99)" in summary
     assert "| 1 | adam | 0.01 | 2 |" in summary
     assert "| – | sgd | 0.1 | – | – |" in summary
+
+
+@pytest.mark.slow
+def test_samples_are_drawn_from_each_entrys_best_run_alike(tmp_path, capsys):
+    """Each entry's best run writes after the same prompt with the same draws:
+    the same model writes the same text, and the text follows the model."""
+    config = tmp_path / "samples.toml"
+    config.write_text(
+        'name = "s"\nworkers = 1\n[grid]\nlearning_rate = [0.01, 0.03]\n'
+        "[optimizers.sgd]\n[optimizers.adam]\n"
+        f"[problems.shakespeare_char]\nsteps = 2\neval_every = 2\n{TINY_SIZES}"
+    )
+    assert sweep.main(["--config", str(config), "--logdir", str(tmp_path)]) == 0
+    from experiments import samples
+
+    sweep_dir = tmp_path / "s"
+    argv = [str(sweep_dir), "--prompt", "ROMEO:", "--characters", "40"]
+    capsys.readouterr()
+    assert samples.main(argv) == 0
+    printed = capsys.readouterr().out
+    written = (sweep_dir / "samples.md").read_text()
+    found = samples.best_runs(sweep_dir)
+    assert [entry for entry, _, _ in found] == ["adam", "sgd"]  # adam: lower loss
+    losses = {
+        entry: json.loads((run / "result.json").read_text())["val_loss"]
+        for entry, run, _ in found
+    }
+    assert losses["adam"] < losses["sgd"]
+    texts = re.findall(r"```\nROMEO:(.*?)\n```", written, re.DOTALL)
+    assert len(texts) == 2 and all(len(t) == 40 for t in texts)
+    assert texts[0] in printed and texts[1] in printed
+    # Drawn again from adam's model: the same text; with another seed, not.
+    adam_run = found[0][1]
+    again = samples.sample_run(adam_run, "ROMEO:", 40, seed=0)
+    assert again == texts[0]
+    assert samples.sample_run(adam_run, "ROMEO:", 40, seed=1) != again
+    # The first character follows the model's distribution after the prompt.
+    model = models.build("transformer", 0, (16,), 65, n_layer=1, n_head=2, n_embd=16)
+    model.load_weights(adam_run / "model.weights.h5")
+    _, vocabulary = text_data.encode(
+        text_data.read(text_data.TEXTS["tinyshakespeare"])
+    )
+    prompt = np.array([[vocabulary.index(c) for c in "ROMEO:"]])
+    logits = model.predict(prompt, verbose=0)[0, -1]
+    chances = np.exp(logits - logits.max())
+    first = np.random.default_rng(0).choice(65, p=chances / chances.sum())
+    assert texts[0][0] == vocabulary[first]
+    capsys.readouterr()
+    assert samples.main([str(sweep_dir), "--prompt", "ROMEO€"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --prompt holds '€', which the text never uses\n"
+
+
+def test_a_folder_without_a_language_model_is_one_line(tmp_path, capsys):
+    from experiments import samples
+
+    (tmp_path / "empty").mkdir()
+    assert samples.main([str(tmp_path / "empty")]) == 2
+    assert "holds no finished run of a language model" in capsys.readouterr().err

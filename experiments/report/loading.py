@@ -21,6 +21,7 @@ from experiments.sweep.run_files import (
     EPOCHS_FILE,
     RESULT_FILE,
     SWEEP_FILE,
+    WEIGHTS_FILE,
     UnreadableRun,
     read_run,
 )
@@ -155,6 +156,8 @@ def _run_row(spec, config, result, run_dir):
         "train_samples": config["data"]["train"],
         "params": config.get("params", ""),  # not recorded before: blank
         "history": result["history"],
+        "folder": str(spec.folder),
+        "weights": (run_dir / WEIGHTS_FILE).exists(),
         "epochs": _epochs_file(run_dir),
         "first_batch_losses": result.get("first_batch_losses", []),
         "in_decay_grid": spec.values["weight_decay"] is not None,

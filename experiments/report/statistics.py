@@ -234,7 +234,9 @@ def _setting(group, tuning):
 def _measured(group):
     trained = [r for r in group if not r["diverged"]]
     setting = {
-        k: v for k, v in group[0].items() if k not in ("seed", "history", "epochs")
+        k: v
+        for k, v in group[0].items()
+        if k not in ("seed", "history", "epochs", "folder")
     }
     for metric in METRICS:
         values = [r.get(metric) for r in trained]  # older runs lack newer metrics
@@ -252,6 +254,7 @@ def _measured(group):
         diverged_seeds=len(group) - len(trained),
         n_seeds=len(group),
         seeds=" ".join(str(r["seed"]) for r in group),
+        folders=[r.get("folder") for r in group],
         seconds=float(np.mean([r.get("seconds", math.nan) for r in group])),
     )
     history = _history(trained or group)
