@@ -23,11 +23,13 @@ COMMANDS = {  # the jobs: nothing imports them
     "experiments.benchmark_optimizers",
     "experiments.store_baselines",
     "experiments.notebooks",
+    "experiments.samples",
+    "experiments.step_sizes",
 }
 # Beside the jobs, above the sweep and the report: what composes the two
 # (a sweep that reports at its end), for the jobs and for a user's script.
 COMPOSED = {"experiments.sweep.api"}
-SHARED = {"cli", "plotting", "plugins", "problems", "data", "models"}
+SHARED = {"cli", "plotting", "plugins", "problems", "data", "text_data", "models"}
 LONGEST_FUNCTION = 80
 LONGEST_MODULE = 400  # lines: a module past it is doing more than one job
 

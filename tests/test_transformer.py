@@ -326,3 +326,41 @@ def test_a_folder_without_a_language_model_is_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert samples.main([str(tmp_path / "empty")]) == 2
     assert "holds no finished run of a language model" in capsys.readouterr().err
+
+
+def test_adams_effective_step_is_eta_over_the_gradients_size_for_a_steady_gradient():
+    """With the same gradient g at every step, v̂ = v/(1 − β2^t) = g² exactly,
+    so the effective step η/(√v̂ + ε) is η/(|g| + ε), parameter by parameter."""
+    from experiments.step_sizes import effective_steps
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    optimizer = AdamW(learning_rate=0.1, beta_2=0.99, weight_decay=0.0)
+    gradients = [np.array([[1, -2], [3, 0.5], [-4, 2]], "float32"),
+                 np.array([0.5, -0.25], "float32")]  # fmt: skip
+    for _ in range(3):
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+    found = effective_steps(optimizer, model, 0.1)
+    for (path, steps), gradient in zip(found.items(), gradients, strict=True):
+        np.testing.assert_allclose(steps, 0.1 / (np.abs(gradient) + 1e-8), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_step_size_figure_counts_every_parameter_in_its_block(tmp_path, capsys):
+    from experiments import step_sizes
+
+    assert step_sizes.main(["--out", str(tmp_path), "--steps", "3"]) == 0
+    with open(tmp_path / "step_sizes.csv") as f:
+        rows = {row["block"]: row for row in csv.DictReader(f)}
+    # nanoGPT's sizes: wte + wpe; 4 blocks of c_attn + c_proj; of two MLP
+    # matrices; 2 norms a block and the final one, 128 scales each.
+    assert {block: int(row["parameters"]) for block, row in rows.items()} == {
+        "embeddings": 65 * 128 + 64 * 128,
+        "attention": 4 * (128 * 384 + 128 * 128),
+        "MLP": 4 * 2 * 128 * 512,
+        "norms": 9 * 128,
+    }
+    for row in rows.values():
+        percentiles = [float(row[f"p{p}"]) for p in step_sizes.PERCENTILES]
+        assert percentiles == sorted(percentiles) and percentiles[0] > 0
+    assert (tmp_path / "step_sizes.png").stat().st_size > 10_000
+    assert "after 3 steps" in capsys.readouterr().out
