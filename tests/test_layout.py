@@ -25,6 +25,7 @@ COMMANDS = {  # the jobs: nothing imports them
     "experiments.notebooks",
     "experiments.samples",
     "experiments.step_sizes",
+    "experiments.evaluation_noise",
 }
 # Beside the jobs, above the sweep and the report: what composes the two
 # (a sweep that reports at its end), for the jobs and for a user's script.

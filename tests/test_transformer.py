@@ -314,7 +314,17 @@ def test_samples_are_drawn_from_each_entrys_best_run_alike(tmp_path, capsys):
     chances = np.exp(logits - logits.max())
     first = np.random.default_rng(0).choice(65, p=chances / chances.sum())
     assert texts[0][0] == vocabulary[first]
+    # nanoGPT's way of estimating the loss, beside the whole validation text's.
+    from experiments import evaluation_noise
+
     capsys.readouterr()
+    assert evaluation_noise.main([str(adam_run), "--draws", "5"]) == 0
+    printed = capsys.readouterr().out
+    recorded = json.loads((adam_run / "result.json").read_text())["val_loss"]
+    whole = float(re.search(r"([0-9.]+) on the whole validation text", printed)[1])
+    assert whole == pytest.approx(recorded, abs=1e-4)
+    spread = float(re.search(r"standard deviation ([0-9.]+)", printed)[1])
+    assert 0 < spread < 0.5
     assert samples.main([str(sweep_dir), "--prompt", "ROMEO€"]) == 2
     err = capsys.readouterr().err
     assert err == "error: --prompt holds '€', which the text never uses\n"
