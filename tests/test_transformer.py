@@ -374,3 +374,25 @@ def test_the_step_size_figure_counts_every_parameter_in_its_block(tmp_path, caps
         assert percentiles == sorted(percentiles) and percentiles[0] > 0
     assert (tmp_path / "step_sizes.png").stat().st_size > 10_000
     assert "after 3 steps" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_steps_budget_on_ray_trains_the_same_numbers_as_in_one_process(tmp_path):
+    table = f"[problems.shakespeare_char]\nsteps = 4\neval_every = 2\n{TINY_SIZES}"
+    found = {}
+    for workers in (1, 2):
+        config = tmp_path / f"w{workers}.toml"
+        config.write_text(
+            f'name = "w{workers}"\nworkers = {workers}\n[grid]\n'
+            f"learning_rate = [3e-3]\nseed = [0, 1]\n[optimizers.adam]\n{table}"
+        )
+        assert sweep.main(["--config", str(config), "--logdir", str(tmp_path)]) == 0
+        found[workers] = {
+            path.parent.name: json.loads(path.read_text())["history"]["val_loss"]
+            for path in (tmp_path / f"w{workers}").rglob("result.json")
+        }
+    assert found[1].keys() == found[2].keys() == {"lr=0.003", "lr=0.003,seed=1"}
+    for run, losses in found[1].items():
+        # One TensorFlow thread per Ray worker, two in one process: sums
+        # differ in their last bits.
+        assert found[2][run] == pytest.approx(losses, rel=1e-5)
