@@ -11,7 +11,9 @@ measured after every epoch, tuned on seed 0, then each entry's best on
 evaluation seeds 1, 2 and 3; for fmnist_2c2d, whose full grid would take
 hours here, configs/deepobs_fmnist_2c2d.toml, DeepOBS's tuned rates on 3
 seeds, as DeepOBS publishes its own (nothing is chosen here, so no seed
-tunes). Then it writes experiments/baselines/<problem>.json: the protocol
+tunes); for shakespeare_char, configs/shakespeare_char.toml, the
+comparison of docs/transformer.md (its folder, logs/shakespeare_char, is
+that sweep's). Then it writes experiments/baselines/<problem>.json: the protocol
 (with its tuning and evaluation seeds, and time to result's target), the
 command and its wall time, the final results over the grid on the tuning
 seed, and the best setting's per-epoch curves and times per evaluation seed. The MNIST problems run on
@@ -48,6 +50,8 @@ def sweep_of(problem):
     makes `problem`'s baselines."""
     if problem == "fmnist_2c2d":
         return CONFIGS / "deepobs_fmnist_2c2d.toml", {}, 0
+    if problem == "shakespeare_char":  # the comparison docs/transformer.md quotes
+        return CONFIGS / "shakespeare_char.toml", {}, 3
     overrides = {"problems": [problem], "name": f"baselines_{problem}"}
     return CONFIGS / "baselines.toml", overrides, 3
 
