@@ -80,13 +80,8 @@ class CausalSelfAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.n_head, self.n_embd = n_head, n_embd
         self.projection_stddev = projection_stddev
-        self.qkv = keras.layers.Dense(
-            3 * n_embd, use_bias=False, kernel_initializer=_normal(0.02), name="qkv"
-        )
-        self.projection = keras.layers.Dense(
-            n_embd, use_bias=False, kernel_initializer=_normal(projection_stddev),
-            name="projection",
-        )  # fmt: skip
+        self.qkv = _dense(3 * n_embd, 0.02, "qkv")
+        self.projection = _dense(n_embd, projection_stddev, "projection")
 
     def call(self, x):
         batch, length = keras.ops.shape(x)[0], keras.ops.shape(x)[1]
@@ -117,13 +112,8 @@ class Block(keras.layers.Layer):
             n_head, n_embd, projection_stddev, name="attention"
         )
         self.mlp_norm = _layer_norm("mlp_norm")
-        self.mlp_in = keras.layers.Dense(
-            4 * n_embd, use_bias=False, kernel_initializer=_normal(0.02), name="mlp_in"
-        )
-        self.mlp_out = keras.layers.Dense(
-            n_embd, use_bias=False, kernel_initializer=_normal(projection_stddev),
-            name="mlp_out",
-        )  # fmt: skip
+        self.mlp_in = _dense(4 * n_embd, 0.02, "mlp_in")
+        self.mlp_out = _dense(n_embd, projection_stddev, "mlp_out")
 
     def call(self, x):
         x = x + self.attention(self.attention_norm(x))
@@ -196,6 +186,13 @@ def transformer(input_shape=(64,), classes=65, n_layer=4, n_head=4, n_embd=128):
 
 def _normal(stddev):
     return keras.initializers.RandomNormal(stddev=stddev)
+
+
+def _dense(units, stddev, name):
+    """A matrix without a bias (nanoGPT's bias=False), drawn from N(0, stddev)."""
+    return keras.layers.Dense(
+        units, use_bias=False, kernel_initializer=_normal(stddev), name=name
+    )
 
 
 def _layer_norm(name):
