@@ -233,7 +233,9 @@ def _check_table(table, where):
             raise ValueError(
                 f"{where}: {key} must be a{article.get(kind, ' string')}, got {value!r}"
             )
-        if kind in (int, float) and value <= 0:
+        if kind is int and value < 1:
+            raise ValueError(f"{where}: {key} must be >= 1, got {value!r}")
+        if kind is float and not value > 0:
             raise ValueError(f"{where}: {key} must be > 0, got {value!r}")
     if "metric" in table and table["metric"] not in JUDGED_METRICS:
         raise ValueError(
