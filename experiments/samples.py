@@ -45,13 +45,16 @@ def best_runs(sweep_dir):
     from experiments.report import judging
     from experiments.report.loading import load_runs
     from experiments.report.statistics import aggregate, best_settings
+    from experiments.sweep.run_files import WEIGHTS_FILE
 
     runs, _ = load_runs(sweep_dir)
-    text_runs = [r for r in runs if r["weights"]]
+    text_runs = [r for r in runs if r["protocol"].get("block_size")]
     found = [
-        (entry, Path(sweep_dir) / top["folders"][0], top)
+        (entry, Path(sweep_dir) / folder, top)
         for (_, entry), (top, _) in best_settings(aggregate(text_runs)).items()
         if top is not None
+        for folder in top["folders"][:1]
+        if (Path(sweep_dir) / folder / WEIGHTS_FILE).exists()
     ]
     return sorted(found, key=lambda item: judging.best_first(item[2]))
 

@@ -83,7 +83,6 @@ def baseline(problem, sweep_dir, tables):
     threads = {json.loads(p.read_text()).get("tensorflow_threads") for p in run_files}
     return {
         "problem": problem,
-        "metric": metric,
         "source": "this project",
         "citation": "",
         "command": command_line(problem),
@@ -96,6 +95,7 @@ def baseline(problem, sweep_dir, tables):
             "divergence_loss": first["run"]["divergence_loss"],
             "model": first["run"]["model"],
             **{k: first["run"][k] for k in RUN_FIELDS if k in first["run"]},
+            "metric": metric,
             "learning_rates": sorted({s["learning_rate"] for s in settings}),
             "tuning_seeds": sorted(tuning),
             "evaluation_seeds": sorted({int(x) for t in tops for x in t["seeds"].split()}),

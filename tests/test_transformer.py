@@ -396,3 +396,57 @@ def test_a_steps_budget_on_ray_trains_the_same_numbers_as_in_one_process(tmp_pat
         # One TensorFlow thread per Ray worker, two in one process: sums
         # differ in their last bits.
         assert found[2][run] == pytest.approx(losses, rel=1e-5)
+
+
+def test_a_problem_field_back_at_its_default_is_another_run():
+    """A run is reused only where every field that decides it agrees, whether
+    it is at its default now or was then; a run recorded before the fields
+    existed had their defaults."""
+    from dataclasses import replace
+
+    from experiments.problems import PROBLEMS
+    from experiments.sweep.spec import RunSpec
+
+    text = PROBLEMS["shakespeare_char"]
+    spec = RunSpec(text, "adam", text.epochs, {"learning_rate": 1e-3})
+    saved = spec.identity()
+    assert spec.differences(saved) == []
+    for changed, field in ((replace(text, decay_vectors=True), "decay_vectors"),
+                           (replace(text, steps=0, eval_every=0), "steps")):  # fmt: skip
+        other = RunSpec(changed, "adam", text.epochs, {"learning_rate": 1e-3})
+        assert field in other.differences(saved)
+        assert field in spec.differences(other.identity())
+    mnist = PROBLEMS["mnist_small_mlp"]
+    old = RunSpec(mnist, "adam", 8, {"learning_rate": 1e-3}).identity()
+    assert not set(old) & {"steps", "decay_vectors", "model_options"}
+    assert RunSpec(mnist, "adam", 8, {"learning_rate": 1e-3}).differences(old) == []
+
+
+def test_a_folder_or_a_stored_baseline_holds_one_judged_metric_and_budget():
+    from dataclasses import replace
+
+    from experiments.problems import PROBLEMS
+    from experiments.report import baselines
+    from experiments.sweep import plan
+    from experiments.sweep.spec import RunSpec
+
+    text = PROBLEMS["shakespeare_char"]
+    spec = RunSpec(text, "adam", text.epochs, {"learning_rate": 1e-3})
+    by_accuracy = replace(text, metric="val_accuracy")
+    expected = plan._protocol([RunSpec(by_accuracy, "adam", 8, {"learning_rate": 1e-3})])
+    recorded = {"run": spec.identity(), "problem": {"metric": "val_loss"}, "data": {}}
+    identities = {"tinyshakespeare": {k: None for k in plan.SPLIT_KEYS}}
+    found = plan._protocol_differences(recorded, expected, identities)
+    assert "metric: 'val_loss' then, 'val_accuracy' now" in found
+    del recorded["problem"]  # recorded before problems declared a metric
+    assert not any("metric" in f for f in plan._protocol_differences(
+        recorded, expected, identities))  # fmt: skip
+    stored = {"protocol": {"epochs": 8, "data": {}}}
+    epochs_only = {"epochs": 8, "data": {}}
+    assert baselines.differences(stored, epochs_only) == []
+    with_steps = {**epochs_only, "steps": 2000, "eval_every": 250}
+    assert "steps 0 there, 2000 here" in baselines.differences(stored, with_steps)
+    by_loss = {**epochs_only, "metric": "val_loss"}
+    assert "metric 'val_accuracy' there, 'val_loss' here" in baselines.differences(
+        stored, by_loss
+    )

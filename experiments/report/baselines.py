@@ -15,11 +15,12 @@ import glob
 import json
 import math
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-from experiments.problems import RUN_FIELDS
+from experiments.problems import RUN_FIELDS, Problem
 from experiments.report import judging
 from experiments.report.intervals import t_interval
 from experiments.report.statistics import (
@@ -31,8 +32,12 @@ from experiments.report.statistics import (
 
 BASELINES = Path(__file__).parents[1] / "baselines"
 # The keys a stored protocol may state besides its data, each compared.
-PROTOCOL_KEYS = ("epochs", "batch_size", "divergence_loss", "model", "model_code",
-                 *RUN_FIELDS)  # fmt: skip
+PROTOCOL_KEYS = ("epochs", "batch_size", "divergence_loss", "model", "model_code")
+# A problem's fields that decide its runs, and its metric, as a protocol
+# holds them (JSON), with the value a protocol that leaves one out had.
+_PROBLEM_DEFAULTS = json.loads(json.dumps({
+    f.name: f.default for f in fields(Problem) if f.name in (*RUN_FIELDS, "metric")
+}))  # fmt: skip
 # The data keys a stored protocol may state, and that a sweep's runs record.
 DATA_KEYS = ("dataset", "source", "validation_fraction", "max_train_samples",
              "split_seed", "classes", "train", "validation", "test", "fingerprint")  # fmt: skip
@@ -103,6 +108,12 @@ def differences(baseline, mine):
         for key in PROTOCOL_KEYS
         if key in theirs and theirs[key] != mine.get(key)
     ]
+    # A problem's run fields and metric, absent on either side: their defaults.
+    found += [
+        f"{key} {theirs.get(key, default)!r} there, {mine.get(key, default)!r} here"
+        for key, default in _PROBLEM_DEFAULTS.items()
+        if theirs.get(key, default) != mine.get(key, default)
+    ]
     found += [
         f"data {key} {theirs['data'][key]!r} there, {mine['data'].get(key)!r} here"
         for key in DATA_KEYS
@@ -159,8 +170,9 @@ def entries(baseline):
 def _judged(baseline):
     """What judges a stored baseline's entries, as judging reads a row: its
     metric (files from before problems declared one: accuracy) and protocol."""
-    return {"metric": baseline.get("metric", judging.DEFAULT_METRIC),
-            "protocol": baseline["protocol"]}  # fmt: skip
+    protocol = baseline["protocol"]
+    return {"metric": protocol.get("metric", judging.DEFAULT_METRIC),
+            "protocol": protocol}  # fmt: skip
 
 
 def _tuning_seeds(protocol):

@@ -24,7 +24,7 @@ def plot_weight_decay_heatmaps(settings, problem, path):
     rates = sorted({s["learning_rate"] for s in chosen})
     decays = sorted({s["weight_decay"] for s in chosen})
     grids = {o: _decay_grid(chosen, o, rates, decays) for o in optimizers}
-    scales = _decay_scales(grids)
+    scales = _decay_scales(grids, judging.lower_is_better(chosen[0]))
     forms = {
         s["optimizer"]: "decoupled" if s.get("decoupled_weight_decay") else "coupled"
         for s in chosen
@@ -82,8 +82,9 @@ def _decay_grid(chosen, optimizer, rates, decays):
     return accuracy, loss, diverged
 
 
-def _decay_scales(grids):
-    """One colour scale per row, shared by every optimizer: accuracy, log loss."""
+def _decay_scales(grids, lower_is_better):
+    """One colour scale per row, shared by every optimizer: the judged metric
+    (bright where it is best), log training loss."""
     from matplotlib.colors import LogNorm
 
     all_accuracy = np.concatenate([g[0].ravel() for g in grids.values()])
@@ -91,7 +92,9 @@ def _decay_scales(grids):
     finite_loss = all_loss[np.isfinite(all_loss) & (all_loss > 0)]
     return [
         dict(
-            cmap="viridis", vmin=np.nanmin(all_accuracy), vmax=np.nanmax(all_accuracy)
+            cmap="viridis_r" if lower_is_better else "viridis",
+            vmin=np.nanmin(all_accuracy),
+            vmax=np.nanmax(all_accuracy),
         ),
         dict(
             cmap="magma_r",

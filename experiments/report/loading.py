@@ -21,7 +21,6 @@ from experiments.sweep.run_files import (
     EPOCHS_FILE,
     RESULT_FILE,
     SWEEP_FILE,
-    WEIGHTS_FILE,
     UnreadableRun,
     read_run,
 )
@@ -157,7 +156,6 @@ def _run_row(spec, config, result, run_dir):
         "params": config.get("params", ""),  # not recorded before: blank
         "history": result["history"],
         "folder": str(spec.folder),
-        "weights": (run_dir / WEIGHTS_FILE).exists(),
         "epochs": _epochs_file(run_dir),
         "first_batch_losses": result.get("first_batch_losses", []),
         "in_decay_grid": spec.values["weight_decay"] is not None,
@@ -169,6 +167,7 @@ def _run_row(spec, config, result, run_dir):
             "model": spec.model,
             "model_code": config["run"].get("model_code"),
             **json.loads(json.dumps(spec.problem.recorded())),
+            "metric": spec.problem.metric,
             "data": config["data"],
         },
     }

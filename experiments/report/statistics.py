@@ -254,7 +254,8 @@ def _measured(group):
         diverged_seeds=len(group) - len(trained),
         n_seeds=len(group),
         seeds=" ".join(str(r["seed"]) for r in group),
-        folders=[r.get("folder") for r in group],
+        # Of the runs it measures, those that did not diverge (samples.py).
+        folders=[r.get("folder") for r in trained],
         seconds=float(np.mean([r.get("seconds", math.nan) for r in group])),
     )
     history = _history(trained or group)

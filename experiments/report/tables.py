@@ -271,6 +271,8 @@ def _stored_ranking(settings, best, problem, baseline, name):
         rows.append((entry, entry["grid_size"], entry["tuning_seeds"],
                      stored_curves.get(entry["optimizer"], ([], [])),
                      entry["forgiving"], entry["diverged_rates"]))  # fmt: skip
+    if not rows:
+        return []
     rows.sort(key=lambda row: judging.best_first(row[0]))
     tops = [row[0] for row in rows]
     lines = [

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from experiments.cli import UsageError
+from experiments.problems import Problem
 from experiments.sweep.run_files import (
     RESULT_FILE,
     UnreadableRun,
@@ -95,7 +96,8 @@ def check_protocol(specs, sweep_dir, data_identities, force):
 
 def _protocol(specs):
     """{problem folder: its epochs, batch size (None: on the grid), divergence
-    limit, model and a digest of a user's model file (None: shipped)}."""
+    limit, model, a digest of a user's model file (None: shipped) and the
+    metric that judges it}."""
     by_problem = {}
     for spec in specs:
         by_problem.setdefault(spec.problem.folder, []).append(spec)
@@ -108,13 +110,17 @@ def _protocol(specs):
             "divergence_loss": group[0].divergence_loss,
             "model": group[0].model,
             "model_code": group[0].code().get("model_code"),
+            "metric": group[0].problem.metric,
         }
     return protocol
 
 
 def _protocol_differences(config, expected, data_identities):
     """How one finished run's protocol differs from this sweep's."""
-    run = config["run"]
+    # What judges the run is its problem's (recorded before problems had one:
+    # accuracy).
+    run = {**config["run"],
+           "metric": config.get("problem", {}).get("metric", Problem.metric)}  # fmt: skip
     if run.get("stage"):  # pre-training: checked by its own plan
         return []
     problem = (

@@ -213,6 +213,8 @@ class RunSpec:
         mine = self.identity()
         mine.pop(ARGUMENTS_KEY, None)  # follows from the values, compared below
         defaults = self.identity_defaults()
+        # A problem field at its default is not in `mine`; a saved run may hold it.
+        mine.update({k: defaults[k] for k in problems.RUN_FIELDS if k not in mine})
         return [
             describe_code_change(k, self.model, self.optimizer_settings)
             if k in CODE_KEYS
