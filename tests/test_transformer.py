@@ -166,6 +166,14 @@ def test_a_steps_budget_evaluates_every_eval_every_steps_and_resumes(tmp_path, c
     again = json.loads((runs[1] / "result.json").read_text())
     assert again["val_loss"] == second["val_loss"] != first["val_loss"]
     assert json.loads((runs[0] / "result.json").read_text()) == first
+    # Evaluated once after all 6 steps: the same 6 batches in the same order
+    # (an epoch goes on where the last one stopped), so the same model.
+    once = f"[problems.shakespeare_char]\nsteps = 6\neval_every = 6\n{TINY_SIZES}"
+    assert text_sweep(tmp_path, once, name="once") == 0
+    run = tmp_path / "logs" / "once" / "shakespeare_char" / "adam" / "lr=0.003"
+    last = json.loads((run / "result.json").read_text())
+    assert last["val_loss"] == pytest.approx(first["val_loss"], rel=1e-6)
+    assert last["train_loss"] != pytest.approx(first["train_loss"], rel=1e-6)
 
 
 @pytest.mark.slow
