@@ -83,6 +83,63 @@ def test_the_transformer_has_nanogpts_parameters_and_shapes(sizes):
             assert stddev == pytest.approx(0.02, rel=0.15), weight.path
 
 
+def nanogpt_forward(weights, tokens, n_layer, n_head):
+    """nanoGPT's GPT.forward (model.py, bias=False, no dropout) in NumPy,
+    from the Keras model's weights by path: logits at every position."""
+    from scipy.special import erf
+
+    def norm(x, gamma):  # LayerNorm, ε = 1e-5, no offset
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-5) * gamma
+
+    wte = weights["token_embedding/embeddings"]
+    length, width = tokens.shape[1], wte.shape[1]
+    x = wte[tokens] + weights["position_embedding/embeddings"][:length]
+    size = width // n_head
+    causal = np.tril(np.ones((length, length), bool))
+    for i in range(n_layer):
+        w = {
+            k.split("/", 1)[1]: v
+            for k, v in weights.items()
+            if k.startswith(f"block_{i}/")
+        }
+        q, k, v = np.split(
+            norm(x, w["attention_norm/gamma"]) @ w["attention/qkv/kernel"], 3, -1
+        )
+        q, k, v = (
+            t.reshape(*t.shape[:2], n_head, size).transpose(0, 2, 1, 3)
+            for t in (q, k, v)
+        )
+        scores = np.where(causal, q @ k.transpose(0, 1, 3, 2) / np.sqrt(size), -np.inf)
+        attention = np.exp(scores - scores.max(-1, keepdims=True))
+        attention /= attention.sum(-1, keepdims=True)
+        heads = (attention @ v).transpose(0, 2, 1, 3).reshape(*x.shape)
+        x = x + heads @ w["attention/projection/kernel"]
+        hidden = norm(x, w["mlp_norm/gamma"]) @ w["mlp_in/kernel"]
+        x = x + (0.5 * hidden * (1 + erf(hidden / np.sqrt(2)))) @ w["mlp_out/kernel"]
+    return norm(x, weights["final_norm/gamma"]) @ wte.T
+
+
+def test_the_transformer_computes_nanogpts_forward_pass():
+    """Against nanoGPT's forward pass in NumPy, after a few training steps so
+    that the norms' scales are no longer 1."""
+    model = models.build("transformer", 0, (12,), 11, n_layer=2, n_head=2, n_embd=8)
+    models.compile_classifier(model, AdamW(learning_rate=0.05))
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 11, (4, 12))
+    model.fit(tokens, rng.integers(0, 11, (4, 12)), epochs=3, verbose=0)
+    weights = {w.path.removeprefix("transformer/"): w.numpy() for w in model.weights}
+    assert not np.allclose(weights["final_norm/gamma"], 1.0)
+    expected = nanogpt_forward(weights, tokens, n_layer=2, n_head=2)
+    np.testing.assert_allclose(model.predict(tokens, verbose=0), expected, atol=2e-5)
+    shorter = tokens[:, :5]  # fewer positions than the block: the first ones
+    np.testing.assert_allclose(
+        model.predict(shorter, verbose=0),
+        nanogpt_forward(weights, shorter, 2, 2),
+        atol=2e-5,
+    )
+
+
 def test_a_position_sees_only_itself_and_the_positions_before_it():
     model = models.build("transformer", 0, (16,), 11, n_layer=2, n_head=2, n_embd=16)
     tokens = np.random.default_rng(0).integers(0, 11, (3, 16))
@@ -314,9 +371,7 @@ def test_samples_are_drawn_from_each_entrys_best_run_alike(tmp_path, capsys):
     # The first character follows the model's distribution after the prompt.
     model = models.build("transformer", 0, (16,), 65, n_layer=1, n_head=2, n_embd=16)
     model.load_weights(adam_run / "model.weights.h5")
-    _, vocabulary = text_data.encode(
-        text_data.read(text_data.TEXTS["tinyshakespeare"])
-    )
+    _, vocabulary = text_data.encode(text_data.read(text_data.TEXTS["tinyshakespeare"]))
     prompt = np.array([[vocabulary.index(c) for c in "ROMEO:"]])
     logits = model.predict(prompt, verbose=0)[0, -1]
     chances = np.exp(logits - logits.max())
@@ -441,7 +496,9 @@ def test_a_folder_or_a_stored_baseline_holds_one_judged_metric_and_budget():
     text = PROBLEMS["shakespeare_char"]
     spec = RunSpec(text, "adam", text.epochs, {"learning_rate": 1e-3})
     by_accuracy = replace(text, metric="val_accuracy")
-    expected = plan._protocol([RunSpec(by_accuracy, "adam", 8, {"learning_rate": 1e-3})])
+    expected = plan._protocol(
+        [RunSpec(by_accuracy, "adam", 8, {"learning_rate": 1e-3})]
+    )
     recorded = {"run": spec.identity(), "problem": {"metric": "val_loss"}, "data": {}}
     identities = {"tinyshakespeare": {k: None for k in plan.SPLIT_KEYS}}
     found = plan._protocol_differences(recorded, expected, identities)
