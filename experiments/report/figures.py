@@ -226,12 +226,18 @@ def _curve_figure(settings_by_problem, colors, labeler, title, path):
         judged = judging.name(settings[0])
         pair[1].set(title=f"{problem}: {judged}", ylabel=judged)
         for axis in pair:
-            axis.set_xlabel("epoch")
+            axis.set_xlabel(_epoch_label(settings[0]))
             axis.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
             axis.grid(alpha=0.3)
             axis.legend(fontsize=8)
     fig.suptitle(title)
     save(fig, path)
+
+
+def _epoch_label(setting):
+    """ "epoch", or for a problem trained for steps what one of its epochs is."""
+    every = setting.get("protocol", {}).get("eval_every")
+    return f"evaluation (every {every} steps)" if every else "epoch"
 
 
 def plot_best_curves(settings, path):
