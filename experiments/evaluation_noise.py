@@ -55,8 +55,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.batches < 1 or args.draws < 2:
         raise cli.UsageError("--batches must be >= 1 and --draws >= 2")
-    from experiments import models, text_data
     from experiments.sweep.run_files import WEIGHTS_FILE, UnreadableRun, read_run
+    from experiments.sweep.training import trained_language_model
 
     run_dir = Path(args.run_dir)
     try:
@@ -66,10 +66,7 @@ def main(argv=None):
     problem = config["problem"]
     if not (run_dir / WEIGHTS_FILE).exists() or not problem.get("block_size"):
         raise cli.UsageError(f"{run_dir} is no language model's run with its weights")
-    dataset = text_data.load(problem["dataset"], problem["block_size"])
-    model = models.build(problem["model"], 0, (problem["block_size"],),
-                         dataset.label_count, **dict(problem["model_options"]))  # fmt: skip
-    model.load_weights(run_dir / WEIGHTS_FILE)
+    model, dataset = trained_language_model(run_dir)
     whole = window_losses(model, dataset.x_val, dataset.y_val).mean()
     estimates = random_estimates(model, dataset, args.batches,
                                  problem["batch_size"], args.draws, args.seed)  # fmt: skip

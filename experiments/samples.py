@@ -75,28 +75,16 @@ def generate(model, vocabulary, prompt, characters, block_size, rng):
 
 def sample_run(run_dir, prompt, characters, seed):
     """The text the trained model of `run_dir` writes after `prompt`."""
-    from experiments import models, text_data
-    from experiments.sweep.run_files import WEIGHTS_FILE, read_run
+    from experiments.sweep.training import trained_language_model
 
-    config, _ = read_run(run_dir)
-    problem = config["problem"]
-    _, vocabulary = text_data.encode(text_data.read(_text_path(problem["dataset"])))
-    unknown = sorted(set(prompt) - set(vocabulary))
+    model, text = trained_language_model(run_dir)
+    unknown = sorted(set(prompt) - set(text.vocabulary))
     if unknown:
         raise UsageError(
             f"--prompt holds {''.join(unknown)!r}, which the text never uses"
         )
-    model = models.build(problem["model"], 0, (problem["block_size"],),
-                         len(vocabulary), **dict(problem["model_options"]))  # fmt: skip
-    model.load_weights(run_dir / WEIGHTS_FILE)
     rng = np.random.default_rng(seed)
-    return generate(model, vocabulary, prompt, characters, problem["block_size"], rng)
-
-
-def _text_path(dataset):
-    from experiments import text_data
-
-    return text_data.TEXTS.get(dataset, Path(dataset))
+    return generate(model, text.vocabulary, prompt, characters, text.block_size, rng)
 
 
 @cli.command

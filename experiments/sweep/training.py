@@ -15,6 +15,7 @@ from experiments.sweep.run_files import (
     CONFIG_FILE,
     RESULT_FILE,
     WEIGHTS_FILE,
+    read_run,
     write_json,
 )
 from experiments.sweep.spec import hyperparameters
@@ -105,6 +106,19 @@ def fit(model, spec, dataset, callbacks=(), verbose=False):
         verbose=1 if verbose else 0,
         callbacks=list(callbacks),
     ).history
+
+
+def trained_language_model(run_dir):
+    """(The model a language model's run trained, from its run.json and
+    weights; the TextDataset it trained on)."""
+    from experiments import text_data
+
+    problem = read_run(run_dir)[0]["problem"]
+    dataset = text_data.load(problem["dataset"], problem["block_size"])
+    model = models.build(problem["model"], 0, dataset.input_shape,
+                         dataset.label_count, **dict(problem["model_options"]))  # fmt: skip
+    model.load_weights(Path(run_dir) / WEIGHTS_FILE)
+    return model, dataset
 
 
 def exclude_vectors_from_decay(optimizer, model):
