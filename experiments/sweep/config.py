@@ -105,7 +105,11 @@ class SweepConfig:
             )
             values.update((k, None) for k, _ in spelled)
             # The grid's value of an optimizer argument replaces the table's.
-            table = {k: v for k, v in settings.items() if values.get(k) is None}
+            table = {
+                k: v
+                for k, v in optimizer_tables.run_settings(settings).items()
+                if values.get(k) is None
+            }
             start = pretrained.get((problem, values["seed"]))
             specs.append(
                 RunSpec(

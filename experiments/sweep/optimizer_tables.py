@@ -22,6 +22,16 @@ TABLE_ONLY_KEYS = (
 )
 
 
+# Keys that choose which runs a table makes, not how any one of them trains.
+SELECTION_KEYS = ("models", "problems", "grid")
+
+
+def run_settings(settings):
+    """What a table gives each of its runs: every key but SELECTION_KEYS
+    (so a run stays finished when its table's grid grows)."""
+    return {k: v for k, v in settings.items() if k not in SELECTION_KEYS}
+
+
 def arguments(settings):
     """A table's optimizer arguments: every key but TABLE_ONLY_KEYS."""
     return {k: v for k, v in settings.items() if k not in TABLE_ONLY_KEYS}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from experiments import plugins, problems
 from experiments.sweep import axes
-from experiments.sweep.optimizer_tables import class_name, make_optimizer
+from experiments.sweep.optimizer_tables import class_name, make_optimizer, run_settings
 from experiments.sweep.run_files import HYPERPARAMETERS
 from experiments.sweep.schedules import make_schedule
 
@@ -213,6 +213,10 @@ class RunSpec:
         mine = self.identity()
         mine.pop(ARGUMENTS_KEY, None)  # follows from the values, compared below
         defaults = self.identity_defaults()
+        # Runs recorded their table's grid and selection, which are not theirs.
+        if "optimizer_settings" in saved:
+            saved = {**saved, "optimizer_settings": run_settings(
+                saved["optimizer_settings"])}  # fmt: skip
         # A problem field at its default is not in `mine`; a saved run may hold it.
         mine.update({k: defaults[k] for k in problems.RUN_FIELDS if k not in mine})
         return [
