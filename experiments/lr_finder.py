@@ -101,9 +101,9 @@ def range_test(
     model = models.build(model_name, seed)
     optimizer = custom_optimizers.get(optimizer_name, learning_rate=start)
     models.compile_classifier(model, optimizer)
-    batches = iter(
-        training.batches(dataset.x_train, dataset.y_train, batch_size, seed).repeat()
-    )
+    batches = training.Batches(
+        dataset.x_train, dataset.y_train, batch_size, seed
+    ).forever()
     growth = (end / start) ** (1 / (steps - 1))
     rates, losses = [], []
     smoothing, lowest = SmoothedLoss(), math.inf

@@ -80,7 +80,10 @@ def baseline(problem, sweep_dir, tables):
     metric = judging.metric(tops[0])
     run_files = sorted(sweep_dir.rglob(CONFIG_FILE))
     first = json.loads(run_files[0].read_text())
-    threads = {json.loads(p.read_text()).get("tensorflow_threads") for p in run_files}
+    recorded = [json.loads(p.read_text()) for p in run_files]
+    # Runs from before other backends record TensorFlow's threads under its name.
+    threads = {r.get("threads", r.get("tensorflow_threads")) for r in recorded}
+    backends = {r.get("backend", "tensorflow") for r in recorded}
     return {
         "problem": problem,
         "source": "this project",
@@ -88,7 +91,7 @@ def baseline(problem, sweep_dir, tables):
         "command": command_line(problem),
         "wall_seconds": round(_wall_seconds(sweep_dir)),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"TensorFlow backend, Keras {keras.__version__}",
+        f"{' and '.join(sorted(backends))} backend, Keras {keras.__version__}",
         "protocol": {
             "epochs": first["run"]["epochs"],
             "batch_size": first["run"]["batch_size"],
@@ -102,7 +105,8 @@ def baseline(problem, sweep_dir, tables):
             # Time to result's target: fixed here, so it means the same in every sweep.
             "target": {metric: judging.target(tops[0], max(
                 (t[metric] for t in tops), key=lambda v: judging.score(tops[0], v)))},
-            "tensorflow_threads": sorted(threads, key=str),
+            "backend": sorted(backends),
+            "threads": sorted(threads, key=str),
             "runs_at_once": os.cpu_count() // max(threads)
             if None not in threads
             else None,

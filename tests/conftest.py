@@ -1,10 +1,11 @@
 """Shared test set-up, on whichever Keras backend `KERAS_BACKEND` names.
 
-On TensorFlow (the default, and the experiments' backend), two logical
-CPUs let `tf.distribute.MirroredStrategy` run without hardware; they must
-be configured before TensorFlow starts, so this happens at import. On JAX
-and PyTorch only the library's tests are collected (`BACKEND_TESTS`):
-`.ci/run` runs them there in environments without TensorFlow.
+On TensorFlow (the default backend), two logical CPUs let
+`tf.distribute.MirroredStrategy` run without hardware; they must be
+configured before TensorFlow starts, so this happens at import. On JAX
+and PyTorch the library's tests (`BACKEND_TESTS`) and the experiments'
+that check what each backend must do alike (`EXPERIMENT_TESTS`) are
+collected: `.ci/run` runs them there in environments without TensorFlow.
 """
 
 import os
@@ -33,6 +34,12 @@ BACKEND_TESTS = {
     "test_keras_contract.py",
     "test_update_paths.py",
 }
+EXPERIMENT_TESTS = {
+    "test_backends.py",
+    "test_sweep.py",
+    "test_trajectories.py",
+    "test_baselines.py",
+}
 if ON_TENSORFLOW:
     import tensorflow as tf
 
@@ -44,7 +51,7 @@ else:
     collect_ignore = sorted(
         path.name
         for path in Path(__file__).parent.glob("test_*.py")
-        if path.name not in BACKEND_TESTS
+        if path.name not in BACKEND_TESTS | EXPERIMENT_TESTS
     )
 
 

@@ -5,8 +5,8 @@ import csv
 import time
 from pathlib import Path
 
-import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util.tensor_util import make_ndarray
 
 from experiments.sweep import command as sweep
 
@@ -44,7 +44,7 @@ def events(path):
 
 
 def values(accumulator, tag):
-    return [float(tf.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)]
+    return [float(make_ndarray(e.tensor_proto)) for e in accumulator.Tensors(tag)]
 
 
 def wait_for(condition, process, seconds=120):

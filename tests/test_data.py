@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import data
-from experiments.sweep.training import batches
+from experiments.sweep.training import Batches
 
 
 def write_idx(path, array):
@@ -132,8 +132,12 @@ def test_batch_order_depends_on_the_seed_alone():
     y = np.arange(20)
 
     def two_epochs(seed):
-        dataset = batches(x, y, 5, seed)
-        return [np.concatenate([b[1].numpy() for b in dataset]) for _ in range(2)]
+        dataset = Batches(x, y, 5, seed)
+        epochs = []
+        for epoch in range(2):
+            dataset.following().on_epoch_begin(epoch)
+            epochs.append(np.concatenate([dataset[i][1] for i in range(len(dataset))]))
+        return epochs
 
     first, second = two_epochs(3), two_epochs(3)
     np.testing.assert_array_equal(first, second)
@@ -172,10 +176,11 @@ def test_a_shuffle_buffer_and_dropping_the_remainder_reach_the_batches():
     batches of 4 make 2 batches, not 3, without the remainder."""
     x = np.arange(10, dtype="float32").reshape(10, 1)
     y = np.arange(10)
-    kept = [b[1].numpy().tolist() for b in batches(x, y, 4, seed=0, shuffle_buffer=1)]
-    assert kept == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
-    dropped = list(batches(x, y, 4, seed=0, drop_remainder=True))
-    assert [len(b[1]) for b in dropped] == [4, 4]
+    kept = Batches(x, y, 4, seed=0, shuffle_buffer=1)
+    assert [kept[i][1].tolist() for i in range(len(kept))] == [
+        [0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # fmt: skip
+    dropped = Batches(x, y, 4, seed=0, drop_remainder=True)
+    assert [len(dropped[i][1]) for i in range(len(dropped))] == [4, 4]
 
 
 def test_a_split_that_leaves_a_part_empty_is_named(tmp_path):

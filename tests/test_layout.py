@@ -26,11 +26,13 @@ COMMANDS = {  # the jobs: nothing imports them
     "experiments.samples",
     "experiments.step_sizes",
     "experiments.evaluation_noise",
+    "experiments.backend_check",
 }
 # Beside the jobs, above the sweep and the report: what composes the two
 # (a sweep that reports at its end), for the jobs and for a user's script.
 COMPOSED = {"experiments.sweep.api"}
-SHARED = {"cli", "plotting", "plugins", "problems", "data", "text_data", "models"}
+SHARED = {"cli", "plotting", "plugins", "problems", "data", "text_data", "models",
+          "backend"}  # fmt: skip
 LONGEST_FUNCTION = 80
 LONGEST_MODULE = 400  # lines: a module past it is doing more than one job
 

@@ -345,7 +345,7 @@ def test_a_wrong_address_exits_2_fast_and_writes_nothing(
 
 
 class FakeRay:
-    def __init__(self, workers, address=None, verbose=False):
+    def __init__(self, workers, address=None, gpus_per_run="auto", verbose=False):
         self.workers = workers
 
 
@@ -413,3 +413,47 @@ def test_checking_auto_keeps_the_sweep_s_signal_handlers(monkeypatch):
         assert signal.getsignal(signal.SIGTERM) is before
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def training_span(run_dir):
+    """(First, last) wall time of a run's training events."""
+    times = [e.wall_time for e in events(run_dir / "train").Tensors("batch_loss")]
+    return min(times), max(times)
+
+
+def test_runs_share_a_gpu_as_ray_accounts_for_it(tmp_path, capsys, monkeypatch):
+    """A one-node cluster of 4 CPUs and one GPU, on a machine without one
+    (Ray counts what it is told): `auto` asks a quarter of it per run, so
+    four runs may train at once; `--gpus-per-run 1` asks all of it, so Ray
+    trains them one after another, whatever the CPUs allow."""
+    from ray._private import ray_constants
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # the one Ray is told of
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 4, "num_gpus": 1, "include_dashboard": False,
+        "node_ip_address": "127.0.0.1"})  # fmt: skip
+    try:
+        for share, name in (("auto", "quarter"), ("1", "whole")):
+            assert run_sweep(tmp_path, *FOUR_RUNS, "--address", cluster.address,
+                             "--gpus-per-run", share, "--name", name) == 0  # fmt: skip
+    finally:
+        cluster.shutdown()
+    out = capsys.readouterr().out
+    assert "1 GPU(s), 0.25 of one per run" in out
+    assert "1 GPU(s), 1 of one per run" in out
+    assert len(re.findall(r", GPU 0 ×0\.25\)", out)) == 4
+    assert len(re.findall(r", GPU 0 ×1\)", out)) == 4
+    whole = sorted(training_span(run.parent)
+                   for run in (tmp_path / "whole").glob("mlp/*/lr=*/train"))  # fmt: skip
+    assert len(whole) == 4
+    assert all(end <= start for (_, end), (start, _) in zip(whole, whole[1:]))
+
+
+@pytest.mark.parametrize("share", ["1.5", "-0.1", "half", "true"])
+def test_a_gpu_share_outside_0_to_1_exits_2(share, tmp_path, capsys):
+    assert run_sweep(tmp_path, "--gpus-per-run", share) == 2
+    assert capsys.readouterr().err == (
+        f"error: --gpus-per-run must be a number in [0, 1] or auto, got {share!r}\n"
+    )

@@ -26,7 +26,8 @@ def trajectories(surface, optimizer, steps, starts, seed=0, groups=1):
     into that many variables, `rate_0`, `rate_1`, ... (see `at_rates`).
     """
     import keras
-    import tensorflow as tf
+
+    from experiments import backend
 
     rng = np.random.default_rng(seed)
     chunks = np.split(np.asarray(starts, "float32").reshape(-1, 2), groups)
@@ -38,13 +39,15 @@ def trajectories(surface, optimizer, steps, starts, seed=0, groups=1):
     losses = np.full((steps + 1, count), np.nan)
     lengths = np.full(count, steps + 1)
     going = np.ones(count, bool)
+
+    def summed_loss(*values):
+        stacked = keras.ops.concatenate(values, 0)
+        return keras.ops.sum(surface.function(stacked[:, 0], stacked[:, 1]))
+
     for step in range(steps + 1):
-        with tf.GradientTape() as tape:
-            stacked = tf.concat(thetas, 0)
-            loss = surface.function(stacked[:, 0], stacked[:, 1])
-            total = tf.reduce_sum(loss)
-        position, loss_value = stacked.numpy(), loss.numpy().astype("float64")
+        position = np.concatenate([keras.ops.convert_to_numpy(t) for t in thetas])
         with np.errstate(invalid="ignore", over="ignore"):
+            loss_value = surface.function(position[:, 0], position[:, 1])
             ended = going & ~(
                 np.isfinite(position).all(1)
                 & np.isfinite(loss_value)
@@ -52,13 +55,16 @@ def trajectories(surface, optimizer, steps, starts, seed=0, groups=1):
             )
         lengths[ended] = step
         going &= ~ended
-        positions[step, going], losses[step, going] = position[going], loss_value[going]
+        positions[step, going] = position[going]
+        losses[step, going] = loss_value[going]
         if step == steps or not going.any():
             break
-        gradients = tape.gradient(total, thetas)
+        _, gradients = backend.value_and_gradients(summed_loss, thetas)
         if surface.gradient_noise:
             noise = rng.normal(0, surface.gradient_noise, (count, 2)).astype("float32")
-            gradients = [g + n for g, n in zip(gradients, np.split(noise, groups))]
+            gradients = [
+                keras.ops.add(g, n) for g, n in zip(gradients, np.split(noise, groups))
+            ]
         optimizer.apply_gradients(zip(gradients, thetas))
     return [(positions[: lengths[i], i], losses[: lengths[i], i]) for i in range(count)]
 

@@ -128,6 +128,13 @@ def curve(setting, name):
     return setting["history"].get(SAME_CURVE.get(name, name))
 
 
+def backend(baseline):
+    """The backend that trained a stored baseline, as the report names it (a
+    file from before backends were recorded: TensorFlow, its only one then)."""
+    names = baseline["protocol"].get("backend", ["tensorflow"])
+    return f"trained on {' and '.join(names)}"
+
+
 def entries(baseline):
     """A stored baseline's entries at their best η, as settings the report
     ranks: {optimizer: "<label> (stored)", the final mean and 95% interval of

@@ -12,6 +12,7 @@ DESCRIPTION_COLUMNS = (
     "dataset",
     "data_source",
     "train_samples",
+    "backend",
 )
 
 

@@ -154,6 +154,7 @@ def _run_row(spec, config, result, run_dir):
         "validation_fraction": config["data"].get("validation_fraction"),
         "train_samples": config["data"]["train"],
         "params": config.get("params", ""),  # not recorded before: blank
+        "backend": config.get("backend", "tensorflow"),  # not recorded before
         "history": result["history"],
         "folder": str(spec.folder),
         "epochs": _epochs_file(run_dir),

@@ -256,6 +256,12 @@ def _stored_sections(settings, best):
     return lines
 
 
+def _backends(settings, problem):
+    """The backends that trained a problem's settings, as the report names them."""
+    names = sorted({s["backend"] for s in settings if s["problem"] == problem})
+    return f"trained on {' and '.join(names)}"
+
+
 def _stored_ranking(settings, best, problem, baseline, name):
     """The sweep's entries ranked together with the stored ones, under one
     protocol, each with its tuning budget, expected best and forgiving range."""
@@ -279,8 +285,9 @@ def _stored_ranking(settings, best, problem, baseline, name):
         "",
         f"## {problem} beside its stored baselines",
         "",
-        f"This sweep's entries at their best setting and the stored ones from {name}, "
-        f"made by `{baseline['command']}`, under the same protocol. {VERDICT_NOTE}",
+        f"This sweep's entries at their best setting ({_backends(settings, problem)}) "
+        f"and the stored ones from {name} ({baselines.backend(baseline)}), made by "
+        f"`{baseline['command']}`, under the same protocol. {VERDICT_NOTE}",
         "",
         *table_head([], tops[0]),
     ]

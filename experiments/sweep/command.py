@@ -91,6 +91,11 @@ def parse_args(argv):
         "more than 1 uses Ray",
     )
     parser.add_argument(
+        "--gpus-per-run",
+        help="the share of a GPU each run on Ray asks for, 0 to 1 (default: auto, "
+        "a quarter where Ray finds a GPU, else none)",
+    )
+    parser.add_argument(
         "--address",
         help="run on this Ray cluster (host:port or auto; default: $RAY_ADDRESS)",
     )

@@ -64,6 +64,9 @@ class SweepConfig:
     # Runs at once: 1 trains in this process; N > 1 or "auto" (one per core;
     # on a cluster, as many as it schedules) on Ray.
     workers: object = "auto"
+    # The share of a GPU each run on Ray asks for (0 to 1): "auto" is
+    # workers.GPU_SHARE where Ray finds a GPU, else none.
+    gpus_per_run: object = "auto"
     # A Ray cluster to run on ("auto", or host:port); empty: none.
     address: str = ""
     # Labels (digits) to train and evaluate on; empty: all.

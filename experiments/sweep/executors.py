@@ -26,6 +26,20 @@ from experiments.sweep.run_files import (
 )
 
 CONNECT_SECONDS = 5.0  # how long to wait for a cluster's head to answer
+# `gpus_per_run = "auto"` where Ray finds a GPU: four runs share each. The
+# project's runs are small (at most a 0.8M-weight transformer on batches of
+# 12 windows), and each backend takes GPU memory as it needs it rather than
+# all at once (experiments/__init__.py), so several can share one.
+GPU_SHARE = 0.25
+
+
+def gpu_share(setting, gpus):
+    """The share of a GPU each run asks Ray for: the setting, or for `auto`
+    GPU_SHARE where Ray counts `gpus` > 0, else none. Ray's accounting then
+    caps the runs at once at gpus ÷ share, whatever `workers` allows."""
+    if setting != "auto":
+        return setting
+    return GPU_SHARE if gpus else 0.0
 
 
 def check_cluster(address):
@@ -82,11 +96,10 @@ class Outcome:
 
 def train_run(spec, dataset, sweep_dir, verbose=False):
     """Trains `spec` from scratch into its folder; never raises for a run's own error."""
-    import tensorflow as tf
-
+    from experiments import backend
     from experiments.sweep import training
 
-    tf.config.experimental.enable_op_determinism()
+    backend.make_repeatable()
     started = time.perf_counter()
     node = f"{socket.gethostname()}:{os.getpid()}"
     try:
@@ -147,30 +160,37 @@ class InProcess:
 
 
 def _train_on_ray_worker(spec, dataset, sweep_dir, threads, verbose):
-    """One run as a Ray task: TensorFlow gets `threads` threads, then `train_run`."""
+    """One run as a Ray task: the backend gets `threads` threads, then `train_run`."""
     import ray
-    import tensorflow as tf
 
-    threading = tf.config.threading
-    if threading.get_intra_op_parallelism_threads() != threads:
-        try:  # possible only before this worker process's first TF op
-            threading.set_intra_op_parallelism_threads(threads)
-            threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
-            pass  # a reused worker keeps the threads of its first run
+    from experiments import backend
+
+    backend.use_threads(threads)
     outcome = train_run(spec, dataset, sweep_dir, verbose)
-    outcome.node = f"node {ray.get_runtime_context().get_node_id()[:8]}, {outcome.node}"
+    context = ray.get_runtime_context()
+    gpu = context.get_assigned_resources().get("GPU")
+    outcome.node = (
+        f"node {context.get_node_id()[:8]}, {outcome.node}"
+        + (f", GPU {','.join(map(str, ray.get_gpu_ids()))} ×{gpu:g}" if gpu else "")
+    )
     return outcome
 
 
 def _start_ray(workers, address):
     """A cluster's driver at `address`, or a private local Ray of `workers` CPUs;
-    workers import this project (and a user's modules) as the driver does."""
+    workers import this project (and a user's modules) as the driver does,
+    on the driver's Keras backend."""
+    import keras
     import ray
 
     project = str(Path(__file__).resolve().parents[2])
     paths = [project, os.getcwd(), os.environ.get("PYTHONPATH")]
-    runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, paths))}}
+    runtime_env = {
+        "env_vars": {
+            "PYTHONPATH": os.pathsep.join(filter(None, paths)),
+            "KERAS_BACKEND": keras.backend.backend(),
+        }
+    }
     quiet = {"log_to_driver": False, "logging_level": "error"}
     if address:
         ray.init(address=address, runtime_env=runtime_env, **quiet)
@@ -188,7 +208,7 @@ class OnRay:
     """Runs as Ray tasks: `workers` at once on a local Ray, or on a cluster.
 
     Locally (no `address`) it starts Ray with `workers` CPUs and no
-    dashboard; each run asks for one of them and gives TensorFlow
+    dashboard; each run asks for one of them and gives its backend
     cores / workers threads, so runs do not fight over cores. With
     `address` (a cluster's, or "auto") each run asks for one CPU and uses
     one thread, and at most `workers` runs are in flight (None: as many as
@@ -199,7 +219,7 @@ class OnRay:
 
     RETRIES = 2  # per run, when its worker process dies
 
-    def __init__(self, workers, address=None, verbose=False):
+    def __init__(self, workers, address=None, gpus_per_run="auto", verbose=False):
         import ray
 
         self.workers = workers
@@ -219,9 +239,12 @@ class OnRay:
         finally:
             for signum, handler in handlers.items():  # ray.init replaced SIGTERM's
                 signal.signal(signum, handler)
-        self.task = ray.remote(num_cpus=1, max_retries=self.RETRIES)(
-            _train_on_ray_worker
+        self.gpus_per_run = gpu_share(
+            gpus_per_run, ray.cluster_resources().get("GPU", 0)
         )
+        self.task = ray.remote(
+            num_cpus=1, num_gpus=self.gpus_per_run, max_retries=self.RETRIES
+        )(_train_on_ray_worker)
 
     def run(self, specs, dataset, sweep_dir):
         import ray
@@ -255,14 +278,20 @@ class OnRay:
         return f", {outcome.node}"
 
     def describe(self):
+        import keras
         import ray
 
         nodes = [n for n in ray.nodes() if n["Alive"]]
         cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
         at_once = "as many as it schedules" if self.workers is None else self.workers
+        gpus = sum(n["Resources"].get("GPU", 0) for n in nodes)
+        on_gpus = (
+            f", {gpus:g} GPU(s), {self.gpus_per_run:g} of one per run" if gpus else ""
+        )
         return (
-            f"training on Ray ({len(nodes)} node(s), {cpus:g} CPUs): {at_once} runs "
-            f"at a time, {self.threads} TensorFlow thread(s) each"
+            f"training on Ray ({len(nodes)} node(s), {cpus:g} CPUs{on_gpus}): "
+            f"{at_once} runs at a time, {self.threads} {keras.backend.backend()} "
+            "thread(s) each"
         )
 
     def close(self):

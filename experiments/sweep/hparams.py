@@ -32,9 +32,10 @@ def write_hparams_config(sweep_dir, specs):
     are more than the columns shown). The config is rewritten on every
     invocation, replacing the last one, since a resume may add seeds.
     """
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
     from tensorboard.plugins.hparams import plugin_data_pb2
+    from tensorboard.plugins.hparams import summary_v2 as hp
+
+    from experiments.sweep.tensorboard_logs import EventLog
 
     taken = _arguments_taken(specs)
     gridded = axes.arguments({name for spec in specs for name in spec.values})
@@ -49,7 +50,8 @@ def write_hparams_config(sweep_dir, specs):
     }
     shown = sorted(columns, key=lambda column: column not in varying)
     shown = set(shown[:HPARAMS_SHOWN])
-    names = dict.fromkeys(("model", *columns, *(h for h in HYPERPARAMETERS if h in taken)))
+    names = dict.fromkeys(("model", *columns, *(h for h in HYPERPARAMETERS if h in taken),
+                           "backend"))  # fmt: skip
     metrics = [hp.Metric(tag, group="final", display_name=tag) for tag in FINAL_METRICS]
     summary = hp.hparams_config_pb([hp.HParam(n) for n in names], metrics)
     value = summary.value[0]
@@ -61,10 +63,9 @@ def write_hparams_config(sweep_dir, specs):
     value.metadata.plugin_data.content = data.SerializeToString()
     for old in Path(sweep_dir).glob("events.out.tfevents.*"):
         old.unlink()
-    writer = tf.summary.create_file_writer(str(sweep_dir))
-    with writer.as_default():
-        tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=0)
-    writer.close()
+    config = EventLog(sweep_dir)
+    config.write(summary, step=0)
+    config.close()
 
 
 def _arguments_taken(specs):

@@ -96,8 +96,10 @@ def check_protocol(specs, sweep_dir, data_identities, force):
 
 def _protocol(specs):
     """{problem folder: its epochs, batch size (None: on the grid), divergence
-    limit, model, a digest of a user's model file (None: shipped) and the
-    metric that judges it}."""
+    limit, model, a digest of a user's model file (None: shipped), the
+    metric that judges it and the Keras backend that trains it}."""
+    from experiments import backend
+
     by_problem = {}
     for spec in specs:
         by_problem.setdefault(spec.problem.folder, []).append(spec)
@@ -111,6 +113,7 @@ def _protocol(specs):
             "model": group[0].model,
             "model_code": group[0].code().get("model_code"),
             "metric": group[0].problem.metric,
+            "backend": backend.name(),
         }
     return protocol
 
@@ -118,9 +121,11 @@ def _protocol(specs):
 def _protocol_differences(config, expected, data_identities):
     """How one finished run's protocol differs from this sweep's."""
     # What judges the run is its problem's (recorded before problems had one:
-    # accuracy).
+    # accuracy); what trained it, its backend (before backends were recorded:
+    # TensorFlow).
     run = {**config["run"],
-           "metric": config.get("problem", {}).get("metric", Problem.metric)}  # fmt: skip
+           "metric": config.get("problem", {}).get("metric", Problem.metric),
+           "backend": config.get("backend", "tensorflow")}  # fmt: skip
     if run.get("stage"):  # pre-training: checked by its own plan
         return []
     problem = (

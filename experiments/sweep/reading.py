@@ -8,6 +8,7 @@ keys and flags (`learning_rates`, `--seeds`) are translated into the grid
 here. Imports no TensorFlow.
 """
 
+import math
 import os
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -59,8 +60,8 @@ def read_config(path):
     for key, value in raw.items():
         if key in PLURAL_KEYS or key == "grid":
             continue
-        if key == "workers":
-            settings[key] = _workers(value, f"{path}: workers")
+        if key in COUNTED:
+            settings[key] = COUNTED[key](value, f"{path}: {key}")
         elif key == "problems":
             settings[key] = _problem_tables(value, path)
         else:
@@ -168,7 +169,7 @@ def resolve(args):
     for assignment in args.grid or []:
         name, _, values = assignment.partition("=")
         grid.append((name.strip(), cli.comma_list(values), f"--grid {name.strip()}"))
-    settings = {key: getattr(args, key) for key in (*OVERRIDES, "workers")}
+    settings = {key: getattr(args, key) for key in (*OVERRIDES, *COUNTED)}
     return load(
         path,
         problems=args.problems,
@@ -203,13 +204,13 @@ def load(path=None, *, problems=None, models=None, dataset=None, optimizers=None
     for name, values, where in grid:
         config.set_grid(name, values, where)
     for key, value in settings.items():
-        if key not in OVERRIDES + ("workers",):
+        if key not in (*OVERRIDES, *COUNTED):
             raise UsageError(
                 f"{key} cannot be set here; give one of {', '.join(OVERRIDES)}, "
-                "workers, or the grid's axes"
+                f"{', '.join(COUNTED)}, or the grid's axes"
             )
         what = f"--{key.replace('_', '-')}" if flags else key
-        setattr(config, key, _workers(value, what) if key == "workers"
+        setattr(config, key, COUNTED[key](value, what) if key in COUNTED
                 else _typed(value, _key_type(key), what))  # fmt: skip
     if not config.address:
         config.address = os.environ.get("RAY_ADDRESS", "")
@@ -299,3 +300,20 @@ def _workers(value, what):
     if isinstance(value, bool) or workers < 1 or str(workers) != str(value).strip():
         raise UsageError(f"{what} must be an integer >= 1 or auto, got {value!r}")
     return workers
+
+
+def _gpus_per_run(value, what):
+    """A number in [0, 1] or "auto"."""
+    if value == "auto":
+        return value
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = math.nan
+    if isinstance(value, bool) or not 0 <= share <= 1:
+        raise UsageError(f"{what} must be a number in [0, 1] or auto, got {value!r}")
+    return share
+
+
+# The settings that take a count or "auto", each read by its own rule.
+COUNTED = {"workers": _workers, "gpus_per_run": _gpus_per_run}

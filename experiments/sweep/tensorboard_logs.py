@@ -44,8 +44,8 @@ class RunLogger(keras.callbacks.Callback):
     optimizer diagnostics per epoch (`optimizer/update_norm`, the global
     norm of the epoch's change in the weights, and `optimizer/weight_norm`),
     the global norm of the very first update (`optimizer/first_update_norm`),
-    and the data source as text. Stops training at the first batch whose
-    loss is NaN, infinite or above `divergence_loss`.
+    and the data source as text. Stops training once a batch's loss is NaN,
+    infinite or above `divergence_loss`.
 
     The batch hook is `async_safe`: Keras runs it on a helper thread, so the
     training loop does not wait for each batch's loss to reach Python (with
@@ -97,6 +97,11 @@ class RunLogger(keras.callbacks.Callback):
         self.running_means, self.next_batch, self.previous_total = {}, 0, 0.0
 
     def on_train_batch_begin(self, batch, logs=None):
+        # The stop is asked for here, in the training loop's thread: set from
+        # the batch hook's helper thread, it can race Keras's JAX loop, which
+        # then loses its state.
+        if self.diverged:
+            self.model.stop_training = True
         if self.epoch == 0 and batch == 1:  # the first update has been applied
             weights = self.model.trainable_weights
             self.first_update_norm = _global_norm(
@@ -128,7 +133,6 @@ class RunLogger(keras.callbacks.Callback):
             self.first_batch_losses.append(batch_loss)
         if not batch_loss <= self.divergence_loss:  # also true for NaN
             self.diverged = True
-            self.model.stop_training = True
 
     def on_test_end(self, logs=None):
         step = int(self.model.optimizer.iterations)
@@ -173,6 +177,7 @@ class RunLogger(keras.callbacks.Callback):
                 self.train_log.write(histogram_pb(f"weights/{w.path}", value), at)
         if not all(math.isfinite(float(v)) for v in logs.values()):
             self.diverged = True
+        if self.diverged:
             self.model.stop_training = True
         row.update(logs, learning_rate=float(last_used))
         if self.test_data is not None:
@@ -308,6 +313,7 @@ def log_final_metrics(run_dir, spec, hyperparameters, result):
             {
                 "problem": spec.problem.folder,
                 "model": spec.model,
+                "backend": keras.backend.backend(),
                 "optimizer": spec.optimizer,
                 **axes,
                 **hyperparameters,

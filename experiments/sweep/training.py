@@ -1,16 +1,15 @@
 """One training run: a model, an optimizer, a learning rate, logged for TensorBoard."""
 
+import itertools
 import math
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from experiments import models
+from experiments import backend, models
 from experiments.sweep.run_files import (
     CONFIG_FILE,
     RESULT_FILE,
@@ -18,28 +17,84 @@ from experiments.sweep.run_files import (
     read_run,
     write_json,
 )
+from experiments.sweep.data_order import shuffled_order
 from experiments.sweep.spec import hyperparameters
 from experiments.sweep.tensorboard_logs import RunLogger, log_final_metrics
 
 
-def batches(x, y, batch_size, seed, shuffle_buffer=0, drop_remainder=False):
-    """A reshuffled-every-epoch batch order that depends on `seed` alone.
+class Batches(keras.utils.PyDataset):
+    """Training batches reshuffled every epoch, in an order that depends on
+    `seed` alone and is the same on every backend.
 
-    A full shuffle, or with `shuffle_buffer` > 0 tf.data's buffered one (as
-    DeepOBS draws, from 20,000); `drop_remainder` leaves out the last
-    partial batch of every epoch.
+    The order is the one this project trained in on TensorFlow before it
+    ran without it: tf.data's `shuffle(shuffle_buffer or len(x), seed)`,
+    replayed by `data_order` (a full shuffle, or with `shuffle_buffer` > 0
+    a buffered one, as DeepOBS draws, from 20,000). `drop_remainder` leaves
+    out the last partial batch of every epoch.
     """
-    return (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(shuffle_buffer or len(x), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size, drop_remainder=drop_remainder)
-    )
+
+    def __init__(self, x, y, batch_size, seed, shuffle_buffer=0, drop_remainder=False):
+        super().__init__()
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.seed, self.shuffle_buffer = seed, shuffle_buffer
+        self.drop_remainder = drop_remainder
+        self._read_iteration(0)
+
+    def _read_iteration(self, iteration):
+        self.order = shuffled_order(
+            len(self.x), self.seed, iteration, self.shuffle_buffer
+        )
+
+    def __len__(self):
+        whole, part = divmod(len(self.x), self.batch_size)
+        return whole + (bool(part) and not self.drop_remainder)
+
+    def __getitem__(self, index):
+        taken = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[taken], self.y[taken]
+
+    def following(self):
+        """A callback that points these batches, as each of `model.fit`'s
+        epochs begins, at the iteration tf.data's epoch read: epoch e read
+        iteration 2e (`fit` opened one iteration as an epoch began and one,
+        unread, as it ended). Fit's own epoch number, since a backend may
+        read a batch ahead of training to build the model."""
+        return keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda epoch, logs=None: self._read_iteration(2 * epoch)
+        )
+
+    def fed_to_fit(self):
+        """(What `model.fit` takes as its data, the callbacks it needs for it):
+        on TensorFlow, tf.data's own shuffle, the order this class replays
+        (fed from Python batch by batch, the CNN trained slower there), after
+        `keras.utils.set_random_seed(seed)` as a run's fresh model sets it,
+        since tf.data's seed is that global one with its own; elsewhere, this
+        class and `following`."""
+        if backend.name() != "tensorflow":
+            return self, [self.following()]
+        import tensorflow as tf
+
+        shuffled = tf.data.Dataset.from_tensor_slices((self.x, self.y)).shuffle(
+            self.shuffle_buffer or len(self.x),
+            seed=self.seed,
+            reshuffle_each_iteration=True,
+        )
+        return shuffled.batch(self.batch_size, self.drop_remainder), []
+
+    def forever(self):
+        """Batch after batch, one iteration after another, as a repeated
+        tf.data pipeline gives them (the learning-rate finder's)."""
+        for iteration in itertools.count():
+            self._read_iteration(iteration)
+            for index in range(len(self)):
+                yield self[index]
 
 
 def training_batches(spec, dataset):
     """The run's training batches, in the order its axes set."""
     values = spec.values
-    return batches(
+    return Batches(
         dataset.x_train,
         dataset.y_train,
         values["batch_size"],
@@ -96,13 +151,15 @@ def fit(model, spec, dataset, callbacks=(), verbose=False):
         data = {"x": x, "y": y, "batch_size": spec.values["batch_size"],
                 "steps_per_epoch": spec.problem.eval_every}  # fmt: skip
     else:
-        data = {"x": training_batches(spec, dataset)}
+        batches, following = training_batches(spec, dataset).fed_to_fit()
+        data = {"x": batches}
+        callbacks = [*following, *callbacks]
     return model.fit(
         **data,
         validation_data=(dataset.x_val, dataset.y_val),
         validation_batch_size=models.EVALUATION_BATCH_SIZE,
         epochs=spec.epochs,
-        shuffle=False,  # `batches` shuffles, by seed; drawn batches are drawn
+        shuffle=False,  # `Batches` shuffles, by seed; drawn batches are drawn
         verbose=1 if verbose else 0,
         callbacks=list(callbacks),
     ).history
@@ -146,9 +203,8 @@ def train(spec, dataset, sweep_dir, verbose=False):
             "optimizer_config": optimizer.get_config(),
             "data": dataset.identity,
             "params": model.count_params(),
-            # A CNN's numbers depend on how many threads its convolutions sum in.
-            "tensorflow_threads": tf.config.threading.get_intra_op_parallelism_threads()
-            or os.cpu_count(),
+            "backend": backend.name(),
+            "threads": backend.threads(),
         },
     )
     if spec.init:

@@ -21,8 +21,6 @@ SAMPLE_EPOCH_SECONDS = {"mlp": 7.5e-5, "cnn": 3.8e-4, "deepobs_2c2d": 5.2e-4,
                         "transformer": 5.7e-3}  # fmt: skip
 RAY_START_SECONDS = 12.0
 RAY_SAVES = 0.3
-
-
 def workers_for(config):
     """How many runs go at once. `auto`: one per core, and at most one per
     MEMORY_PER_WORKER of memory; on a cluster, as many as Ray schedules."""
@@ -66,7 +64,9 @@ def make_executor(config, specs, train_samples, verbose):
 
     workers = workers_for(config)
     if config.address:
-        return executors.OnRay(workers, config.address, verbose=verbose)
+        return executors.OnRay(
+            workers, config.address, config.gpus_per_run, verbose=verbose
+        )
     cores = os.cpu_count() or 1
     if config.workers == "auto" and workers > 1 and len(specs) > 1:
         seconds = estimated_seconds(specs, train_samples)
@@ -88,7 +88,9 @@ def make_executor(config, specs, train_samples, verbose):
         )
     if workers == 1 or len(specs) < 2:
         return executors.InProcess(verbose=verbose)
-    return executors.OnRay(min(workers, len(specs)), verbose=verbose)
+    return executors.OnRay(
+        min(workers, len(specs)), gpus_per_run=config.gpus_per_run, verbose=verbose
+    )
 
 
 def clock(seconds):
