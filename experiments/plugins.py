@@ -10,8 +10,8 @@ model builder or data loader.
 """
 
 import hashlib
-import importlib
 import importlib.util
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -52,30 +52,32 @@ def is_plugin(spec):
 
 
 def load(spec):
-    """The object `spec` names; PluginError saying what failed."""
-    if ":" in spec:
-        where, _, name = spec.rpartition(":")
-    else:
-        where, _, name = spec.rpartition(".")
+    """The object `spec` names; PluginError saying what failed. A module's
+    object is found by `pkgutil.resolve_name` (both the dotted and the
+    `module:Object` form); a file's, by loading the file."""
+    where, _, name = spec.rpartition(":" if ":" in spec else ".")
     if not where or not name:
         raise PluginError(
             f"{spec!r} names no object: give module.Object, module:Object or "
             "file.py:Object"
         )
-    module = _module_from_file(where) if where.endswith(".py") else _module(where)
-    try:
+    if where.endswith(".py"):
+        module = _module_from_file(where)
+        if not hasattr(module, name):
+            raise PluginError(f"{where} has no {name!r}")
         return getattr(module, name)
-    except AttributeError:
-        raise PluginError(f"{where} has no {name!r}") from None
-
-
-def _module(name):
     try:
-        return importlib.import_module(name)
+        return pkgutil.resolve_name(spec)
+    except AttributeError as error:
+        if error.name != name:  # raised while the module imported
+            raise PluginError(_import_failure(where, error)) from None
+        raise PluginError(f"{where} has no {name!r}") from None
     except Exception as error:  # any failure of the user's module is theirs to see
-        raise PluginError(
-            f"cannot import {name} ({type(error).__name__}: {error})"
-        ) from None
+        raise PluginError(_import_failure(where, error)) from None
+
+
+def _import_failure(where, error):
+    return f"cannot import {where} ({type(error).__name__}: {error})"
 
 
 _FROM_FILES = {}
@@ -97,8 +99,6 @@ def _module_from_file(path):
         spec.loader.exec_module(module)
     except Exception as error:
         del sys.modules[name]
-        raise PluginError(
-            f"cannot import {path} ({type(error).__name__}: {error})"
-        ) from None
+        raise PluginError(_import_failure(path, error)) from None
     _FROM_FILES[path] = module
     return module

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from experiments import plugins
 from experiments.problems import PROBLEMS
 from experiments.sweep import command as sweep
 from experiments.sweep.executors import train_run
@@ -123,8 +124,6 @@ def test_a_user_s_constructor_runs_once_for_all_the_checks(tmp_path):
     )  # fmt: skip
     config = sweep.resolve(sweep.parse_args(["--config", str(tmp_path / "c.toml")]))
     assert len(config.runs()) == 4
-    from experiments import plugins
-
     assert len(plugins.load(f"{tmp_path / 'counted.py'}:CALLS")) == 1
 
 
@@ -208,3 +207,20 @@ def test_an_edited_optimizer_file_is_refused_naming_the_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"optimizer_code (the contents of {path} changed)" in err, err
     assert json.loads(run.read_text())["run"]["optimizer_code"] == recorded
+
+
+def test_a_module_that_fails_as_it_imports_is_not_said_to_lack_the_object(
+    tmp_path, monkeypatch
+):
+    """An AttributeError raised while a user's module imports is its own
+    failure, not a missing name: the line says the import failed, and why."""
+    (tmp_path / "broken_things.py").write_text("import math\nmath.no_such_thing\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(plugins.PluginError) as raised:
+        plugins.load("broken_things:Thing")
+    assert str(raised.value) == (
+        "cannot import broken_things (AttributeError: module 'math' has no "
+        "attribute 'no_such_thing')"
+    )
+    with pytest.raises(plugins.PluginError, match="math has no 'Thing'"):
+        plugins.load("math.Thing")
