@@ -70,6 +70,21 @@ def threads():
     return None
 
 
+def gpu_count():
+    """The GPUs this process's backend sees."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    if name() == "jax":
+        import jax
+
+        return sum(device.platform == "gpu" for device in jax.devices())
+    import torch
+
+    return torch.cuda.device_count()
+
+
 def value_and_gradients(function, variables):
     """(function(*values), its gradients with respect to `variables`), by
     the backend's own autodiff; `function` is written in keras.ops."""

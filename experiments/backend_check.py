@@ -1,7 +1,7 @@
 """Does this backend reproduce a stored baseline? Each stored entry's best
 setting, on its evaluation seeds, trained on the backend `KERAS_BACKEND`
-names, beside the stored (TensorFlow) seeds, with Welch's 95% interval of
-the difference of their means, the report's rule:
+names, beside the stored seeds (TensorFlow's, for the shipped files), with
+Welch's 95% interval of the difference of their means, the report's rule:
 
     KERAS_BACKEND=jax python -m experiments.backend_check --offline
 
@@ -11,13 +11,10 @@ call resumes it. docs/backends.md quotes the result.
 """
 
 import argparse
-import json
 
-from experiments import cli
-from experiments.report import intervals
+from experiments import backend, cli
+from experiments.report import baselines, intervals
 from experiments.sweep.reading import CONFIGS
-
-BASELINES = CONFIGS.parent / "baselines"
 
 
 def parse_args(argv=None):
@@ -33,11 +30,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def stored(problem):
-    path = BASELINES / f"{problem}.json"
-    if not path.exists():
-        raise cli.UsageError(f"no stored baselines of {problem!r} ({path})")
-    return json.loads(path.read_text())
+def ours(problem):
+    """This project's stored baseline of `problem`; UsageError if none."""
+    found = [b for b in baselines.stored(problem) if b["source"] == "this project"]
+    if not found:
+        raise cli.UsageError(f"no stored baselines of {problem!r} from this project")
+    return found[0]
 
 
 def best_settings_config(baseline, name):
@@ -79,21 +77,19 @@ def seeds(values):
 
 @cli.command
 def main(argv=None):
-    import keras
-
     from experiments.sweep import api
 
     args = parse_args(argv)
-    baseline = stored(args.problem)
-    backend = keras.backend.backend()
-    config = best_settings_config(baseline, f"backend_check_{args.problem}_{backend}")
+    baseline = ours(args.problem)
+    mine, theirs = backend.name(), " and ".join(baselines.backends(baseline))
+    config = best_settings_config(baseline, f"backend_check_{args.problem}_{mine}")
     status = api.run_as_job(config, args.logdir, offline=args.offline)
     if status:
         return status
     metric, rows = comparison(baseline, api.folder(config, args.logdir))
-    print(f"\n{args.problem}, {metric}: stored (TensorFlow) against {backend}, "
+    print(f"\n{args.problem}, {metric}: stored ({theirs}) against {mine}, "
           "each at the stored best η and evaluation seeds")  # fmt: skip
-    print(f"| optimizer | η | TensorFlow's seeds | {backend}'s seeds | difference "
+    print(f"| optimizer | η | stored seeds ({theirs}) | {mine}'s seeds | difference "
           "of means (95%) | |\n|---|---:|---:|---:|---:|---|")  # fmt: skip
     for label, rate, theirs, mine, (difference, low, high) in rows:
         verdict = "cannot tell apart" if low <= 0 <= high else "differ"

@@ -31,11 +31,31 @@ def command(main):
         except UsageError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except ModuleNotFoundError as error:
+            if error.name not in BACKEND_MODULES:
+                raise
+            print(f"error: {missing_backend(error.name)}", file=sys.stderr)
+            return 2
         except OSError as error:
             print(f"error: {describe_os_error(error)}", file=sys.stderr)
             return 1
 
     return run
+
+
+# The modules Keras's backends import (KERAS_BACKEND names them alike).
+BACKEND_MODULES = {"tensorflow", "jax", "torch"}
+
+
+def missing_backend(module):
+    """The one line for a Keras backend that is not installed."""
+    chosen = os.environ.get("KERAS_BACKEND")
+    why = f"KERAS_BACKEND={chosen}" if chosen else "KERAS_BACKEND is unset: TensorFlow"
+    return (
+        f"Keras's backend ({why}) needs {module!r}, which is not installed; set "
+        "KERAS_BACKEND to an installed one (jax, torch or tensorflow) or install "
+        "it (docs/backends.md)"
+    )
 
 
 def describe_os_error(error):

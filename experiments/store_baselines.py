@@ -38,7 +38,12 @@ from experiments.report.statistics import aggregate, best_settings
 from experiments.sweep import api
 from experiments.sweep.config import CONFIGS
 from experiments.sweep.optimizer_tables import class_name
-from experiments.sweep.run_files import CONFIG_FILE, RESULT_FILE, write_text
+from experiments.sweep.run_files import (
+    CONFIG_FILE,
+    RESULT_FILE,
+    recorded_backend,
+    write_text,
+)
 
 ROOT = CONFIGS.parents[1]  # the project's folder, as commands name paths from it
 CURVES = ("loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
@@ -83,7 +88,7 @@ def baseline(problem, sweep_dir, tables):
     recorded = [json.loads(p.read_text()) for p in run_files]
     # Runs from before other backends record TensorFlow's threads under its name.
     threads = {r.get("threads", r.get("tensorflow_threads")) for r in recorded}
-    backends = {r.get("backend", "tensorflow") for r in recorded}
+    backends = {recorded_backend(r) for r in recorded}
     return {
         "problem": problem,
         "source": "this project",

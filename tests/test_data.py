@@ -135,7 +135,7 @@ def test_batch_order_depends_on_the_seed_alone():
         dataset = Batches(x, y, 5, seed)
         epochs = []
         for epoch in range(2):
-            dataset.following().on_epoch_begin(epoch)
+            dataset.epoch_callback().on_epoch_begin(epoch)
             epochs.append(np.concatenate([dataset[i][1] for i in range(len(dataset))]))
         return epochs
 

@@ -123,7 +123,7 @@ def test_fit_on_batches_trains_as_the_tf_data_pipeline_did(
         model.compile(keras.optimizers.SGD(0.1),
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
         batches = data()
-        follow = [batches.following()] if isinstance(batches, Batches) else []
+        follow = [batches.epoch_callback()] if isinstance(batches, Batches) else []
         model.fit(batches, epochs=3, verbose=0, shuffle=False, callbacks=follow)
         return model.get_weights()
 
@@ -139,3 +139,17 @@ def test_fit_on_batches_trains_as_the_tf_data_pipeline_did(
 
     for before, now in zip(trained(tf_data), trained(batches)):
         np.testing.assert_array_equal(before, now)
+
+
+def test_tf_data_without_the_run_s_global_seed_is_refused():
+    """tf.data shuffles by the global seed with its own: a pipeline built
+    under another global seed would not give the replayed order."""
+    from experiments.sweep.training import Batches
+
+    batches = Batches(np.arange(10.0)[:, None], np.arange(10), 4, seed=5)
+    keras.utils.set_random_seed(3)
+    with pytest.raises(RuntimeError, match=r"call keras.utils.set_random_seed\(seed\)"):
+        batches.fed_to_fit()
+    keras.utils.set_random_seed(5)
+    data, following = batches.fed_to_fit()
+    assert following == []

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from experiments import backend
 from experiments.cli import UsageError
 from experiments.problems import unnamed
 from experiments.sweep import command as sweep
@@ -423,14 +424,16 @@ def training_span(run_dir):
 
 def test_runs_share_a_gpu_as_ray_accounts_for_it(tmp_path, capsys, monkeypatch):
     """A one-node cluster of 4 CPUs and one GPU, on a machine without one
-    (Ray counts what it is told): `auto` asks a quarter of it per run, so
-    four runs may train at once; `--gpus-per-run 1` asks all of it, so Ray
-    trains them one after another, whatever the CPUs allow."""
+    (Ray counts what it is told, and the backend is told it sees one):
+    `auto` asks a quarter of it per run, so four runs may train at once;
+    `--gpus-per-run 1` asks all of it, so Ray trains them one after
+    another, whatever the CPUs allow."""
     from ray._private import ray_constants
     from ray.cluster_utils import Cluster
 
     monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # the one Ray is told of
+    monkeypatch.setattr(backend, "gpu_count", lambda: 1)  # and the backend sees
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 4, "num_gpus": 1, "include_dashboard": False,
         "node_ip_address": "127.0.0.1"})  # fmt: skip
@@ -451,9 +454,29 @@ def test_runs_share_a_gpu_as_ray_accounts_for_it(tmp_path, capsys, monkeypatch):
     assert all(end <= start for (_, end), (start, _) in zip(whole, whole[1:]))
 
 
-@pytest.mark.parametrize("share", ["1.5", "-0.1", "half", "true"])
+@pytest.mark.parametrize("share", ["1.5", "-0.1", "half", "nan"])
 def test_a_gpu_share_outside_0_to_1_exits_2(share, tmp_path, capsys):
     assert run_sweep(tmp_path, "--gpus-per-run", share) == 2
     assert capsys.readouterr().err == (
         f"error: --gpus-per-run must be a number in [0, 1] or auto, got {share!r}\n"
     )
+
+
+def test_a_gpu_share_in_the_config_file_is_a_number(tmp_path, capsys):
+    config = tmp_path / "gpus.toml"
+    config.write_text("gpus_per_run = true\n")
+    assert sweep.main(["--config", str(config), "--logdir", str(tmp_path)]) == 2
+    assert "gpus_per_run must be a number in [0, 1] or auto, got True" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_gpu_share_where_ray_finds_no_gpu_exits_2_before_any_run(tmp_path, capsys):
+    """Ray would hold every run back for a GPU that is not there, silently."""
+    assert run_sweep(tmp_path, *FOUR_RUNS, "--workers", "2", "--gpus-per-run",
+                     "0.5") == 2  # fmt: skip
+    assert capsys.readouterr().err.splitlines()[-1] == (  # after the data's warning
+        "error: a GPU share of 0.5 per run: Ray finds no GPU here, so no run could "
+        "start; leave gpus_per_run out (auto) or give 0"
+    )
+    assert not list((tmp_path / "quick").rglob("result.json"))

@@ -128,11 +128,10 @@ def curve(setting, name):
     return setting["history"].get(SAME_CURVE.get(name, name))
 
 
-def backend(baseline):
-    """The backend that trained a stored baseline, as the report names it (a
-    file from before backends were recorded: TensorFlow, its only one then)."""
-    names = baseline["protocol"].get("backend", ["tensorflow"])
-    return f"trained on {' and '.join(names)}"
+def backends(baseline):
+    """The backends that trained a stored baseline (a file from before they
+    were recorded: TensorFlow, the only one then)."""
+    return baseline["protocol"].get("backend", ["tensorflow"])
 
 
 def entries(baseline):

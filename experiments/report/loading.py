@@ -23,6 +23,7 @@ from experiments.sweep.run_files import (
     SWEEP_FILE,
     UnreadableRun,
     read_run,
+    recorded_backend,
 )
 from experiments.sweep.spec import RunSpec
 
@@ -154,7 +155,7 @@ def _run_row(spec, config, result, run_dir):
         "validation_fraction": config["data"].get("validation_fraction"),
         "train_samples": config["data"]["train"],
         "params": config.get("params", ""),  # not recorded before: blank
-        "backend": config.get("backend", "tensorflow"),  # not recorded before
+        "backend": recorded_backend(config),
         "history": result["history"],
         "folder": str(spec.folder),
         "epochs": _epochs_file(run_dir),

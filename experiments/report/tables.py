@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.cli import writing
+from experiments.sweep.run_files import trained_on
 from experiments.report.intervals import standings, t_interval
 from experiments.report.ranking_rows import (
     VERDICT_NOTE,
@@ -256,12 +257,6 @@ def _stored_sections(settings, best):
     return lines
 
 
-def _backends(settings, problem):
-    """The backends that trained a problem's settings, as the report names them."""
-    names = sorted({s["backend"] for s in settings if s["problem"] == problem})
-    return f"trained on {' and '.join(names)}"
-
-
 def _stored_ranking(settings, best, problem, baseline, name):
     """The sweep's entries ranked together with the stored ones, under one
     protocol, each with its tuning budget, expected best and forgiving range."""
@@ -281,12 +276,13 @@ def _stored_ranking(settings, best, problem, baseline, name):
         return []
     rows.sort(key=lambda row: judging.best_first(row[0]))
     tops = [row[0] for row in rows]
+    mine = {s["backend"] for s in settings if s["problem"] == problem}
     lines = [
         "",
         f"## {problem} beside its stored baselines",
         "",
-        f"This sweep's entries at their best setting ({_backends(settings, problem)}) "
-        f"and the stored ones from {name} ({baselines.backend(baseline)}), made by "
+        f"This sweep's entries at their best setting ({trained_on(mine)}) and the "
+        f"stored ones from {name} ({trained_on(baselines.backends(baseline))}), made by "
         f"`{baseline['command']}`, under the same protocol. {VERDICT_NOTE}",
         "",
         *table_head([], tops[0]),

@@ -93,7 +93,7 @@ def parse_args(argv):
     parser.add_argument(
         "--gpus-per-run",
         help="the share of a GPU each run on Ray asks for, 0 to 1 (default: auto, "
-        "a quarter where Ray finds a GPU, else none)",
+        "a quarter where Ray and the backend find a GPU, else none)",
     )
     parser.add_argument(
         "--address",

@@ -65,7 +65,7 @@ class SweepConfig:
     # on a cluster, as many as it schedules) on Ray.
     workers: object = "auto"
     # The share of a GPU each run on Ray asks for (0 to 1): "auto" is
-    # workers.GPU_SHARE where Ray finds a GPU, else none.
+    # executors.GPU_SHARE where Ray and the backend find a GPU, else none.
     gpus_per_run: object = "auto"
     # A Ray cluster to run on ("auto", or host:port); empty: none.
     address: str = ""

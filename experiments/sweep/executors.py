@@ -26,20 +26,28 @@ from experiments.sweep.run_files import (
 )
 
 CONNECT_SECONDS = 5.0  # how long to wait for a cluster's head to answer
-# `gpus_per_run = "auto"` where Ray finds a GPU: four runs share each. The
-# project's runs are small (at most a 0.8M-weight transformer on batches of
-# 12 windows), and each backend takes GPU memory as it needs it rather than
-# all at once (experiments/__init__.py), so several can share one.
+# `gpus_per_run = "auto"` where Ray and the backend find a GPU: four runs
+# share each. The project's shipped problems are small (at most a
+# 0.8M-weight transformer on batches of 12 windows), and each backend takes
+# GPU memory as it needs it rather than all at once (experiments/__init__.py),
+# so several can share one.
 GPU_SHARE = 0.25
 
 
-def gpu_share(setting, gpus):
+def gpu_share(setting, ray_gpus, backend_gpus):
     """The share of a GPU each run asks Ray for: the setting, or for `auto`
-    GPU_SHARE where Ray counts `gpus` > 0, else none. Ray's accounting then
-    caps the runs at once at gpus ÷ share, whatever `workers` allows."""
-    if setting != "auto":
-        return setting
-    return GPU_SHARE if gpus else 0.0
+    GPU_SHARE where Ray counts GPUs and this process's backend sees one
+    (tensorflow-cpu on a GPU machine sees none), else none. Ray's accounting
+    then caps the runs at once at GPUs ÷ share, whatever `workers` allows.
+    UsageError for a share where Ray counts no GPU: no run could start."""
+    if setting == "auto":
+        return GPU_SHARE if ray_gpus and backend_gpus else 0.0
+    if setting and not ray_gpus:
+        raise UsageError(
+            f"a GPU share of {setting:g} per run: Ray finds no GPU here, so no run "
+            "could start; leave gpus_per_run out (auto) or give 0"
+        )
+    return setting
 
 
 def check_cluster(address):
@@ -159,10 +167,14 @@ class InProcess:
         pass
 
 
-def _train_on_ray_worker(spec, dataset, sweep_dir, threads, verbose):
-    """One run as a Ray task: the backend gets `threads` threads, then `train_run`."""
+def _train_on_ray_worker(spec, dataset, sweep_dir, threads, gpus, verbose):
+    """One run as a Ray task: the backend gets `threads` threads, and no GPU
+    when the run asked for none (Ray leaves a task that asks for none every
+    GPU), then `train_run`."""
     import ray
 
+    if not gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before the backend starts
     from experiments import backend
 
     backend.use_threads(threads)
@@ -180,15 +192,16 @@ def _start_ray(workers, address):
     """A cluster's driver at `address`, or a private local Ray of `workers` CPUs;
     workers import this project (and a user's modules) as the driver does,
     on the driver's Keras backend."""
-    import keras
     import ray
+
+    from experiments import backend
 
     project = str(Path(__file__).resolve().parents[2])
     paths = [project, os.getcwd(), os.environ.get("PYTHONPATH")]
     runtime_env = {
         "env_vars": {
             "PYTHONPATH": os.pathsep.join(filter(None, paths)),
-            "KERAS_BACKEND": keras.backend.backend(),
+            "KERAS_BACKEND": backend.name(),
         }
     }
     quiet = {"log_to_driver": False, "logging_level": "error"}
@@ -239,9 +252,15 @@ class OnRay:
         finally:
             for signum, handler in handlers.items():  # ray.init replaced SIGTERM's
                 signal.signal(signum, handler)
-        self.gpus_per_run = gpu_share(
-            gpus_per_run, ray.cluster_resources().get("GPU", 0)
-        )
+        from experiments import backend
+
+        try:
+            self.gpus_per_run = gpu_share(
+                gpus_per_run, ray.cluster_resources().get("GPU", 0), backend.gpu_count()
+            )
+        except UsageError:
+            ray.shutdown()
+            raise
         self.task = ray.remote(
             num_cpus=1, num_gpus=self.gpus_per_run, max_retries=self.RETRIES
         )(_train_on_ray_worker)
@@ -257,9 +276,8 @@ class OnRay:
             while queue or pending:
                 while queue and (self.workers is None or len(pending) < self.workers):
                     spec = queue.pop(0)
-                    ref = self.task.remote(
-                        spec, dataset_ref, sweep_dir, self.threads, self.verbose
-                    )
+                    ref = self.task.remote(spec, dataset_ref, sweep_dir, self.threads,
+                                           self.gpus_per_run, self.verbose)  # fmt: skip
                     pending[ref] = (spec, time.perf_counter())
                 (ref,), _ = ray.wait(list(pending), num_returns=1)
                 spec, started = pending.pop(ref)
@@ -278,8 +296,9 @@ class OnRay:
         return f", {outcome.node}"
 
     def describe(self):
-        import keras
         import ray
+
+        from experiments import backend
 
         nodes = [n for n in ray.nodes() if n["Alive"]]
         cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
@@ -288,10 +307,14 @@ class OnRay:
         on_gpus = (
             f", {gpus:g} GPU(s), {self.gpus_per_run:g} of one per run" if gpus else ""
         )
+        threads = (
+            "XLA's own threads"
+            if backend.name() == "jax"
+            else f"{self.threads} {backend.name()} thread(s) each"
+        )
         return (
             f"training on Ray ({len(nodes)} node(s), {cpus:g} CPUs{on_gpus}): "
-            f"{at_once} runs at a time, {self.threads} {keras.backend.backend()} "
-            "thread(s) each"
+            f"{at_once} runs at a time, {threads}"
         )
 
     def close(self):

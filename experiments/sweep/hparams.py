@@ -63,9 +63,11 @@ def write_hparams_config(sweep_dir, specs):
     value.metadata.plugin_data.content = data.SerializeToString()
     for old in Path(sweep_dir).glob("events.out.tfevents.*"):
         old.unlink()
-    config = EventLog(sweep_dir)
-    config.write(summary, step=0)
-    config.close()
+    dashboard_config = EventLog(sweep_dir)
+    try:
+        dashboard_config.write(summary, step=0)
+    finally:
+        dashboard_config.close()
 
 
 def _arguments_taken(specs):

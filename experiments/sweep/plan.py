@@ -14,6 +14,7 @@ from experiments.sweep.run_files import (
     UnreadableRun,
     is_finished,
     read_run,
+    recorded_backend,
 )
 from experiments.sweep.spec import CODE_KEYS, DIVERGENCE_LOSS
 
@@ -121,11 +122,10 @@ def _protocol(specs):
 def _protocol_differences(config, expected, data_identities):
     """How one finished run's protocol differs from this sweep's."""
     # What judges the run is its problem's (recorded before problems had one:
-    # accuracy); what trained it, its backend (before backends were recorded:
-    # TensorFlow).
+    # accuracy); what trained it, its backend.
     run = {**config["run"],
            "metric": config.get("problem", {}).get("metric", Problem.metric),
-           "backend": config.get("backend", "tensorflow")}  # fmt: skip
+           "backend": recorded_backend(config)}  # fmt: skip
     if run.get("stage"):  # pre-training: checked by its own plan
         return []
     problem = (

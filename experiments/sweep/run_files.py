@@ -47,6 +47,17 @@ class UnreadableRun(Exception):
     """A run's run.json or result.json is missing, empty or not what it should be."""
 
 
+def recorded_backend(config):
+    """The Keras backend a run.json says trained the run; TensorFlow, the only
+    one then, for runs from before backends were recorded."""
+    return config.get("backend", "tensorflow")
+
+
+def trained_on(backends):
+    """How the report names the backends that trained something."""
+    return f"trained on {' and '.join(sorted(backends))}"
+
+
 def write_json(path, data):
     """Writes `data` to `path` as JSON, as `write_text` writes."""
     write_text(path, json.dumps(data, indent=2, default=float))

@@ -24,7 +24,7 @@ from tensorboard.plugins.text.summary_v2 import text_pb
 from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util import tensor_util
 
-from experiments import models
+from experiments import backend, models
 from experiments.cli import writing
 from experiments.sweep.run_files import EPOCHS_FILE, FINAL_METRICS
 
@@ -313,7 +313,7 @@ def log_final_metrics(run_dir, spec, hyperparameters, result):
             {
                 "problem": spec.problem.folder,
                 "model": spec.model,
-                "backend": keras.backend.backend(),
+                "backend": backend.name(),
                 "optimizer": spec.optimizer,
                 **axes,
                 **hyperparameters,

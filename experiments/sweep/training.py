@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from experiments import backend, models
+from experiments.sweep.data_order import shuffle_seeds, shuffled_order
 from experiments.sweep.run_files import (
     CONFIG_FILE,
     RESULT_FILE,
@@ -17,7 +18,6 @@ from experiments.sweep.run_files import (
     read_run,
     write_json,
 )
-from experiments.sweep.data_order import shuffled_order
 from experiments.sweep.spec import hyperparameters
 from experiments.sweep.tensorboard_logs import RunLogger, log_final_metrics
 
@@ -39,9 +39,9 @@ class Batches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.seed, self.shuffle_buffer = seed, shuffle_buffer
         self.drop_remainder = drop_remainder
-        self._read_iteration(0)
+        self._point_at_iteration(0)
 
-    def _read_iteration(self, iteration):
+    def _point_at_iteration(self, iteration):
         self.order = shuffled_order(
             len(self.x), self.seed, iteration, self.shuffle_buffer
         )
@@ -54,14 +54,14 @@ class Batches(keras.utils.PyDataset):
         taken = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         return self.x[taken], self.y[taken]
 
-    def following(self):
+    def epoch_callback(self):
         """A callback that points these batches, as each of `model.fit`'s
         epochs begins, at the iteration tf.data's epoch read: epoch e read
         iteration 2e (`fit` opened one iteration as an epoch began and one,
         unread, as it ended). Fit's own epoch number, since a backend may
         read a batch ahead of training to build the model."""
         return keras.callbacks.LambdaCallback(
-            on_epoch_begin=lambda epoch, logs=None: self._read_iteration(2 * epoch)
+            on_epoch_begin=lambda epoch, logs=None: self._point_at_iteration(2 * epoch)
         )
 
     def fed_to_fit(self):
@@ -70,11 +70,17 @@ class Batches(keras.utils.PyDataset):
         (fed from Python batch by batch, the CNN trained slower there), after
         `keras.utils.set_random_seed(seed)` as a run's fresh model sets it,
         since tf.data's seed is that global one with its own; elsewhere, this
-        class and `following`."""
+        class and its `epoch_callback`."""
         if backend.name() != "tensorflow":
-            return self, [self.following()]
+            return self, [self.epoch_callback()]
         import tensorflow as tf
 
+        if tuple(tf.compat.v1.get_seed(self.seed)) != shuffle_seeds(self.seed):
+            raise RuntimeError(
+                f"tf.data would shuffle by {tf.compat.v1.get_seed(self.seed)}, not "
+                f"the replayed order's {shuffle_seeds(self.seed)}: call "
+                "keras.utils.set_random_seed(seed) first"
+            )
         shuffled = tf.data.Dataset.from_tensor_slices((self.x, self.y)).shuffle(
             self.shuffle_buffer or len(self.x),
             seed=self.seed,
@@ -86,7 +92,7 @@ class Batches(keras.utils.PyDataset):
         """Batch after batch, one iteration after another, as a repeated
         tf.data pipeline gives them (the learning-rate finder's)."""
         for iteration in itertools.count():
-            self._read_iteration(iteration)
+            self._point_at_iteration(iteration)
             for index in range(len(self)):
                 yield self[index]
 

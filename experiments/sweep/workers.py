@@ -21,6 +21,8 @@ SAMPLE_EPOCH_SECONDS = {"mlp": 7.5e-5, "cnn": 3.8e-4, "deepobs_2c2d": 5.2e-4,
                         "transformer": 5.7e-3}  # fmt: skip
 RAY_START_SECONDS = 12.0
 RAY_SAVES = 0.3
+
+
 def workers_for(config):
     """How many runs go at once. `auto`: one per core, and at most one per
     MEMORY_PER_WORKER of memory; on a cluster, as many as Ray schedules."""
