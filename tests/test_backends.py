@@ -144,3 +144,29 @@ def test_ray_workers_train_on_this_backend_to_the_same_numbers(resumed, tmp_path
     )
     # One thread per Ray worker, two in one process: sums in another order.
     assert on_ray["train_loss"] == pytest.approx(first["train_loss"], rel=1e-5)
+
+
+@pytest.mark.slow
+def test_runs_from_before_backends_were_recorded_count_as_tensorflow_s(
+    resumed, tmp_path, capsys
+):
+    """A run.json without `backend` was trained on TensorFlow, the only
+    backend then: on TensorFlow the folder resumes with nothing to train,
+    elsewhere it is refused as another protocol."""
+    sweep_dir, _, _ = resumed
+    copy = tmp_path / "quick"
+    shutil.copytree(sweep_dir, copy)
+    for run_json in copy.rglob("run.json"):
+        saved = json.loads(run_json.read_text())
+        del saved["backend"]
+        run_json.write_text(json.dumps(saved))
+    capsys.readouterr()
+    status = sweep.main([*TINY, "--logdir", str(tmp_path)])
+    if keras.backend.backend() == "tensorflow":
+        assert status == 0
+        assert "0 runs to train, 4 already finished" in capsys.readouterr().out
+    else:
+        assert status == 2
+        assert f"backend: 'tensorflow' then, '{keras.backend.backend()}' now" in (
+            capsys.readouterr().err
+        )
