@@ -2,7 +2,7 @@
 
 import pytest
 
-from experiments import benchmark_optimizers, benchmark_sweep
+from experiments import benchmark_backends, benchmark_optimizers, benchmark_sweep
 
 pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
 
@@ -20,9 +20,26 @@ pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
          "--rounds must be an integer >= 1, got '0'"),
         (benchmark_sweep.main, ["--models", "resnet"],
          "unknown model 'resnet'; allowed: mlp, cnn"),
+        (benchmark_backends.main, ["--models", "rnn"],
+         "unknown model 'rnn'; allowed: mlp, cnn, deepobs_2c2d"),
+        (benchmark_backends.main, ["--images", "0"],
+         "--images must be an integer >= 1, got '0'"),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_with_one_line(main, argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and err.count("\n") == 1
+
+
+def test_the_backend_benchmark_times_each_model_s_epochs(capsys):
+    """A row per model, one positive time per round, under this backend's name."""
+    import keras
+
+    argv = ["--models", "mlp", "--images", "128", "--epochs", "1", "--rounds", "2"]
+    assert benchmark_backends.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{keras.backend.backend()}, Keras {keras.__version__}")
+    (row,) = [line for line in out.splitlines() if line.startswith("| mlp |")]
+    times = [float(cell) for cell in row.strip("|").split("|")[1:]]
+    assert len(times) == 2 and all(t > 0 for t in times)

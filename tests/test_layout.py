@@ -27,6 +27,7 @@ COMMANDS = {  # the jobs: nothing imports them
     "experiments.step_sizes",
     "experiments.evaluation_noise",
     "experiments.backend_check",
+    "experiments.benchmark_backends",
 }
 # Beside the jobs, above the sweep and the report: what composes the two
 # (a sweep that reports at its end), for the jobs and for a user's script.
