@@ -128,6 +128,22 @@ def test_no_module_reaches_into_ray_s_private_modules():
     assert private == []
 
 
+def test_no_module_passes_ray_init_a_hidden_option():
+    """ray.init's underscored keywords are "hidden / experimental options"
+    (its docstring). `_node_ip_address="127.0.0.1"` was one, and Ray 2.60
+    rewrote the loopback address to the node's own anyway."""
+    hidden = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {keyword.arg}"
+        for path, node in syntax_nodes()
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute) and node.func.attr == "init"
+        and isinstance(node.func.value, ast.Name) and node.func.value.id == "ray"
+        for keyword in node.keywords
+        if keyword.arg and keyword.arg.startswith("_")
+    ]  # fmt: skip
+    assert hidden == []
+
+
 def test_no_module_changes_how_python_imports():
     """TensorFlow's start-up is quieted by its documented TF_CPP_MIN_LOG_LEVEL
     (experiments/__init__.py), not by an import hook that would hide a

@@ -211,7 +211,6 @@ def _start_ray(workers, address):
         ray.init(
             num_cpus=workers,
             include_dashboard=False,
-            _node_ip_address="127.0.0.1",  # a private Ray: loopback only
             runtime_env=runtime_env,
             **quiet,
         )
