@@ -27,13 +27,41 @@ def save(fig, path, tight=True, **layout):
         pyplot().close(fig)
 
 
+# One colour per optimizer, the same in every figure, animation and page
+# (matplotlib's tab10, in hex for Bokeh). A Keras twin (keras_adam) takes
+# its own optimizer's colour unless both are in one figure.
+OPTIMIZER_COLOURS = {
+    "sgd": "#1f77b4",
+    "momentum": "#ff7f0e",
+    "nesterov": "#2ca02c",
+    "adam": "#d62728",
+    "adamw": "#9467bd",
+    "rmsprop": "#8c564b",
+    "momentum_l2": "#e377c2",
+    "adam_no_bias_correction": "#7f7f7f",
+    "adagrad": "#bcbd22",
+    "lion": "#17becf",
+}
+# For every other name: tab10's colours this figure leaves free, then
+# tab20's light shades.
+SPARE_COLOURS = (
+    *OPTIMIZER_COLOURS.values(),
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+    "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+)  # fmt: skip
+
+
 def colors_for(names):
-    """A distinct colour per name: the default cycle, or 20 colours for more than 10."""
-    plt = pyplot()
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    if len(names) > len(cycle):
-        cycle = [plt.cm.tab20(i) for i in range(20)]
-    return {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
+    """A colour per name: an optimizer's own (OPTIMIZER_COLOURS, also for
+    its Keras twin where the optimizer is not in the figure), and for any
+    other name one no other name of this figure has."""
+    own = {name: OPTIMIZER_COLOURS.get(name) for name in names}
+    for name in names:
+        twin_of = OPTIMIZER_COLOURS.get(name.removeprefix("keras_"))
+        if own[name] is None and twin_of not in own.values():
+            own[name] = twin_of
+    spare = (c for c in SPARE_COLOURS if c not in own.values())
+    return {name: own[name] or next(spare, "#000000") for name in names}
 
 
 def within_range(metric, low, high):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from experiments.landscapes.paths import trajectories
-from experiments.plotting import DPI, pyplot, save
+from experiments.plotting import DPI, colors_for, pyplot, save
 
 
 def frame_indices(steps, max_frames):
@@ -44,11 +44,11 @@ def animate(surface, paths, learning_rate, steps, gif_path, png_path, max_frames
     plt = pyplot()
     fig, (plane, curve) = plt.subplots(1, 2, figsize=(11, 4.5))
     _frame_axes(plane, curve, surface, learning_rate, steps)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = colors_for(list(paths))
     artists = [
         _path_artists(plane, curve, name, positions,
-                      np.maximum(losses - surface.lowest, 1e-16), colors[i % len(colors)])
-        for i, (name, (positions, losses)) in enumerate(paths.items())
+                      np.maximum(losses - surface.lowest, 1e-16), colors[name])
+        for name, (positions, losses) in paths.items()
     ]  # fmt: skip
     losses = [a["losses"] for a in artists]
     floor = min((c[c > 0].min() for c in losses if (c > 0).any()), default=1e-12)

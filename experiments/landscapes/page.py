@@ -8,6 +8,7 @@ import numpy as np
 from experiments.landscapes.paths import at_rates
 from experiments.landscapes.surfaces import SURFACES
 from experiments.landscapes.theory import TOLERANCE, steps_text
+from experiments.plotting import colors_for
 
 OPTIMIZERS = [
     "sgd",
@@ -216,7 +217,6 @@ def plane_and_curve(problems, optimizers, steps):
     its path, head, end mark (diverged) and loss curve.
     """
     from bokeh.models import ColumnDataSource, Range1d
-    from bokeh.palettes import Category10
     from bokeh.plotting import figure
 
     first = SURFACES[problems[0]]
@@ -243,8 +243,9 @@ def plane_and_curve(problems, optimizers, steps):
                   fill_color="gold", line_color="black")  # fmt: skip
     pieces = {"paths": [], "heads": [], "ends": [], "losses": [], "loss_ends": []}
     cross = {"marker": "x", "size": 15, "line_width": 3}
-    for i, name in enumerate(optimizers):
-        colour = Category10[10][i % 10]
+    colours = colors_for(optimizers)
+    for name in optimizers:
+        colour = colours[name]
 
         def style():  # each piece has a source of its own, which the script fills
             return {"x": "x", "y": "y", "color": colour,
