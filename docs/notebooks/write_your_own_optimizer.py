@@ -160,15 +160,15 @@ display(Image(filename=str(logdir / "lion" / "stored_mnist_small_mlp.png")))
 # leaves them where they are.
 
 # %%
-import tensorflow as tf  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E402
     EventAccumulator,
 )
+from tensorboard.util.tensor_util import make_ndarray  # noqa: E402
 
 run = logdir / "lion" / "mnist_small_mlp" / "lion" / "lr=0.0001"
 log = EventAccumulator(str(run / "train"), size_guidance={"tensors": 0})
 log.Reload()
-(first,) = [float(tf.make_ndarray(e.tensor_proto))
+(first,) = [float(make_ndarray(e.tensor_proto))
             for e in log.Tensors("optimizer/first_update_norm")]  # fmt: skip
 weights = 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
 moved = round((first / 1e-4) ** 2)
