@@ -188,3 +188,16 @@ def test_time_to_result_with_every_setting_diverged_beside_stored_entries():
               "epochs_to_target": 3.0, "seconds_to_target": 12.0}  # fmt: skip
     lines = tables._time_to_target_table([("adam", None, [])], [stored])
     assert "| 1 | adam (stored) | 0.001 | 3 | 12 s |" in lines
+
+
+def test_time_to_result_of_a_problem_trained_for_steps_counts_steps():
+    """An "epoch" of a step problem is `eval_every` steps: the table says
+    steps, not evaluations (the transformer's 2.5 evaluations of 250)."""
+    adam = {"optimizer": "adam", "learning_rate": 0.003, "metric": "val_loss",
+            "protocol": {"eval_every": 250}, "target": 1.9,
+            "target_from": "this sweep's best", "epochs_to_target": 2.5,
+            "seconds_to_target": 75.0}  # fmt: skip
+    lines = tables._time_to_target_table([("adam", adam, [])], [])
+    assert "| rank | optimizer | best lr | steps | training time |" in lines
+    assert "| 1 | adam | 0.003 | 625 | 75 s |" in lines
+    assert "the first evaluation at which validation loss reached" in lines[1]

@@ -179,23 +179,27 @@ def _time_to_target_table(ranked, stored):
     if not timed:
         return []
     first = next((top for _, top, _ in ranked if top is not None), {})
+    # A problem trained for steps is evaluated every `eval_every` steps.
+    every = first.get("protocol", {}).get("eval_every")
     lines = [
         "",
-        f"Time to result: the first epoch at which {judging.name(first)} reached "
-        f"{_target(first)}, and the "
+        f"Time to result: the first {'evaluation' if every else 'epoch'} at "
+        f"which {judging.name(first)} reached {_target(first)}, and the "
         "training time to the end of it; each entry at its best setting "
         "(the mean over its seeds; – where a seed never got there). A stored "
         "entry's time is its own machine's.",
         "",
-        "| rank | optimizer | best lr | epochs | training time |",
+        f"| rank | optimizer | best lr | {'steps' if every else 'epochs'} "
+        "| training time |",
         "|---:|---|---:|---:|---:|",
     ]
     for rank, (optimizer, top) in enumerate(timed, 1):
         epochs, seconds = top["epochs_to_target"], top["seconds_to_target"]
         cells = [
-            f"{epochs:.3g}" if usable(epochs) else "–",
+            "–" if not usable(epochs)
+            else f"{epochs * every:,.0f}" if every else f"{epochs:.3g}",
             f"{seconds:.0f} s" if usable(seconds) else "–",
-        ]
+        ]  # fmt: skip
         lines.append(
             f"| {rank if usable(epochs) else '–'} | {optimizer} "
             f"| {top['learning_rate']:g} | {' | '.join(cells)} |"
