@@ -133,6 +133,29 @@ def test_diverging_path_ends_while_others_go_on():
     assert len(paths["adam"][0]) == 31
 
 
+def test_a_diverged_mark_sits_whole_inside_the_plot_and_later_paths_are_thinner():
+    """The frame's ✕ was pinned to the very edge, half of it cut off; and a
+    path drawn over another (Nesterov's over gradient descent's) hid it."""
+    from experiments.plotting import pyplot
+
+    ravine = surfaces.SURFACES["ravine"]
+    x_min, x_max, y_min, y_max = ravine.extent
+    gone = np.array([[0.0, 0.0], [10 * x_max, 10 * y_max]], "float32")
+    fig, (plane, curve) = pyplot().subplots(1, 2)
+    first, second = (drawing._path_artists(plane, curve, name, gone, np.ones(2),
+                                           "k", layer)
+                     for layer, name in enumerate(["sgd", "nesterov"]))  # fmt: skip
+    drawing._draw_step(second, 5, 5, ravine.extent)
+    (x,), (y,) = second["end"].get_data()
+    inset = drawing.EDGE_INSET
+    assert x_min < x < x_max and y_min < y < y_max
+    assert x == pytest.approx(x_max - inset * (x_max - x_min))
+    assert y == pytest.approx(y_max - inset * (y_max - y_min))
+    assert second["line"].get_linewidth() < first["line"].get_linewidth()
+    assert second["end"].get_markersize() < first["end"].get_markersize()
+    pyplot().close(fig)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

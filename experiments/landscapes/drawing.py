@@ -43,24 +43,25 @@ def animate(surface, paths, learning_rate, steps, gif_path, png_path, max_frames
 
     plt = pyplot()
     fig, (plane, curve) = plt.subplots(1, 2, figsize=(11, 4.5))
-    _frame_axes(plane, curve, surface, learning_rate, steps)
+    _frame_axes(plane, curve, surface, steps)
     colors = colors_for(list(paths))
     artists = [
         _path_artists(plane, curve, name, positions,
-                      np.maximum(losses - surface.lowest, 1e-16), colors[name])
-        for name, (positions, losses) in paths.items()
+                      np.maximum(losses - surface.lowest, 1e-16), colors[name],
+                      layer)
+        for layer, (name, (positions, losses)) in enumerate(paths.items())
     ]  # fmt: skip
     losses = [a["losses"] for a in artists]
     floor = min((c[c > 0].min() for c in losses if (c > 0).any()), default=1e-12)
     ceiling = max((c.max() for c in losses if len(c)), default=1.0)
     curve.set_ylim(max(floor, 1e-12) / 2, ceiling * 2)
     plane.legend(loc="upper right", fontsize=8, title="X: diverged", title_fontsize=8)
-    step_text = plane.text(0.02, 0.95, "", transform=plane.transAxes, fontsize=10)
 
-    def draw(step):
+    def draw(step):  # the step in the title, where no path can cross it
         for artist in artists:
             _draw_step(artist, step, steps, surface.extent)
-        step_text.set_text(f"step {step}")
+        plane.set_title(f"{surface.name}, η = {learning_rate:g}, step {step} "
+                        "(★ known minimum)")  # fmt: skip
 
     fig.tight_layout()
     FuncAnimation(fig, draw, frames=frame_indices(steps, max_frames)).save(
@@ -70,26 +71,30 @@ def animate(surface, paths, learning_rate, steps, gif_path, png_path, max_frames
     save(fig, png_path)
 
 
-def _frame_axes(plane, curve, surface, learning_rate, steps):
+def _frame_axes(plane, curve, surface, steps):
     contours(plane, surface, levels=25, alpha=0.6)
     for mx, my in surface.minima:
         plane.plot(mx, my, "*", color="gold", ms=16, mec="k", zorder=5)
     x_min, x_max, y_min, y_max = surface.extent
-    plane.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xlabel="θ₁", ylabel="θ₂",
-              title=f"{surface.name}, η = {learning_rate:g} (★ known minimum)")  # fmt: skip
+    plane.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xlabel="θ₁", ylabel="θ₂")
     curve.set(yscale="log", xlim=(0, steps), xlabel="iteration",
               ylabel="loss − minimum (log)", title="loss per iteration")  # fmt: skip
     curve.grid(alpha=0.3)
 
 
-def _path_artists(plane, curve, name, positions, losses, color):
-    """One optimizer's line, head, loss curve and end marks, empty until drawn."""
+def _path_artists(plane, curve, name, positions, losses, color, layer):
+    """One optimizer's line, head, loss curve and end marks, empty until drawn.
+
+    Each `layer` drawn later is thinner, with smaller marks, so a path that
+    runs on top of an earlier one (Nesterov's over gradient descent's) or
+    ends at the same point leaves the earlier one showing around it."""
+    width, mark = max(2.6 - 0.5 * layer, 1.0), max(13 - 2 * layer, 6)
     return {
-        "line": plane.plot([], [], "-", color=color, lw=1.5, label=name)[0],
-        "head": plane.plot([], [], "o", color=color, ms=6)[0],
-        "loss_line": curve.plot([], [], "-", color=color, label=name)[0],
-        "end": plane.plot([], [], "X", color=color, ms=12, mec="k", zorder=6)[0],
-        "loss_end": curve.plot([], [], "X", color=color, ms=12, mec="k")[0],
+        "line": plane.plot([], [], "-", color=color, lw=width, label=name)[0],
+        "head": plane.plot([], [], "o", color=color, ms=mark / 2 + 2)[0],
+        "loss_line": curve.plot([], [], "-", color=color, lw=width, label=name)[0],
+        "end": plane.plot([], [], "X", color=color, ms=mark, mec="k", zorder=6)[0],
+        "loss_end": curve.plot([], [], "X", color=color, ms=mark, mec="k")[0],
         "positions": positions,
         "losses": losses,
     }
@@ -104,15 +109,19 @@ def _draw_step(artist, step, steps, extent):
         np.arange(min(step + 1, len(losses))), losses[: step + 1]
     )
     ended = len(positions) < steps + 1 and step >= len(positions)
-    # The path left the plot: mark where it was last seen, pinned to the edge.
+    # The path left the plot: mark where it was last seen, pinned just inside
+    # the edge, so the whole mark shows.
     x_min, x_max, y_min, y_max = extent
-    mark = np.clip(shown[-1:], [x_min, y_min], [x_max, y_max]) if ended else shown[:0]
+    inset = EDGE_INSET * np.array([x_max - x_min, y_max - y_min])
+    low, high = np.array([x_min, y_min]) + inset, np.array([x_max, y_max]) - inset
+    mark = np.clip(shown[-1:], low, high) if ended else shown[:0]
     artist["end"].set_data(mark[:, 0], mark[:, 1])
     artist["loss_end"].set_data(
         [len(losses) - 1] if ended else [], losses[-1:] if ended else []
     )
 
 
+EDGE_INSET = 0.03  # of the plot's width and height: a diverged mark's margin
 CONVERGED_WITHIN = 0.05  # a path has converged if it ends this close to a marked point
 BASIN_COLUMNS, BASIN_ROWS = 15, 3  # the grid of starts on a basin map
 BASIN_STARTS = BASIN_COLUMNS * BASIN_ROWS
