@@ -39,6 +39,7 @@ EXPERIMENT_TESTS = {
     "test_sweep.py",
     "test_trajectories.py",
     "test_baselines.py",
+    "test_run_callbacks.py",
 }
 if ON_TENSORFLOW:
     import tensorflow as tf

@@ -8,7 +8,6 @@ keys and flags (`learning_rates`, `--seeds`) are translated into the grid
 here. Imports no TensorFlow.
 """
 
-import math
 import os
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -60,8 +59,8 @@ def read_config(path):
     for key, value in raw.items():
         if key in PLURAL_KEYS or key == "grid":
             continue
-        if key in COUNTED:
-            settings[key] = COUNTED[key](value, f"{path}: {key}")
+        if key in OR_AUTO:
+            settings[key] = OR_AUTO[key](value, f"{path}: {key}")
         elif key == "problems":
             settings[key] = _problem_tables(value, path)
         else:
@@ -169,7 +168,7 @@ def resolve(args):
     for assignment in args.grid or []:
         name, _, values = assignment.partition("=")
         grid.append((name.strip(), cli.comma_list(values), f"--grid {name.strip()}"))
-    settings = {key: getattr(args, key) for key in (*OVERRIDES, *COUNTED)}
+    settings = {key: getattr(args, key) for key in (*OVERRIDES, *OR_AUTO)}
     return load(
         path,
         problems=args.problems,
@@ -204,13 +203,13 @@ def load(path=None, *, problems=None, models=None, dataset=None, optimizers=None
     for name, values, where in grid:
         config.set_grid(name, values, where)
     for key, value in settings.items():
-        if key not in (*OVERRIDES, *COUNTED):
+        if key not in (*OVERRIDES, *OR_AUTO):
             raise UsageError(
                 f"{key} cannot be set here; give one of {', '.join(OVERRIDES)}, "
-                f"{', '.join(COUNTED)}, or the grid's axes"
+                f"{', '.join(OR_AUTO)}, or the grid's axes"
             )
         what = f"--{key.replace('_', '-')}" if flags else key
-        setattr(config, key, COUNTED[key](value, what) if key in COUNTED
+        setattr(config, key, OR_AUTO[key](value, what) if key in OR_AUTO
                 else _typed(value, _key_type(key), what))  # fmt: skip
     if not config.address:
         config.address = os.environ.get("RAY_ADDRESS", "")
@@ -289,31 +288,37 @@ def _classes(values, what):
     return sorted(set(values))
 
 
-def _workers(value, what):
-    """An integer >= 1 or "auto"."""
-    if value == "auto":
-        return value
+def _or_auto(parse, described):
+    """A reader of "auto" or what `parse` accepts (None: refused), for
+    settings that Ray's side may choose; `described` names what it accepts."""
+
+    def read(value, what):
+        if value == "auto":
+            return value
+        number = None if isinstance(value, bool) else parse(value)
+        if number is None:
+            raise UsageError(f"{what} must be {described} or auto, got {value!r}")
+        return number
+
+    return read
+
+
+def _count(value):
     try:
-        workers = int(value)
+        count = int(value)
     except (TypeError, ValueError):
-        workers = 0
-    if isinstance(value, bool) or workers < 1 or str(workers) != str(value).strip():
-        raise UsageError(f"{what} must be an integer >= 1 or auto, got {value!r}")
-    return workers
+        return None
+    return count if count >= 1 and str(count) == str(value).strip() else None
 
 
-def _gpus_per_run(value, what):
-    """A number in [0, 1] or "auto"."""
-    if value == "auto":
-        return value
+def _share(value):
     try:
         share = float(value)
     except (TypeError, ValueError):
-        share = math.nan
-    if isinstance(value, bool) or not 0 <= share <= 1:
-        raise UsageError(f"{what} must be a number in [0, 1] or auto, got {value!r}")
-    return share
+        return None
+    return share if 0 <= share <= 1 else None
 
 
-# The settings that take a count or "auto", each read by its own rule.
-COUNTED = {"workers": _workers, "gpus_per_run": _gpus_per_run}
+# The settings that take a value or "auto".
+OR_AUTO = {"workers": _or_auto(_count, "an integer >= 1"),
+           "gpus_per_run": _or_auto(_share, "a number in [0, 1]")}  # fmt: skip

@@ -11,15 +11,29 @@ import numpy as np
 
 from experiments import backend, models
 from experiments.sweep.data_order import shuffle_seeds, shuffled_order
+from experiments.sweep.run_callbacks import (
+    FIRST_STEPS,
+    BatchLosses,
+    DivergenceStop,
+    EpochsCsv,
+    EpochSteps,
+    FirstUpdate,
+    TestEvaluation,
+)
 from experiments.sweep.run_files import (
     CONFIG_FILE,
+    EPOCHS_FILE,
     RESULT_FILE,
     WEIGHTS_FILE,
     read_run,
     write_json,
 )
 from experiments.sweep.spec import hyperparameters
-from experiments.sweep.tensorboard_logs import RunLogger, log_final_metrics
+from experiments.sweep.tensorboard_logs import (
+    RunEvents,
+    TrainingCurves,
+    log_final_metrics,
+)
 
 
 class Batches(keras.utils.PyDataset):
@@ -42,13 +56,24 @@ class Batches(keras.utils.PyDataset):
         self._point_at_iteration(0)
 
     def _point_at_iteration(self, iteration):
-        self.order = shuffled_order(
-            len(self.x), self.seed, iteration, self.shuffle_buffer
-        )
+        self.iteration, self._order = iteration, None
+
+    @property
+    def order(self):
+        """This iteration's order, drawn when first read (on TensorFlow,
+        tf.data shuffles, and it never is)."""
+        if self._order is None:
+            self._order = shuffled_order(
+                len(self.x), self.seed, self.iteration, self.shuffle_buffer
+            )
+        return self._order
 
     def __len__(self):
         whole, part = divmod(len(self.x), self.batch_size)
         return whole + (bool(part) and not self.drop_remainder)
+
+    def samples_per_epoch(self):
+        return min(len(self) * self.batch_size, len(self.x))
 
     def __getitem__(self, index):
         taken = self.order[index * self.batch_size : (index + 1) * self.batch_size]
@@ -124,11 +149,9 @@ def drawn_batches(spec, dataset):
 def trained_per_epoch(spec, dataset):
     """How many training samples an epoch (a step problem: the steps between
     two evaluations) of the run goes through."""
-    batch_size = spec.values["batch_size"]
     if spec.problem.steps:
-        return spec.problem.eval_every * batch_size
-    images = len(dataset.x_train)
-    return images - images % batch_size if spec.values["drop_remainder"] else images
+        return spec.problem.eval_every * spec.values["batch_size"]
+    return training_batches(spec, dataset).samples_per_epoch()
 
 
 def steps_per_epoch(spec, dataset):
@@ -192,6 +215,25 @@ def exclude_vectors_from_decay(optimizer, model):
     )
 
 
+def run_callbacks(spec, dataset, run_dir, events):
+    """A run's pieces (run_callbacks.py), by name, in the order their
+    epoch-end hooks depend on: the divergence check, then the test set,
+    then what records the epoch."""
+    steps = EpochSteps(steps_per_epoch(spec, dataset), bool(spec.problem.steps))
+    batch_losses = BatchLosses(trained_per_epoch(spec, dataset),
+                               spec.values["batch_size"], steps.per_epoch, events)  # fmt: skip
+    divergence = DivergenceStop(batch_losses, spec.divergence_loss)
+    pieces = {"batch_losses": batch_losses, "divergence": divergence,
+              "first_update": FirstUpdate(events)}  # fmt: skip
+    if spec.test_every_epoch:
+        pieces["test"] = TestEvaluation(dataset.x_test, dataset.y_test,
+                                        divergence, events, steps)  # fmt: skip
+    pieces["curves"] = TrainingCurves(events, dataset.describe(), steps, divergence)
+    pieces["epochs_csv"] = EpochsCsv(Path(run_dir) / EPOCHS_FILE, steps,
+                                     pieces.get("test"))  # fmt: skip
+    return pieces
+
+
 def train(spec, dataset, sweep_dir, verbose=False):
     """Trains one run into its folder of `sweep_dir`; returns its result (also saved there)."""
     run_dir = Path(sweep_dir) / spec.folder
@@ -220,35 +262,32 @@ def train(spec, dataset, sweep_dir, verbose=False):
     if not spec.problem.decay_vectors:
         exclude_vectors_from_decay(optimizer, model)
     models.compile_classifier(model, optimizer, metrics=["accuracy"])
-    logger = RunLogger(
-        run_dir,
-        trained_per_epoch(spec, dataset),
-        spec.values["batch_size"],
-        steps_per_epoch(spec, dataset),
-        dataset.describe(),
-        spec.divergence_loss,
-        test_data=(dataset.x_test, dataset.y_test) if spec.test_every_epoch else None,
-        per_step=bool(spec.problem.steps),
-    )
+    events = RunEvents(run_dir)
+    pieces = run_callbacks(spec, dataset, run_dir, events)
     started = time.perf_counter()
-    history = fit(model, spec, dataset, callbacks=[logger], verbose=verbose)
+    try:
+        history = fit(model, spec, dataset, callbacks=pieces.values(), verbose=verbose)
+    finally:
+        events.close()
     seconds = time.perf_counter() - started
+    diverged = pieces["divergence"].diverged
     test_accuracy = math.nan
-    if not logger.diverged:
+    if not diverged:
         test_accuracy = models.evaluate(model, dataset.x_test, dataset.y_test)[
             "accuracy"
         ]
+    test_history = pieces["test"].history if "test" in pieces else {}
     result = {
         "epochs_run": len(history["loss"]),
         "train_loss": history["loss"][-1],
         "val_loss": history["val_loss"][-1],
         "val_accuracy": history["val_accuracy"][-1],
         "test_accuracy": test_accuracy,
-        "diverged": logger.diverged,
-        "first_update_norm": logger.first_update_norm,
-        "first_batch_losses": logger.first_batch_losses,
+        "diverged": diverged,
+        "first_update_norm": pieces["first_update"].norm,
+        "first_batch_losses": pieces["batch_losses"].losses[:FIRST_STEPS],
         "seconds": seconds,
-        "history": {**history, **logger.test_history},
+        "history": {**history, **test_history},
     }
     if spec.save_weights or dataset.keeps_weights:
         model.save_weights(run_dir / WEIGHTS_FILE)
