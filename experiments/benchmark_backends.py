@@ -7,10 +7,14 @@ the backend `KERAS_BACKEND` names; run it once in each backend's environment
 
 Each model trains on the first `--images` training digits (offline, the
 embedded ones) in batches of its problem's size: one warm-up epoch, then
-`--epochs` timed ones; a round builds the model afresh, and the row gives
-the best epoch of each round. Backends cannot share one process, so this
-is a time, not a ratio: run the backends one after another on a quiet
-machine, and read differences below about 10% as noise.
+`--epochs` timed ones; a round builds the model afresh, and a row gives
+the best epoch of each round. Every model is timed first as it trains
+by default, then repeatable, as every run of a sweep trains
+(`backend.make_repeatable`, which TensorFlow cannot undo in a process);
+the last column is what repeatability costs, a ratio within one process.
+Backends cannot share one process, so across backends this is a time,
+not a ratio: run them one after another on a quiet machine, and read
+differences below about 10% as noise.
 """
 
 import platform
@@ -65,12 +69,21 @@ def main(argv=None):
     dataset = data.load("mnist", download=False)
     print(f"{backend.name()}, Keras {keras.__version__}, {platform.machine()}: "
           f"seconds per epoch of {images} images, best epoch of each round")  # fmt: skip
-    print("| model | " + " | ".join(f"round {r + 1}" for r in range(rounds)) + " |")
-    print("|---|" + "---:|" * rounds)
+    seconds = {}
+    for repeatable in (False, True):
+        if repeatable:
+            backend.make_repeatable()
+        for name in names:
+            seconds[name, repeatable] = [
+                best_epoch_seconds(name, dataset, images, epochs) for _ in range(rounds)
+            ]
+    print("| model | as by default | repeatable | repeatable ÷ default |")
+    print("|---|---|---|---:|")
     for name in names:
-        seconds = [best_epoch_seconds(name, dataset, images, epochs)
-                   for _ in range(rounds)]  # fmt: skip
-        print(f"| {name} | " + " | ".join(f"{s:.2f}" for s in seconds) + " |")
+        free, repeatable = seconds[name, False], seconds[name, True]
+        cells = [" ".join(f"{s:.2f}" for s in times) for times in (free, repeatable)]
+        ratio = min(repeatable) / min(free)
+        print(f"| {name} | {cells[0]} | {cells[1]} | {ratio:.2f} |")
     return 0
 
 
