@@ -81,7 +81,7 @@ def main(argv=None):
     print("|---|---|---|---:|")
     for name in names:
         free, repeatable = seconds[name, False], seconds[name, True]
-        cells = [" ".join(f"{s:.2f}" for s in times) for times in (free, repeatable)]
+        cells = [" ".join(f"{s:.3g}" for s in times) for times in (free, repeatable)]
         ratio = min(repeatable) / min(free)
         print(f"| {name} | {cells[0]} | {cells[1]} | {ratio:.2f} |")
     return 0

@@ -45,8 +45,8 @@ def test_the_backend_benchmark_times_each_model_s_epochs(capsys):
     free, repeatable, ratio = (cell.split() for cell in row.strip("|").split("|")[1:])
     repeatable, free = [float(t) for t in repeatable], [float(t) for t in free]
     assert len(repeatable) == len(free) == 2 and min(repeatable + free) > 0
-    half = 0.005  # the cells' rounding
+    # The cells hold three significant digits, the ratio two decimals.
     fastest, fastest_free = min(repeatable), min(free)
-    low = (fastest - half) / (fastest_free + half)
-    high = (fastest + half) / max(fastest_free - half, 1e-9)
-    assert low - half <= float(ratio[0]) <= high + half
+    low = fastest * (1 - 0.005) / (fastest_free * (1 + 0.005))
+    high = fastest * (1 + 0.005) / (fastest_free * (1 - 0.005))
+    assert low - 0.005 <= float(ratio[0]) <= high + 0.005
