@@ -11,7 +11,10 @@ embedded ones) in batches of its problem's size: one warm-up epoch, then
 the best epoch of each round. Every model is timed first as it trains
 by default, then repeatable, as every run of a sweep trains
 (`backend.make_repeatable`, which TensorFlow cannot undo in a process);
-the last column is what repeatability costs, a ratio within one process.
+the last column is what repeatability costs on TensorFlow and PyTorch, a
+ratio within one process. On JAX `make_repeatable` changes nothing (its
+GPU flag is set as `experiments` is imported), so its ratio shows the
+noise.
 Backends cannot share one process, so across backends this is a time,
 not a ratio: run them one after another on a quiet machine, and read
 differences below about 10% as noise.

@@ -54,7 +54,8 @@ SPARE_COLOURS = (
 def colors_for(names):
     """A colour per name: an optimizer's own (OPTIMIZER_COLOURS, also for
     its Keras twin where the optimizer is not in the figure), and for any
-    other name one no other name of this figure has."""
+    other name one no other name of this figure has (first a colour of an
+    optimizer the figure leaves out; past 20 colours, black)."""
     own = {name: OPTIMIZER_COLOURS.get(name) for name in names}
     for name in names:
         twin_of = OPTIMIZER_COLOURS.get(name.removeprefix("keras_"))

@@ -77,3 +77,28 @@ def test_a_diverged_run_stays_diverged_after_later_finite_losses():
 def test_epoch_summaries_sit_at_the_epoch_or_at_its_last_step():
     assert [EpochSteps(250, False).at(e) for e in (0, 1)] == [0, 1]
     assert [EpochSteps(250, True).at(e) for e in (0, 1)] == [250, 500]
+
+
+def test_a_run_s_pieces_come_in_the_order_their_epoch_end_hooks_need():
+    """The divergence check before the test set (skipped once diverged) and
+    the curves (no histograms of a diverged run); the test set before
+    epochs.csv, which writes its scores."""
+    import numpy as np
+
+    from experiments.sweep.training import run_pieces
+
+    problem = types.SimpleNamespace(steps=0, eval_every=0)
+    spec = types.SimpleNamespace(
+        problem=problem, divergence_loss=10.0, test_every_epoch=True,
+        values={"batch_size": 4, "seed": 0, "shuffle_buffer": 0,
+                "drop_remainder": False},
+    )  # fmt: skip
+    digits = np.zeros((10, 2), "float32")
+    dataset = types.SimpleNamespace(x_train=digits, y_train=digits[:, 0],
+                                    x_test=digits, y_test=digits[:, 0],
+                                    describe=lambda: "ten zeros")  # fmt: skip
+    pieces = run_pieces(spec, dataset, "unused", Recorded())
+    assert list(pieces) == ["batch_losses", "divergence", "first_update", "test",
+                            "curves", "epochs_csv"]  # fmt: skip
+    assert pieces["batch_losses"].train_samples == 10
+    assert pieces["epochs_csv"].test is pieces["test"]

@@ -4,7 +4,7 @@ epochs.csv. TensorBoard's scalars and histograms are `tensorboard_logs`'s
 `TrainingCurves`; every piece that writes for TensorBoard writes through
 the run's one `RunEvents`.
 
-`training.run_callbacks` lists them in the order their epoch-end hooks
+`training.run_pieces` lists them in the order their epoch-end hooks
 depend on: the divergence check first, then the test set (skipped once a
 run diverged), then what records the epoch.
 """
@@ -205,8 +205,13 @@ class EpochsCsv(keras.callbacks.Callback):
             self.file.flush()
 
     def on_train_end(self, logs=None):
-        with writing(self.path):
-            self.file.close()
+        self.close()
+
+    def close(self):
+        """Closes the file (again: harmless), also where `fit` raised."""
+        if getattr(self, "file", None) is not None:
+            with writing(self.path):
+                self.file.close()
 
 
 def schedule_of(optimizer):

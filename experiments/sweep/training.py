@@ -215,7 +215,7 @@ def exclude_vectors_from_decay(optimizer, model):
     )
 
 
-def run_callbacks(spec, dataset, run_dir, events):
+def run_pieces(spec, dataset, run_dir, events):
     """A run's pieces (run_callbacks.py), by name, in the order their
     epoch-end hooks depend on: the divergence check, then the test set,
     then what records the epoch."""
@@ -263,11 +263,12 @@ def train(spec, dataset, sweep_dir, verbose=False):
         exclude_vectors_from_decay(optimizer, model)
     models.compile_classifier(model, optimizer, metrics=["accuracy"])
     events = RunEvents(run_dir)
-    pieces = run_callbacks(spec, dataset, run_dir, events)
+    pieces = run_pieces(spec, dataset, run_dir, events)
     started = time.perf_counter()
     try:
         history = fit(model, spec, dataset, callbacks=pieces.values(), verbose=verbose)
     finally:
+        pieces["epochs_csv"].close()
         events.close()
     seconds = time.perf_counter() - started
     diverged = pieces["divergence"].diverged
