@@ -134,13 +134,13 @@ def test_a_run_that_raises_is_recorded_failed_and_the_rest_go_on(
     assert not (failed / executors.ERROR_FILE).exists()
 
 
-LONG = [*TINY, *FOUR_RUNS, "--epochs", "20", "--max-train-samples", "512",
-        "--workers", "2"]  # fmt: skip
+LONG = [*TINY, "--epochs", "20", "--max-train-samples", "512", "--workers", "2"]
 
 
-def start_sweep(logdir):
+def start_sweep(logdir, runs=FOUR_RUNS):
     return subprocess.Popen(
-        [sys.executable, "-m", "experiments.sweep", *LONG, "--logdir", str(logdir)],
+        [sys.executable, "-m", "experiments.sweep", *LONG, *runs, "--logdir",
+         str(logdir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True, env=os.environ,
     )  # fmt: skip
@@ -187,8 +187,9 @@ def alive(pid):
 
 
 def test_a_worker_killed_mid_run_is_redone_from_scratch(tmp_path):
+    """Two runs, one per worker: one is killed, redone, and both finish."""
     runs = tmp_path / "quick" / "mlp"
-    process = start_sweep(tmp_path)
+    process = start_sweep(tmp_path, TWO_RUNS)
     wait_for(
         lambda: (
             any(runs.glob("*/lr=*/train/events.out.tfevents*"))
@@ -201,10 +202,10 @@ def test_a_worker_killed_mid_run_is_redone_from_scratch(tmp_path):
     os.kill(victim, signal.SIGKILL)
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
-    assert len(re.findall(r"^\[\d/4\] ", out, re.M)) == 4
+    assert len(re.findall(r"^\[\d/2\] ", out, re.M)) == 2
     assert "FAILED" not in out
     results = sorted(runs.glob("*/lr=*/result.json"))
-    assert len(results) == 4
+    assert len(results) == 2
     for result in results:
         finished = json.loads(result.read_text())
         assert finished["diverged"] or finished["epochs_run"] == 20
