@@ -11,6 +11,7 @@ for DeepOBS's (its `mnist_mlp` is a 1000-500-100 MLP, not this 256-128 one).
 Imports no TensorFlow.
 """
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -205,6 +206,8 @@ def from_table(name, table, path):
     fields_ = {**(_fields(template) if template else {}), **given}
     if data and (data.endswith((".npz", text_data.TEXT_SUFFIX))):
         fields_["dataset"] = str((folder / data).resolve())
+    if data and data.endswith(text_data.TEXT_SUFFIX) and "divergence_loss" not in table:
+        fields_["divergence_loss"] = text_divergence_loss(fields_["dataset"])
     elif data:
         fields_["dataset"] = plugins.absolute(data, folder)
     fields_["model"] = plugins.absolute(fields_["model"], folder)
@@ -212,6 +215,21 @@ def from_table(name, table, path):
         (k, fields_.pop(k)) for k in MODEL_OPTIONS if k in fields_
     )
     return Problem(name, **_budget(fields_, table, where), source=f"{where} of {path}")
+
+
+def text_divergence_loss(path):
+    """A language model's divergence limit on the text at `path`: 2.4 ln V
+    for its V distinct characters, more than twice the loss of a uniform
+    guess, ln V (shakespeare_char's 10 for its 65), and never below 10. A
+    text that cannot be read keeps 10; loading it says why."""
+    from experiments import text_data
+    from experiments.data import DataError
+
+    try:
+        distinct = len(set(text_data.read(path)))
+    except DataError:
+        return 10.0
+    return max(10.0, round(2.4 * math.log(distinct), 1))
 
 
 def _check_table(table, where):

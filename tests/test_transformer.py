@@ -515,3 +515,21 @@ def test_a_folder_or_a_stored_baseline_holds_one_judged_metric_and_budget():
     assert "metric 'val_accuracy' there, 'val_loss' here" in baselines.differences(
         stored, by_loss
     )
+
+
+@pytest.mark.parametrize(("distinct", "limit"), [(30, 10.0), (65, 10.0), (5000, 20.4)])
+def test_a_text_s_divergence_limit_grows_with_its_characters(tmp_path, distinct, limit):
+    """A fresh model's loss starts near ln V, the loss of a uniform guess over
+    V characters: 8.5 for 5,000 of them, too close to shakespeare_char's 10
+    for a text to train before it is stopped as diverged."""
+    from experiments import problems
+
+    (tmp_path / "mine.txt").write_text(
+        "".join(chr(0x4E00 + i) for i in range(distinct))
+    )
+    table = {"data": "mine.txt", "model": "transformer"}
+    made = problems.from_table("mine", table, tmp_path / "sweep.toml")
+    assert made.divergence_loss == limit
+    given = problems.from_table("mine", {**table, "divergence_loss": 50.0},
+                                tmp_path / "sweep.toml")  # fmt: skip
+    assert given.divergence_loss == 50.0
