@@ -223,7 +223,7 @@ def plane_and_curve(problems, optimizers, steps):
     plane = figure(width=560, height=460, title="paths (★ known minimum, X diverged)",
                    x_range=Range1d(*first.extent[:2]), y_range=Range1d(*first.extent[2:]),
                    x_axis_label="θ₁", y_axis_label="θ₂")  # fmt: skip
-    curve = figure(width=520, height=460, title="loss − lowest per iteration",
+    curve = figure(width=680, height=460, title="loss − lowest per iteration",
                    y_axis_type="log", x_range=Range1d(0, steps),
                    y_range=Range1d(1e-12, 10), x_axis_label="iteration")  # fmt: skip
     contours = {}
@@ -260,9 +260,9 @@ def plane_and_curve(problems, optimizers, steps):
         }
         for piece, renderer in drawn.items():
             pieces[piece].append(renderer.data_source)
-    curve.legend.location = "top_right"
-    curve.legend.label_text_font_size = "9pt"
-    curve.legend.background_fill_alpha = 0.6
+    legend = curve.legend[0]
+    legend.label_text_font_size = "9pt"
+    curve.add_layout(legend, "right")  # beside the curves, never over them
     extents = {name: SURFACES[name].extent for name in problems}
     drawing = dict(plane=plane, curve=curve, contours=contours, extents=extents,
                    minima=minima, stars=stars, **pieces)  # fmt: skip
