@@ -204,12 +204,12 @@ def from_table(name, table, path):
             )
     given = {k: table[k] for k in TABLE_KEYS if k in table and k != "data"}
     fields_ = {**(_fields(template) if template else {}), **given}
-    if data and (data.endswith((".npz", text_data.TEXT_SUFFIX))):
+    if data and data.endswith((".npz", text_data.TEXT_SUFFIX)):
         fields_["dataset"] = str((folder / data).resolve())
-    if data and data.endswith(text_data.TEXT_SUFFIX) and "divergence_loss" not in table:
-        fields_["divergence_loss"] = text_divergence_loss(fields_["dataset"])
     elif data:
         fields_["dataset"] = plugins.absolute(data, folder)
+    if data and data.endswith(text_data.TEXT_SUFFIX) and "divergence_loss" not in table:
+        fields_["divergence_loss"] = text_divergence_loss(fields_["dataset"])
     fields_["model"] = plugins.absolute(fields_["model"], folder)
     fields_["model_options"] = tuple(
         (k, fields_.pop(k)) for k in MODEL_OPTIONS if k in fields_
