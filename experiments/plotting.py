@@ -1,13 +1,17 @@
 """The one pyplot setup every figure uses: files only, no window, on any machine."""
 
+import sys
+
 DPI = 110
 
 
 def pyplot():
-    """matplotlib.pyplot on the Agg backend."""
+    """matplotlib.pyplot on the Agg backend; where pyplot is already in use
+    (a notebook's inline figures), on the backend it has."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -24,7 +24,7 @@ def anchors(page):
 
 def links(page):
     """(target, anchor) of every relative link or image on the page, code left out."""
-    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)
     text = re.sub(r"`[^`]*`", "", text)
     for target in LINK.findall(text):
         if not re.match(r"[a-z]+://", target):
@@ -76,6 +76,30 @@ def test_the_notebooks_run_offline_and_show_their_figures(name):
              if out["output_type"] == "display_data"]  # fmt: skip
     figures = [out for out in shown if {"image/png", "image/gif"} & set(out["data"])]
     assert len(figures) >= (7 if name == "chapter" else 1)
+    if name == "chapter":
+        sections = figures_by_section(notebook)
+        for section in ("Limit 1", "Limit 2", "Limit 3", "Limit 4",
+                        "The road to Adam", "Adam"):  # fmt: skip
+            assert any(
+                title.startswith(section) and count for title, count in sections
+            ), section
+        assert [title for title, _ in sections][-2:] == [
+            "Which optimizer should I use?", "Exercises"]  # fmt: skip
     errors = [out for cell in notebook.cells for out in cell.get("outputs", [])
               if out["output_type"] == "error"]  # fmt: skip
     assert errors == []
+
+
+def figures_by_section(notebook):
+    """[(a "## " heading, how many figures the code cells under it show)], in order."""
+    sections = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            sections += [[line[3:], 0] for line in cell.source.splitlines()
+                         if line.startswith("## ")]  # fmt: skip
+        elif sections:
+            sections[-1][1] += sum(
+                "image/png" in out.get("data", {}) or "image/gif" in out.get("data", {})
+                for out in cell.get("outputs", [])
+            )
+    return [tuple(section) for section in sections]

@@ -199,6 +199,7 @@ def basin_map(surface, optimizer_names, learning_rates, steps, png_path):
         f"global minimum, red: another marked point, orange square: not within "
         f"{CONVERGED_WITHIN:g} of one, x: diverged)",
         fontsize=10,
+        wrap=True,  # a one-column map is narrower than the legend line
     )
     save(fig, png_path)
     return shares
