@@ -2,12 +2,13 @@
 
     python -m experiments.step_sizes --out docs/transformer
 
-Trains shakespeare_char's transformer (experiments/problems.py) with our
-Adam as nanoGPT's CPU protocol trains it (η = 1e-3, β2 = 0.99, warm-up and
-cosine to 0.1·η, global-norm clipping at 1.0, seed 0), then reads each
-parameter's effective step η/(√v̂ + ε) at the end: how far Adam moves that
-parameter per unit of m̂ (η is the peak; the schedule ends at a tenth of
-it). Gradient descent moves every parameter by one η per unit of gradient:
+Trains shakespeare_char's transformer with our AdamW as nanoGPT's CPU
+protocol trains it: the seed-0 run of
+experiments/configs/nanogpt_shakespeare_char.toml (η = 1e-3, β2 = 0.99,
+decoupled decay 0.1, warm-up and cosine to 0.1·η, global-norm clipping at
+1.0). Then reads each parameter's effective step η/(√v̂ + ε) at the end:
+how far Adam moves that parameter per unit of m̂ (η is the peak; the
+schedule ends at a tenth of it). Gradient descent moves every parameter by one η per unit of gradient:
 `--gradient-descent-lr` draws it (by default Adam's η; give the best
 gradient descent's η of a comparison). Writes `step_sizes.png` (the spread
 per block: embeddings, attention, MLP, norms) and `step_sizes.csv` (its
@@ -25,8 +26,7 @@ from experiments import cli, plotting
 
 BLOCKS = ("embeddings", "attention", "MLP", "norms")
 PERCENTILES = (5, 25, 50, 75, 95)
-LEARNING_RATE = 1e-3  # nanoGPT's CPU protocol's peak η
-OPTIMIZER_SETTINGS = {"beta_2": 0.99, "global_clipnorm": 1.0}
+PROTOCOL = "nanogpt_shakespeare_char.toml"  # in experiments/configs/
 
 
 def block_of(path):
@@ -55,21 +55,26 @@ def effective_steps(optimizer, model, learning_rate):
     return found
 
 
-def train(steps):
-    """Our Adam on shakespeare_char as nanoGPT's protocol trains it, `steps`
-    steps (0: the problem's); returns (the trained model, its optimizer)."""
-    from experiments import text_data
-    from experiments.problems import PROBLEMS
-    from experiments.sweep import training
-    from experiments.sweep.spec import RunSpec
+def protocol_run(steps):
+    """The seed-0 run of our AdamW in nanoGPT's protocol (PROTOCOL), cut
+    to `steps` steps (0: the protocol's)."""
+    from experiments.sweep import api
+    from experiments.sweep.config import CONFIGS
 
-    problem = PROBLEMS["shakespeare_char"]
+    config = api.load(CONFIGS / PROTOCOL, optimizers=["adamw"], workers=1)
+    spec = next(s for s in config.runs() if s.values["seed"] == 0)
     if steps:
-        problem = replace(problem, steps=steps, eval_every=steps, epochs=1)
-    spec = RunSpec(problem, "adam", problem.epochs,
-                   {"learning_rate": LEARNING_RATE, "schedule": "warmup_cosine"},
-                   optimizer_settings=OPTIMIZER_SETTINGS,
-                   schedule_settings={"warmup_fraction": 0.05, "final_fraction": 0.1})  # fmt: skip
+        problem = replace(spec.problem, steps=steps, eval_every=steps, epochs=1)
+        spec = replace(spec, problem=problem, epochs=1)
+    return spec
+
+
+def train(spec):
+    """`spec`'s run, trained here; returns (the trained model, its optimizer)."""
+    from experiments import text_data
+    from experiments.sweep import training
+
+    problem = spec.problem
     dataset = text_data.load(problem.dataset, problem.block_size)
     optimizer = spec.build_optimizer(training.steps_per_epoch(spec, dataset))
     model = training.fresh_model(spec, dataset)
@@ -92,7 +97,7 @@ def percentiles(steps_by_variable):
     }
 
 
-def draw(steps_by_variable, gradient_descent_lr, path):
+def draw(steps_by_variable, learning_rate, gradient_descent_lr, path):
     """Each block's effective steps as a box (5th to 95th percentile whiskers),
     beside gradient descent's one η, on a log scale."""
     plt = plotting.pyplot()
@@ -106,7 +111,7 @@ def draw(steps_by_variable, gradient_descent_lr, path):
     axis.axhline(gradient_descent_lr, color="tab:red", ls="--",
                  label=f"gradient descent: η = {gradient_descent_lr:g} for every parameter")  # fmt: skip
     axis.set(yscale="log", ylabel="effective step η/(√v̂ + ε) (log)",
-             title="Adam's step per parameter after training, by block (η = 1e-3)")  # fmt: skip
+             title=f"AdamW's step per parameter after training, by block (η = {learning_rate:g})")  # fmt: skip
     axis.grid(alpha=0.3, axis="y")
     axis.legend(fontsize="small")
     plotting.save(fig, path)
@@ -118,22 +123,26 @@ def main(argv=None):
     parser.add_argument("--out", default="logs/step_sizes", help="folder to write to")
     parser.add_argument("--steps", type=int, default=0,
                         help="train this many steps (default: the problem's 2000)")
-    parser.add_argument("--gradient-descent-lr", type=float, default=LEARNING_RATE,
-                        help="gradient descent's η to draw beside Adam's steps")  # fmt: skip
+    parser.add_argument("--gradient-descent-lr", type=float, default=0,
+                        help="gradient descent's η to draw beside Adam's steps "
+                             "(default: Adam's own)")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.steps < 0 or not args.gradient_descent_lr > 0:
-        raise cli.UsageError("--steps must be >= 0 and --gradient-descent-lr > 0")
+    if args.steps < 0 or args.gradient_descent_lr < 0:
+        raise cli.UsageError("--steps and --gradient-descent-lr must be >= 0")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model, optimizer = train(args.steps)
-    found = effective_steps(optimizer, model, LEARNING_RATE)
+    spec = protocol_run(args.steps)
+    learning_rate = spec.values["learning_rate"]
+    model, optimizer = train(spec)
+    found = effective_steps(optimizer, model, learning_rate)
     table = percentiles(found)
     with cli.writing(out / "step_sizes.csv"), open(out / "step_sizes.csv", "w") as f:
         writer = csv.writer(f)
         writer.writerow(["block", "parameters", *(f"p{p}" for p in PERCENTILES)])
         for block, (count, values) in table.items():
             writer.writerow([block, count, *(f"{v:.4g}" for v in values)])
-    draw(found, args.gradient_descent_lr, out / "step_sizes.png")
+    draw(found, learning_rate, args.gradient_descent_lr or learning_rate,
+         out / "step_sizes.png")  # fmt: skip
     print(f"after {int(optimizer.iterations)} steps; percentiles {PERCENTILES}")
     for block, (count, values) in table.items():
         print(f"{block:>10} ({count:>6} parameters): "

@@ -417,6 +417,23 @@ def test_adams_effective_step_is_eta_over_the_gradients_size_for_a_steady_gradie
         np.testing.assert_allclose(steps, 0.1 / (np.abs(gradient) + 1e-8), rtol=1e-5)
 
 
+def test_the_step_sizes_train_the_run_nanogpts_config_declares():
+    import tomllib
+
+    from experiments import step_sizes
+    from experiments.sweep.config import CONFIGS
+
+    declared = tomllib.loads((CONFIGS / step_sizes.PROTOCOL).read_text())
+    spec = step_sizes.protocol_run(0)
+    assert (spec.optimizer, spec.values["seed"], spec.values["schedule"]) == (
+        "adamw", 0, "warmup_cosine")  # fmt: skip
+    assert spec.values["learning_rate"] == declared["grid"]["learning_rate"][0]
+    assert declared["optimizers"]["adamw"].items() <= spec.optimizer_settings.items()
+    assert dict(spec.schedule_settings) == {
+        k: declared[k] for k in ("warmup_fraction", "final_fraction")}  # fmt: skip
+    assert (spec.problem.steps, step_sizes.protocol_run(5).problem.steps) == (2000, 5)
+
+
 @pytest.mark.slow
 def test_the_step_size_figure_counts_every_parameter_in_its_block(tmp_path, capsys):
     from experiments import step_sizes
