@@ -105,7 +105,8 @@ def test_the_report_of_a_folder_holding_several_sweeps_exits_2_naming_them(
 def test_a_grid_value_equal_to_the_optimizer_s_own_is_the_run_without_it(
     tmp_path, capsys
 ):
-    """momentum's recipe has β = 0.9, so `--grid momentum=0.5,0.9` adds one run."""
+    """momentum's recipe has β = 0.9, so `--grid momentum=0.5,0.9` adds one run;
+    the report names β in both, the plain run's by the value it trained with."""
     assert run(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.1") == 0
     capsys.readouterr()
     assert run(tmp_path, "--optimizers", "momentum", "--learning-rates", "0.1",
@@ -114,7 +115,7 @@ def test_a_grid_value_equal_to_the_optimizer_s_own_is_the_run_without_it(
     runs = tmp_path / "quick" / "mlp" / "momentum"
     assert sorted(p.name for p in runs.iterdir()) == ["lr=0.1", "lr=0.1,momentum=0.5"]
     entries = {r["optimizer"] for r in rows(tmp_path / "quick" / "summary.csv")}
-    assert entries == {"momentum", "momentum+momentum=0.5"}
+    assert entries == {"momentum+momentum=0.9", "momentum+momentum=0.5"}
 
 
 def test_a_folder_that_spelled_the_optimizer_s_own_value_out_is_still_reused(

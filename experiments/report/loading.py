@@ -58,6 +58,7 @@ def load_runs(sweep_dir):
             row["tuning_seed"] = row["seed"] in tuning
         runs_found.append(row)
     _mark_decay_grids(runs_found)
+    _name_own_values(runs_found)
     add_time_to_target(runs_found)
     runs_found.sort(key=lambda r: (r["problem"], r["optimizer"], *_sort_key(r)))
     return runs_found, left_out
@@ -128,6 +129,30 @@ def _mark_decay_grids(runs):
         run["in_decay_grid"] = (run["problem"], run["optimizer"]) in gridded
 
 
+def _name_own_values(runs):
+    """A declared optimizer axis that an entry's grid varies (`adam` over
+    epsilon = 1e-8, 1e-3) names its value in every run of the entry: also
+    in the run at the optimizer's own value, whose folder leaves it out
+    (`adam+epsilon=1e-08`), by the value its optimizer recorded."""
+    varied = {}
+    for run in runs:
+        varied.setdefault((run["problem"], run["base_optimizer"]), set()).update(
+            name for name, value in run["axis_values"].items()
+            if value is not None and axes.axis(name).goes_to == "optimizer"
+        )  # fmt: skip
+    for run in runs:
+        own = {
+            name: run[name]
+            for name in varied[(run["problem"], run["base_optimizer"])]
+            if run["axis_values"][name] is None
+        }
+        if own:
+            values = {**run["axis_values"], **own}
+            run["optimizer"] = axes.entry_label(
+                run["base_optimizer"], values, run["spec"].problem
+            )
+
+
 def _run_row(spec, config, result, run_dir):
     # Gridded arguments beyond AXES; the run at the optimizer's own value
     # (None in its folder) is named by that value, read from its config.
@@ -148,6 +173,8 @@ def _run_row(spec, config, result, run_dir):
         **config["hyperparameters"],  # the optimizer's values of its axes
         **arguments,
         "argument_axes": tuple(arguments),
+        "axis_values": {a.name: spec.values[a.name] for a in axes.AXES},
+        "spec": spec,
         "optimizer": axes.entry_label(spec.optimizer, values, spec.problem),
         "base_optimizer": spec.optimizer,
         "optimizer_class": config.get("optimizer_class", ""),  # not recorded before
@@ -235,7 +262,9 @@ def time_targets(runs):
         value = judging.value(run)
         if not run["diverged"] and usable(value):
             best[run["problem"]] = max(
-                best.get(run["problem"], value), value, key=lambda v: judging.score(run, v)
+                best.get(run["problem"], value),
+                value,
+                key=lambda v: judging.score(run, v),
             )
     for run in runs:
         targets.setdefault(
@@ -251,7 +280,11 @@ def _sort_key(row):
     first = ("learning_rate", "weight_decay")
     order = [
         *first,
-        *(a.name for a in axes.of(row["argument_axes"]) if a.name not in (*first, "seed")),
+        *(
+            a.name
+            for a in axes.of(row["argument_axes"])
+            if a.name not in (*first, "seed")
+        ),
         "seed",
     ]
     return [
