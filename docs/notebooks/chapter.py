@@ -201,7 +201,7 @@ plt.show()
 # multiple k of η, by hand. Adam, below, gives every single weight its own
 # step, from its own gradients. In a transformer, Adam's steps per weight
 # span more than two orders of magnitude, and the medians of its blocks
-# differ 11-fold: see [the transformer page](../transformer.md#the-second-limit-measured).
+# differ 10-fold: see [the transformer page](../transformer.md#the-second-limit-measured).
 
 # %% [markdown]
 # ## Limit 3: local minima
