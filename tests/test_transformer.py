@@ -332,6 +332,21 @@ def test_a_problem_judged_by_loss_is_ranked_lowest_loss_first_everywhere(
     assert "reached 1.4949 (this sweep's best final one ÷ 0.99)" in summary
     assert "| 1 | adam | 0.01 | 2 |" in summary
     assert "| – | sgd | 0.1 | – | – |" in summary
+    # The stored baseline made from this folder picks and targets by loss too.
+    from experiments import store_baselines
+    from experiments.report import baselines
+
+    tables = {"sgd": {}, "adam": {}}
+    stored = store_baselines.baseline("shakespeare_char", problem.parent, tables)
+    assert stored["protocol"]["metric"] == "val_loss"
+    # the best entry's mean loss ÷ 0.99
+    assert stored["protocol"]["target"] == {"val_loss": pytest.approx(1.485 / 0.99)}
+    assert {k: e["best"]["learning_rate"] for k, e in stored["entries"].items()} == {
+        "adam": 0.01, "sgd": 0.1}  # fmt: skip
+    assert stored["entries"]["adam"]["best"]["seeds"] == [1, 2]
+    entries = {e["base_optimizer"]: e for e in baselines.entries(stored)}
+    assert {e["metric"] for e in entries.values()} == {"val_loss"}
+    assert round(entries["adam"]["val_loss"], 3) == 1.485
 
 
 @pytest.mark.slow
@@ -550,3 +565,32 @@ def test_a_text_s_divergence_limit_grows_with_its_characters(tmp_path, distinct,
     given = problems.from_table("mine", {**table, "divergence_loss": 50.0},
                                 tmp_path / "sweep.toml")  # fmt: skip
     assert given.divergence_loss == 50.0
+
+
+def test_the_decay_heatmap_of_a_loss_judged_problem_boxes_the_lowest_loss(
+    tmp_path, monkeypatch
+):
+    """Validation loss (lower is better) over η × weight decay: the box marks the
+    lowest loss, the numbers are losses, not percentages, and the brightest
+    colour is the lowest."""
+    from matplotlib.patches import Rectangle
+
+    from experiments.report import decay_figures
+
+    losses = {(1e-3, 0.0): 2.1, (1e-2, 0.0): 1.9, (1e-3, 0.1): 1.7, (1e-2, 0.1): 2.4}
+    settings = [
+        {"problem": "text", "in_decay_grid": True, "optimizer": "adamw",
+         "decoupled_weight_decay": True, "learning_rate": rate, "weight_decay": decay,
+         "metric": "val_loss", "val_loss": loss, "train_loss": loss - 0.2,
+         "diverged": False}
+        for (rate, decay), loss in losses.items()
+    ]  # fmt: skip
+    drawn = []
+    monkeypatch.setattr(decay_figures, "save", lambda fig, path, **_: drawn.append(fig))
+    decay_figures.plot_weight_decay_heatmaps(settings, "text", tmp_path / "decay.png")
+    judged = drawn[0].axes[0]
+    [box] = [p for p in judged.patches if isinstance(p, Rectangle)]
+    assert (box.get_x() + 0.5, box.get_y() + 0.5) == (0, 1)  # η = 1e-3, wd = 0.1
+    numbers = sorted(t.get_text() for t in judged.texts)
+    assert numbers == ["1.70", "1.90", "2.10", "2.40"]
+    assert judged.images[0].get_cmap().name.endswith("_r")  # bright = low
