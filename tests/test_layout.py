@@ -156,6 +156,21 @@ def test_no_module_changes_how_python_imports():
     assert hooks == []
 
 
+def test_no_module_compares_where_an_axis_goes_with_a_string():
+    """An axis says where its value goes (`Axis.is_argument`, `axes.reaching`),
+    so a new axis needs no branch elsewhere that names its destination."""
+    compared = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path, node in syntax_nodes()
+        if isinstance(node, ast.Compare)
+        and any(isinstance(side, ast.Attribute) and side.attr == "goes_to"
+                for side in (node.left, *node.comparators))
+        and any(isinstance(side, ast.Constant) and isinstance(side.value, str)
+                for side in (node.left, *node.comparators))
+    ]  # fmt: skip
+    assert compared == []
+
+
 def test_no_module_is_longer_than_400_lines():
     long = [
         f"{path.relative_to(ROOT)} ({length} lines)"

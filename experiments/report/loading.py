@@ -138,7 +138,7 @@ def _name_own_values(runs):
     for run in runs:
         varied.setdefault((run["problem"], run["base_optimizer"]), set()).update(
             name for name, value in run["axis_values"].items()
-            if value is not None and axes.axis(name).goes_to == "optimizer"
+            if value is not None and axes.axis(name).is_argument
         )  # fmt: skip
     for run in runs:
         own = {

@@ -15,6 +15,10 @@ from experiments.sweep.schedules import SCHEDULES
 
 # An axis whose default is the problem's own value (its batch size).
 PROBLEMS_OWN = "the problem's own"
+# Where an axis's value goes (Axis.goes_to): an argument of the optimizers
+# that take it, η over training, the batches, or the initial weights and
+# batch order.
+OPTIMIZER, SCHEDULE, DATA, TRAINING = "optimizer", "schedule", "data", "training"
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,13 @@ class Axis:
     # `sgd+cosine` or `momentum+momentum=0.5`) or "repeat" (the seeds: a
     # setting's runs, averaged). Tuned and compared axes are HParams columns.
     role: str
-    # Where the value goes: "optimizer" (an argument of the optimizers that
-    # use it, as `momentum`), "schedule" (η over training), "data" (the
-    # batches) or "training" (initial weights and batch order).
-    goes_to: str
+    goes_to: str  # OPTIMIZER, SCHEDULE, DATA or TRAINING
     plural: str = ""  # the older config key of its list (and its --flag)
+
+    @property
+    def is_argument(self):
+        """Its value is an argument of the optimizers that take it."""
+        return self.goes_to == OPTIMIZER
 
     def default_on(self, problem):
         """The value a run on `problem` takes when nothing sets this axis."""
@@ -86,36 +92,36 @@ AXES = (
     Axis(
         "learning_rate",
         _number("learning rate must be a positive number", lambda x: x > 0),
-        None, "lr", "tuned", "schedule", "learning_rates",
+        None, "lr", "tuned", SCHEDULE, "learning_rates",
     ),
     Axis(
         "weight_decay", _argument("weight decay"),
-        None, "wd", "tuned", "optimizer", "weight_decays",
+        None, "wd", "tuned", OPTIMIZER, "weight_decays",
     ),
     Axis(
         "schedule",
         lambda value: cli.names([value], SCHEDULES, "schedule")[0],
-        "constant", "schedule", "compared", "schedule", "schedules",
+        "constant", "schedule", "compared", SCHEDULE, "schedules",
     ),
     Axis(
         "batch_size",
         lambda value: cli.integer(value, "batch_size", 1),
-        PROBLEMS_OWN, "batch_size", "compared", "data",
+        PROBLEMS_OWN, "batch_size", "compared", DATA,
     ),
     Axis(
         "shuffle_buffer",
         lambda value: cli.integer(value, "shuffle_buffer", 0),
-        0, "shuffle_buffer", "compared", "data",
+        0, "shuffle_buffer", "compared", DATA,
     ),
     Axis(
         "drop_remainder", _true_or_false("drop_remainder"),
-        False, "drop_remainder", "compared", "data",
+        False, "drop_remainder", "compared", DATA,
     ),
-    Axis("momentum", _argument("momentum"), None, "momentum", "compared", "optimizer"),
-    Axis("beta_1", _argument("beta_1"), None, "beta_1", "compared", "optimizer"),
-    Axis("beta_2", _argument("beta_2"), None, "beta_2", "compared", "optimizer"),
-    Axis("epsilon", _argument("epsilon"), None, "epsilon", "compared", "optimizer"),
-    Axis("seed", cli.seed, 0, "seed", "repeat", "training", "seeds"),
+    Axis("momentum", _argument("momentum"), None, "momentum", "compared", OPTIMIZER),
+    Axis("beta_1", _argument("beta_1"), None, "beta_1", "compared", OPTIMIZER),
+    Axis("beta_2", _argument("beta_2"), None, "beta_2", "compared", OPTIMIZER),
+    Axis("epsilon", _argument("epsilon"), None, "epsilon", "compared", OPTIMIZER),
+    Axis("seed", cli.seed, 0, "seed", "repeat", TRAINING, "seeds"),
 )  # fmt: skip
 
 
@@ -148,7 +154,7 @@ def find(name):
 def argument(name):
     """An optimizer argument that is not a declared axis, as an axis: each
     value ranks as an entry of its own, and unset, the optimizer keeps its own."""
-    return Axis(name, _given, None, name, "compared", "optimizer")
+    return Axis(name, _given, None, name, "compared", OPTIMIZER)
 
 
 def _given(value):
@@ -181,6 +187,12 @@ def arguments(names):
     return sorted(set(names) - declared)
 
 
+def reaching(destination, values):
+    """{axis: its value} of the axes in `values` whose value goes to
+    `destination` (DATA: the batches' keywords)."""
+    return {a.name: values[a.name] for a in of(values) if a.goes_to == destination}
+
+
 def entry(problem_folder, optimizer, values):
     """What the report ranks as one optimizer, and --rerun-best reruns the best
     of: an optimizer on a problem, at one value of each compared axis."""
@@ -198,6 +210,6 @@ def entry_label(optimizer, values, problem):
     for a in of(values):
         value = values.get(a.name, a.default)
         if a.role == "compared" and not a.is_default(value, problem):
-            named = a.goes_to == "schedule" and isinstance(value, str)  # sgd+cosine
+            named = a.goes_to == SCHEDULE and isinstance(value, str)  # sgd+cosine
             parts.append(value if named else a.label(value))
     return "+".join(parts)

@@ -96,7 +96,7 @@ def _check_optimizer_axes(config):
     import custom_optimizers
 
     for axis in axes.of(config.grid):
-        if axis.goes_to != "optimizer" or axis.name not in config.grid:
+        if not axis.is_argument or axis.name not in config.grid:
             continue
         if not any(
             uses(probe(label, settings), axis.name)
@@ -127,7 +127,7 @@ def _check_argument_values(config):
         grid = {**config.grid, **optimizer_tables.own_grid(settings)}
         built = probe(label, settings)
         for axis in axes.of(grid):
-            if axis.goes_to != "optimizer" or not uses(built, axis.name):
+            if not axis.is_argument or not uses(built, axis.name):
                 continue
             _check_argument_type(label, built, axis.name, grid.get(axis.name, []))
             for value in grid.get(axis.name, []):

@@ -142,7 +142,7 @@ class SweepConfig:
         return {
             axis.name: grid[axis.name]
             if axis.name in grid
-            and (axis.goes_to != "optimizer" or uses(built, axis.name))
+            and (not axis.is_argument or uses(built, axis.name))
             else [self.fixed_value(axis, problem)]
             for axis in axes.of(grid)
         }
@@ -209,5 +209,5 @@ def _own_values(label, settings, values_of):
     return {
         axis.name: getattr(built, axis.name, None)
         for axis in axes.of(values_of)
-        if axis.goes_to == "optimizer" and values_of[axis.name] != [None]
+        if axis.is_argument and values_of[axis.name] != [None]
     }

@@ -87,7 +87,7 @@ def _arguments_taken(specs):
 
 def _is_argument(column):
     return column in HYPERPARAMETERS or any(
-        a.name == column and a.goes_to == "optimizer" for a in axes.AXES
+        a.name == column and a.is_argument for a in axes.AXES
     )
 
 

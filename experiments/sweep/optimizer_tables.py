@@ -175,7 +175,7 @@ def check_table(label, settings, problem_list):
     _check_registry_label(label, settings)
     for name in settings:
         known = {a.name: a for a in axes.AXES}
-        if name in known and known[name].goes_to != "optimizer":
+        if name in known and not known[name].is_argument:
             how = (
                 f"{known[name].plural} ({known[name].flag})"
                 if known[name].plural
@@ -193,7 +193,7 @@ def check_table(label, settings, problem_list):
     except (ValueError, TypeError) as error:
         raise UsageError(f"optimizer {label}: {error}") from None
     for name in grid:
-        if axes.find(name).goes_to == "optimizer" and not uses(built, name):
+        if axes.find(name).is_argument and not uses(built, name):
             raise UsageError(
                 f"optimizer {label}: grid.{name}: {label} does not use {name}"
             )

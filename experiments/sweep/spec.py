@@ -89,9 +89,9 @@ class RunSpec:
 
     def build_optimizer(self, steps_per_epoch):
         arguments = {
-            a.name: self.values[a.name]
-            for a in axes.of(self.values)
-            if a.goes_to == "optimizer" and self.values[a.name] is not None
+            name: value
+            for name, value in axes.reaching(axes.OPTIMIZER, self.values).items()
+            if value is not None
         }
         learning_rate = make_schedule(
             self.values["schedule"],

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from experiments import backend, models
+from experiments.sweep import axes
 from experiments.sweep.data_order import shuffle_seeds, shuffled_order
 from experiments.sweep.run_callbacks import (
     FIRST_STEPS,
@@ -124,14 +125,11 @@ class Batches(keras.utils.PyDataset):
 
 def training_batches(spec, dataset):
     """The run's training batches, in the order its axes set."""
-    values = spec.values
     return Batches(
         dataset.x_train,
         dataset.y_train,
-        values["batch_size"],
-        values["seed"],
-        values["shuffle_buffer"],
-        values["drop_remainder"],
+        seed=spec.values["seed"],
+        **axes.reaching(axes.DATA, spec.values),
     )
 
 
