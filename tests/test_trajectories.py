@@ -242,6 +242,20 @@ def test_basin_map_marks_where_each_start_ends(tmp_path):
         assert image.format == "PNG" and image.size[0] > 200
 
 
+def test_the_basin_map_keeps_its_edge_starts_whole_and_tells_the_minima_apart(
+    tmp_path, monkeypatch
+):
+    drawn = []
+    monkeypatch.setattr(drawing, "save", lambda fig, path, **_: drawn.append(fig))
+    drawing.basin_map(DOUBLE_WELL, ["sgd"], [0.03], 10, tmp_path / "basins.png")
+    axis = drawn[0].axes[0]
+    x_min, x_max, y_min, y_max = DOUBLE_WELL.extent
+    (left, right), (bottom, top) = axis.get_xlim(), axis.get_ylim()
+    assert left < x_min and right > x_max and bottom < y_min and top > y_max
+    stars = [line.get_color() for line in axis.lines if line.get_marker() == "*"]
+    assert sorted(stars) == ["gold", "white"]  # the global minimum, the local one
+
+
 @pytest.mark.parametrize("end", [(0.0, 1.0), (0.0, -1.0)])
 def test_minima_of_equal_value_are_all_global(end):
     """The saddle's two minima at (0, ±1) have the same f: either is global."""

@@ -138,12 +138,16 @@ def basin(surface, positions, steps):
     """
     if len(positions) < steps + 1:
         return "diverged"
-    lowest = surface.lowest
     for x, y in surface.minima:
         if np.hypot(*(positions[-1] - np.array([x, y]))) <= CONVERGED_WITHIN:
-            value = float(surface.function(x, y))
-            return "global" if value <= lowest + 1e-9 * max(1, abs(lowest)) else "local"
+            return "global" if is_global(surface, x, y) else "local"
     return "not converged"
+
+
+def is_global(surface, x, y):
+    """Whether f at (x, y) is the surface's lowest marked value."""
+    lowest = surface.lowest
+    return float(surface.function(x, y)) <= lowest + 1e-9 * max(1, abs(lowest))
 
 
 ENDINGS = {  # colour and marker of each ending on the basin map
@@ -187,17 +191,22 @@ def basin_map(surface, optimizer_names, learning_rates, steps, png_path):
                 colour, marker = ENDINGS[end]
                 axis.plot(x, y, marker, color=colour, ms=4 if marker != "x" else 5)
             for mx, my in surface.minima:
-                axis.plot(mx, my, "*", color="gold", ms=12, mec="k")
+                colour = "gold" if is_global(surface, mx, my) else "white"
+                axis.plot(mx, my, "*", color=colour, ms=12, mec="k")
             shares[(name, rate)] = {end: ends.count(end) / len(ends) for end in ENDINGS}
             axis.set_title(
                 f"{name}, η = {rate:g}: {shares[(name, rate)]['global']:.0%} global",
                 fontsize=9,
             )
-            axis.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xticks=[], yticks=[])
+            margin = 0.04 * (x_max - x_min)  # the starts on the frame stay whole
+            axis.set(xlim=(x_min - margin, x_max + margin),
+                     ylim=(y_min - margin, y_max + margin), xticks=[], yticks=[],
+                     xlabel="θ₁" if row == len(optimizer_names) - 1 else "",
+                     ylabel="θ₂" if column == 0 else "")  # fmt: skip
     fig.suptitle(
-        f"{surface.name}: where {steps} steps from each start end\n(green: a "
-        f"global minimum, red: another marked point, orange square: not within "
-        f"{CONVERGED_WITHIN:g} of one, x: diverged)",
+        f"{surface.name}: where {steps} steps from each start end\n(green: in a "
+        f"global minimum, gold star; red: in another marked point, white star; "
+        f"orange square: within {CONVERGED_WITHIN:g} of neither; x: diverged)",
         fontsize=10,
         wrap=True,  # a one-column map is narrower than the legend line
     )
