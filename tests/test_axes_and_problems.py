@@ -40,6 +40,24 @@ def hparams(path):
     }
 
 
+def test_a_new_optimizer_argument_axis_is_recorded_without_a_second_table(monkeypatch):
+    """A declared axis that is an optimizer argument, here Keras's
+    `ema_momentum`, is recorded for a run at the optimizer's own value (the
+    CSVs' column), though run_files.HYPERPARAMETERS does not list it."""
+    from custom_optimizers import Adam
+    from experiments.report.columns import run_columns
+    from experiments.sweep.run_files import HYPERPARAMETERS
+    from experiments.sweep.spec import hyperparameters
+
+    ema = axes.Axis("ema_momentum", float, None, "ema", "compared", axes.OPTIMIZER)
+    monkeypatch.setattr(axes, "AXES", (*axes.AXES[:-1], ema, axes.AXES[-1]))
+    assert "ema_momentum" not in HYPERPARAMETERS
+    assert hyperparameters(Adam(ema_momentum=0.9))["ema_momentum"] == 0.9
+    assert "ema_momentum" in run_columns()
+    values = {**{a.name: None for a in axes.AXES}, "ema_momentum": 0.9, "seed": 0}
+    assert axes.reaching(axes.OPTIMIZER, values)["ema_momentum"] == 0.9
+
+
 @pytest.mark.slow
 def test_a_new_axis_is_one_table_entry(tmp_path, monkeypatch):
     """An axis declared here, and nowhere else, reaches the folder names, the

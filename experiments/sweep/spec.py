@@ -20,10 +20,13 @@ DIVERGENCE_LOSS = 1e3
 
 
 def hyperparameters(optimizer):
-    """The optimizer's settings that runs are compared by (no decay → 0)."""
-    values = {
-        k: getattr(optimizer, k) for k in HYPERPARAMETERS if hasattr(optimizer, k)
-    }
+    """The optimizer's settings that runs are compared by (no decay → 0): the
+    HYPERPARAMETERS it has, and every declared axis that is its argument, so
+    a run at the optimizer's own value records it."""
+    names = dict.fromkeys(
+        (*HYPERPARAMETERS, *(a.name for a in axes.AXES if a.is_argument))
+    )
+    values = {k: getattr(optimizer, k) for k in names if hasattr(optimizer, k)}
     values["weight_decay"] = values["weight_decay"] or 0.0
     return values
 
@@ -130,9 +133,7 @@ class RunSpec:
         from a user's file: editing the file makes another run."""
         digests = {
             "model_code": plugins.code_digest(self.model),
-            "optimizer_code": plugins.code_digest(
-                self.optimizer_settings.get("class")
-            ),
+            "optimizer_code": plugins.code_digest(self.optimizer_settings.get("class")),
         }
         return {key: digest for key, digest in digests.items() if digest}
 
