@@ -276,17 +276,9 @@ def time_targets(runs):
 
 
 def _sort_key(row):
-    """Axes in AXES' order, seed last; an unset axis before any value."""
-    first = ("learning_rate", "weight_decay")
-    order = [
-        *first,
-        *(
-            a.name
-            for a in axes.of(row["argument_axes"])
-            if a.name not in (*first, "seed")
-        ),
-        "seed",
-    ]
+    """Axes in AXES' order (the tuned first, the seed last), a run's own
+    arguments before the seed; an unset axis before any value."""
+    order = [a.name for a in axes.of(row["argument_axes"])]
     return [
         (
             row.get(name) is not None,
