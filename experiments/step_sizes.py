@@ -1,6 +1,6 @@
 """The text's second limit, measured: one η for every parameter.
 
-    python -m experiments.step_sizes --out docs/transformer
+    python -m experiments.step_sizes --out docs/transformer --gradient-descent-lr 1
 
 Trains shakespeare_char's transformer with our AdamW as nanoGPT's CPU
 protocol trains it: the seed-0 run of
@@ -8,9 +8,9 @@ experiments/configs/nanogpt_shakespeare_char.toml (η = 1e-3, β2 = 0.99,
 decoupled decay 0.1, warm-up and cosine to 0.1·η, global-norm clipping at
 1.0). Then reads each parameter's effective step η/(√v̂ + ε) at the end:
 how far Adam moves that parameter per unit of m̂ (η is the peak; the
-schedule ends at a tenth of it). Gradient descent moves every parameter by one η per unit of gradient:
-`--gradient-descent-lr` draws it (by default Adam's η; give the best
-gradient descent's η of a comparison). Writes `step_sizes.png` (the spread
+schedule ends at a tenth of it). Gradient descent moves every parameter
+by one η per unit of gradient: `--gradient-descent-lr` draws it (by
+default Adam's η; give the best gradient descent's η of a comparison). Writes `step_sizes.png` (the spread
 per block: embeddings, attention, MLP, norms) and `step_sizes.csv` (its
 percentiles), and prints the table.
 """

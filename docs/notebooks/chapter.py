@@ -25,6 +25,7 @@
 
 # %%
 import inspect
+import math
 import tempfile
 
 import keras
@@ -39,6 +40,7 @@ from experiments import data, models
 from experiments.landscapes import drawing, surfaces
 from experiments.landscapes.paths import trajectory
 from experiments.plotting import OPTIMIZER_COLOURS as COLOURS
+from experiments.sweep.run_callbacks import BatchLosses
 from experiments.sweep.schedules import make_schedule
 
 digits = data.load("mnist", max_train_samples=1200, download=False)
@@ -51,31 +53,14 @@ def show(function):
     print(inspect.getsource(function))
 
 
-class BatchLosses(keras.callbacks.Callback):
-    """Each batch's own training loss. Keras logs the epoch's running mean,
-    weighted by batch size; each batch's loss is recovered from it."""
-
-    def __init__(self, samples, batch_size):
-        super().__init__()
-        self.samples, self.batch_size, self.losses = samples, batch_size, []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.total = 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        seen = min((batch + 1) * self.batch_size, self.samples)
-        total = float(logs["loss"]) * seen
-        self.losses.append((total - self.total) / (seen - batch * self.batch_size))
-        self.total = total
-
-
 def fit(optimizer, batch_size=64, epochs=3, model=None):
     """The project's MLP (or `model`) trained on the digits: each batch's
     training loss, and the validation accuracy at the end."""
     model = models.compile_classifier(
         model or models.build("mlp", 0), optimizer, ["accuracy"]
     )
-    losses = BatchLosses(len(digits.x_train), batch_size)
+    samples = len(digits.x_train)
+    losses = BatchLosses(samples, batch_size, math.ceil(samples / batch_size))
     model.fit(digits.x_train, digits.y_train, batch_size=batch_size, epochs=epochs,
               shuffle=False, verbose=0, callbacks=[losses])  # fmt: skip
     _, accuracy = model.evaluate(digits.x_val, digits.y_val, verbose=0)

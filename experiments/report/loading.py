@@ -134,23 +134,23 @@ def _name_own_values(runs):
     epsilon = 1e-8, 1e-3) names its value in every run of the entry: also
     in the run at the optimizer's own value, whose folder leaves it out
     (`adam+epsilon=1e-08`), by the value its optimizer recorded."""
+    declared = [a.name for a in axes.AXES if a.is_argument]
     varied = {}
     for run in runs:
         varied.setdefault((run["problem"], run["base_optimizer"]), set()).update(
-            name for name, value in run["axis_values"].items()
-            if value is not None and axes.axis(name).is_argument
-        )  # fmt: skip
+            name for name in declared if run["spec"].values[name] is not None
+        )
     for run in runs:
+        spec = run["spec"]
         own = {
             name: run[name]
             for name in varied[(run["problem"], run["base_optimizer"])]
-            if run["axis_values"][name] is None
+            if spec.values[name] is None
         }
         if own:
-            values = {**run["axis_values"], **own}
-            run["optimizer"] = axes.entry_label(
-                run["base_optimizer"], values, run["spec"].problem
-            )
+            arguments = {name: run[name] for name in run["argument_axes"]}
+            values = {**spec.values, **arguments, **own}
+            run["optimizer"] = axes.entry_label(spec.optimizer, values, spec.problem)
 
 
 def _run_row(spec, config, result, run_dir):
@@ -173,8 +173,7 @@ def _run_row(spec, config, result, run_dir):
         **config["hyperparameters"],  # the optimizer's values of its axes
         **arguments,
         "argument_axes": tuple(arguments),
-        "axis_values": {a.name: spec.values[a.name] for a in axes.AXES},
-        "spec": spec,
+        "spec": spec,  # for what needs the other runs too (_name_own_values)
         "optimizer": axes.entry_label(spec.optimizer, values, spec.problem),
         "base_optimizer": spec.optimizer,
         "optimizer_class": config.get("optimizer_class", ""),  # not recorded before
