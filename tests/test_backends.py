@@ -82,10 +82,12 @@ def test_a_resumed_sweep_redoes_the_lost_run_to_the_same_numbers(resumed):
 
 
 @pytest.mark.slow
-def test_each_run_records_this_backend(resumed):
+def test_each_run_records_this_backend_and_the_gpus_it_sees(resumed):
     sweep_dir, _, _ = resumed
     for run_json in sweep_dir.rglob("run.json"):
-        assert json.loads(run_json.read_text())["backend"] == keras.backend.backend()
+        recorded = json.loads(run_json.read_text())
+        assert recorded["backend"] == keras.backend.backend()
+        assert recorded["gpus"] == 0  # these machines have none
 
 
 @pytest.mark.slow

@@ -594,3 +594,38 @@ def test_the_decay_heatmap_of_a_loss_judged_problem_boxes_the_lowest_loss(
     numbers = sorted(t.get_text() for t in judged.texts)
     assert numbers == ["1.70", "1.90", "2.10", "2.40"]
     assert judged.images[0].get_cmap().name.endswith("_r")  # bright = low
+
+
+@pytest.mark.slow
+def test_the_gpu_check_declares_nanogpts_gpu_protocol_and_trains_when_shrunk(
+    tmp_path, capsys
+):
+    import tomllib
+
+    from experiments.sweep.config import CONFIGS
+
+    text = (CONFIGS / "gpu_check.toml").read_text()
+    declared = tomllib.loads(text)
+    # karpathy/nanoGPT config/train_shakespeare_char.py, but for dropout.
+    assert declared["problems"]["shakespeare_char"] == {
+        "batch_size": 64, "steps": 5000, "eval_every": 250, "block_size": 256,
+        "n_layer": 6, "n_head": 6, "n_embd": 384,
+    }  # fmt: skip
+    assert declared["grid"] == {"learning_rate": [1e-3], "schedule": ["warmup_cosine"]}
+    assert declared["optimizers"] == {
+        "adamw": {"beta_2": 0.99, "weight_decay": 0.1, "global_clipnorm": 1.0}}  # fmt: skip
+    assert declared["warmup_fraction"] * 5000 == pytest.approx(100)
+    assert declared["final_fraction"] * 1e-3 == pytest.approx(1e-4)
+    # The same file with a model and budget small enough for a CPU.
+    tiny = f"[problems.shakespeare_char]\nbatch_size = 4\nsteps = 4\neval_every = 2\n{TINY_SIZES}\n"
+    shrunk, count = re.subn(r"\[problems\.shakespeare_char\]\n.*?\n\n", tiny, text, flags=re.S)
+    assert count == 1
+    config = tmp_path / "gpu_check.toml"
+    config.write_text(shrunk)
+    assert sweep.main(["--config", str(config), "--logdir", str(tmp_path), "--verbose"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("val_loss: ") == 2  # Keras's line at each evaluation
+    assert re.search(r"val loss \d\.\d{4}, train loss \d\.\d{4} \(\d+\.\ds\)", printed)
+    (run,) = (tmp_path / "gpu_check").rglob("run.json")
+    recorded = json.loads(run.read_text())
+    assert (recorded["optimizer_class"], recorded["gpus"]) == ("custom_optimizers.adam.AdamW", 0)

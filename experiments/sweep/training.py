@@ -251,6 +251,7 @@ def train(spec, dataset, sweep_dir, verbose=False):
             "params": model.count_params(),
             "backend": backend.name(),
             "threads": backend.threads(),
+            "gpus": backend.gpu_count(),
         },
     )
     if spec.init:
