@@ -201,3 +201,18 @@ def test_time_to_result_of_a_problem_trained_for_steps_counts_steps():
     assert "| rank | optimizer | best lr | steps | training time |" in lines
     assert "| 1 | adam | 0.003 | 625 | 75 s |" in lines
     assert "the first evaluation at which validation loss reached" in lines[1]
+
+
+def test_the_first_steps_share_the_best_entrys_rate_whatever_its_name():
+    from experiments.report.figures import winners_rate
+
+    best = {
+        ("digits", "adam"): ({"learning_rate": 1e-3, "val_accuracy": 0.90}, []),
+        ("digits", "mine"): ({"learning_rate": 0.3, "val_accuracy": 0.95}, []),
+        ("digits", "sgd"): (None, []),
+        ("text", "adam"): ({"learning_rate": 3e-3, "val_loss": 1.7, "metric": "val_loss"}, []),
+        ("text", "mine"): ({"learning_rate": 0.1, "val_loss": 1.9, "metric": "val_loss"}, []),
+    }  # fmt: skip
+    assert winners_rate(best, "digits") == 0.3
+    assert winners_rate(best, "text") == 3e-3
+    assert winners_rate(best, "elsewhere") is None

@@ -262,8 +262,8 @@ def plot_best_curves(settings, path):
 
 def plot_first_steps(settings, path):
     """Per-batch training loss of the first steps, per problem: each optimizer at
-    its best η, and all at Adam's best η (the first optimizer's, without
-    Adam), where bias correction's effect shows."""
+    its best η, and all at the best entry's η, where a difference in the
+    first steps (bias correction's, say) is not a difference in η."""
     plt = pyplot()
     best = best_settings(settings)
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
@@ -273,9 +273,7 @@ def plot_first_steps(settings, path):
         len(problem_list), 2, figsize=(12, 4.2 * len(problem_list)), squeeze=False
     )
     for row, problem in enumerate(problem_list):
-        reference = "adam" if "adam" in optimizers else optimizers[0]
-        anchor = best.get((problem, reference), (None,))[0]
-        shared = anchor["learning_rate"] if anchor else None
+        shared = winners_rate(best, problem)
         for optimizer in optimizers:
             top = best.get((problem, optimizer), (None,))[0]
             at_shared = [
@@ -305,6 +303,13 @@ def plot_first_steps(settings, path):
                 axis.legend(fontsize=8)
     fig.suptitle("The first training steps")
     save(fig, path)
+
+
+def winners_rate(best, problem):
+    """The η of the problem's best entry, from best_settings' answer; None
+    where no entry trained."""
+    tops = [top for (where, _), (top, _) in best.items() if where == problem and top]
+    return min(tops, key=judging.best_first)["learning_rate"] if tops else None
 
 
 def plot_learning_rate_curves(settings, optimizer, path):
