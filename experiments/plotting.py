@@ -69,6 +69,30 @@ def colors_for(names):
     return {name: own[name] or next(spare, "#000000") for name in names}
 
 
+# A variant of an optimizer (`sgd+warmup_cosine`, `adam+epsilon=0.001`)
+# takes its optimizer's colour and a line style of its own.
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def styles_for(names):
+    """matplotlib's `color` and `linestyle` per name, no two names drawn
+    alike: one colour per optimizer (colors_for, read before any `+`), the
+    plain optimizer solid and each variant of it in the next line style;
+    past four of one optimizer, a colour of the variant's own."""
+    family = {name: name.partition("+")[0] for name in names}
+    colours = colors_for(list(dict.fromkeys(family.values())))
+    spare = (c for c in SPARE_COLOURS if c not in colours.values())
+    drawn = {}
+    for name in sorted(names, key=lambda name: name != family[name]):
+        count = sum(family[other] == family[name] for other in drawn)
+        drawn[name] = (
+            {"color": colours[family[name]], "linestyle": LINE_STYLES[count]}
+            if count < len(LINE_STYLES)
+            else {"color": next(spare, "#000000"), "linestyle": "-"}
+        )
+    return {name: drawn[name] for name in names}
+
+
 def within_range(metric, low, high):
     """A band's bounds, clipped to the values `metric` can take: an accuracy
     lies in [0, 1], a loss at or above 0."""

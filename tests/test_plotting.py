@@ -4,7 +4,7 @@ was RMSprop in one figure, momentum_l2 in another and Adam in the GIF)."""
 import re
 from pathlib import Path
 
-from experiments.plotting import OPTIMIZER_COLOURS, colors_for
+from experiments.plotting import OPTIMIZER_COLOURS, colors_for, styles_for
 
 PACKAGE = Path(__file__).parents[1] / "experiments"
 
@@ -25,6 +25,23 @@ def test_a_figure_never_gives_two_names_one_colour():
 
 def test_a_keras_twin_alone_has_its_optimizer_s_colour():
     assert colors_for(["keras_lion"]) == {"keras_lion": OPTIMIZER_COLOURS["lion"]}
+
+
+def test_a_variant_has_its_optimizer_s_colour_and_a_line_style_of_its_own():
+    names = ["sgd+warmup_cosine", "sgd", "sgd+cosine", "adam+warmup_cosine",
+             "mine", *(f"momentum+epsilon={e}" for e in range(6))]  # fmt: skip
+    styles = styles_for(names)
+    drawn = {(s["color"], s["linestyle"]) for s in styles.values()}
+    assert len(drawn) == len(names)
+    assert styles["sgd"] == {"color": OPTIMIZER_COLOURS["sgd"], "linestyle": "-"}
+    assert styles["sgd+warmup_cosine"]["color"] == OPTIMIZER_COLOURS["sgd"]
+    assert styles["sgd+warmup_cosine"]["linestyle"] != "-"
+    # Without its plain optimizer, the first variant is drawn solid.
+    assert styles["adam+warmup_cosine"] == {"color": OPTIMIZER_COLOURS["adam"],
+                                            "linestyle": "-"}  # fmt: skip
+    momentum = [styles[f"momentum+epsilon={e}"]["color"] for e in range(6)]
+    assert momentum[:4] == [OPTIMIZER_COLOURS["momentum"]] * 4
+    assert len(set(momentum[4:])) == 2 and OPTIMIZER_COLOURS["momentum"] not in momentum[4:]
 
 
 def test_no_figure_picks_colours_of_its_own():

@@ -5,10 +5,9 @@ Each takes the settings `report.aggregate` makes and a path to write.
 
 import numpy as np
 
-from experiments.plotting import colors_for, pyplot, save, within_range
+from experiments.plotting import colors_for, pyplot, save, styles_for, within_range
 from experiments.report import baselines, judging
 from experiments.report.decay_figures import plot_weight_decay_heatmaps
-from experiments.report.stored_figures import plot_beside_stored, plot_per_epoch
 from experiments.report.statistics import (
     PROFILE_TAUS,
     best_settings,
@@ -17,6 +16,7 @@ from experiments.report.statistics import (
     tuning_curves,
     usable,
 )
+from experiments.report.stored_figures import plot_beside_stored, plot_per_epoch
 
 
 def draw(settings, sweep_dir):
@@ -116,7 +116,7 @@ def plot_sensitivity(settings, path):
     settings = _best_per_learning_rate(settings)
     problem_names = sorted({s["problem"] for s in settings})
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
-    colors = colors_for(optimizers)
+    styles = styles_for(optimizers)
     fig, axes = plt.subplots(
         2,
         len(problem_names),
@@ -135,7 +135,7 @@ def plot_sensitivity(settings, path):
                 ),
                 key=lambda s: s["learning_rate"],
             )
-            _sensitivity_lines(accuracy_axis, loss_axis, group, colors[optimizer],
+            _sensitivity_lines(accuracy_axis, loss_axis, group, styles[optimizer],
                                optimizer, index)  # fmt: skip
         accuracy_axis.set(
             title=f"{problem}: {judging.name(judged)}",
@@ -155,7 +155,7 @@ def plot_sensitivity(settings, path):
     handles, labels = axes[0][0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], ls="", marker="x", color="k", ms=10, mew=2))
     labels.append("diverged")
-    columns = min(len(labels), 7 if len(problem_names) > 1 else 4)
+    columns = _legend_columns(labels, fig.get_figwidth())
     fig.legend(handles, labels, loc="lower center", ncol=columns, frameon=False)
     legend_rows = -(-len(labels) // columns)
     multi = max(s["n_seeds"] for s in settings) > 1
@@ -166,7 +166,14 @@ def plot_sensitivity(settings, path):
     save(fig, path, rect=(0, 0.03 * (legend_rows + 1), 1, 0.97))
 
 
-def _sensitivity_lines(accuracy_axis, loss_axis, group, color, optimizer, index):
+def _legend_columns(labels, width):
+    """As many legend columns as the figure's width holds at the longest
+    label (about 11 characters an inch), at most 7."""
+    longest = max(map(len, labels)) + 4  # the marker and the gap
+    return max(1, min(len(labels), 7, int(width * 11 // longest)))
+
+
+def _sensitivity_lines(accuracy_axis, loss_axis, group, style, optimizer, index):
     """One optimizer's judged value and training loss across η; an X where it
     diverged."""
     ok = [s for s in group if not s["diverged"]]
@@ -175,38 +182,38 @@ def _sensitivity_lines(accuracy_axis, loss_axis, group, color, optimizer, index)
     judged = judging.metric(group[0]) if group else ""
     for axis, metric in ((accuracy_axis, judged), (loss_axis, "train_loss")):
         std = [s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0 for s in ok]
-        axis.errorbar(lr, [s[metric] for s in ok], yerr=std, fmt="o-", capsize=3,
-                      color=color, label=optimizer)  # fmt: skip
+        axis.errorbar(lr, [s[metric] for s in ok], yerr=std, marker="o", capsize=3,
+                      **style, label=optimizer)  # fmt: skip
     if bad:  # stacked a little per optimizer so coinciding marks stay visible
-        mark = {"color": color, "ms": 10, "mew": 2}
+        mark = {"color": style["color"], "ms": 10, "mew": 2}
         accuracy_axis.plot(bad, [0.025 * index] * len(bad), "x", **mark,
                            transform=accuracy_axis.get_xaxis_transform())  # fmt: skip
         loss_axis.plot(bad, [1.0 - 0.025 * index] * len(bad), "x", **mark,
                        transform=loss_axis.get_xaxis_transform())  # fmt: skip
 
 
-def _plot_curves(axes_pair, setting, color, label):
+def _plot_curves(axes_pair, setting, style, label):
     history, spread = setting["history"], setting["history_std"]
     epochs = np.arange(1, len(history["loss"]) + 1)
     for axis, key in zip(axes_pair, ("loss", judging.metric(setting))):
         mean, std = np.array(history[key]), np.array(spread[key])
-        axis.plot(epochs, mean, "-o", ms=3, color=color, label=label)
+        axis.plot(epochs, mean, marker="o", ms=3, **style, label=label)
         if setting["n_seeds"] > 1:
             band = within_range(key, mean - std, mean + std)
-            axis.fill_between(epochs, *band, color=color, alpha=0.2)
+            axis.fill_between(epochs, *band, color=style["color"], alpha=0.2)
     if setting["diverged"]:
         axes_pair[0].plot(
             [len(epochs)],
             [1.0],
             "x",
-            color=color,
+            color=style["color"],
             ms=10,
             mew=2,
             transform=axes_pair[0].get_xaxis_transform(),
         )
 
 
-def _curve_figure(settings_by_problem, colors, labeler, title, path):
+def _curve_figure(settings_by_problem, styles, labeler, title, path):
     plt = pyplot()
     fig, axes = plt.subplots(
         2,
@@ -217,7 +224,7 @@ def _curve_figure(settings_by_problem, colors, labeler, title, path):
     for column, (problem, settings) in enumerate(settings_by_problem.items()):
         pair = (axes[0][column], axes[1][column])
         for setting in settings:
-            _plot_curves(pair, setting, colors(setting), labeler(setting))
+            _plot_curves(pair, setting, styles(setting), labeler(setting))
         pair[0].set(
             title=f"{problem}: training loss",
             ylabel="training loss (log)",
@@ -243,14 +250,14 @@ def _epoch_label(setting):
 def plot_best_curves(settings, path):
     """Training curves of every optimizer at its best setting (± one std band over seeds)."""
     best = best_settings(settings)
-    colors = colors_for(list(dict.fromkeys(s["optimizer"] for s in settings)))
+    styles = styles_for(list(dict.fromkeys(s["optimizer"] for s in settings)))
     by_problem = {}
     for (problem, _), (top, _) in sorted(best.items()):
         if top is not None:
             by_problem.setdefault(problem, []).append(top)
     _curve_figure(
         by_problem,
-        lambda s: colors[s["optimizer"]],
+        lambda s: styles[s["optimizer"]],
         lambda s: (
             f"{s['optimizer']} (η={s['learning_rate']:g}"
             + (f", {s['n_seeds']} seeds)" if s["n_seeds"] > 1 else ")")
@@ -267,7 +274,7 @@ def plot_first_steps(settings, path):
     plt = pyplot()
     best = best_settings(settings)
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
-    colors = colors_for(optimizers)
+    styles = styles_for(optimizers)
     problem_list = list(dict.fromkeys(s["problem"] for s in settings))
     fig, axes = plt.subplots(
         len(problem_list), 2, figsize=(12, 4.2 * len(problem_list)), squeeze=False
@@ -289,7 +296,7 @@ def plot_first_steps(settings, path):
                     axis.plot(
                         range(1, len(losses) + 1),
                         losses,
-                        color=colors[optimizer],
+                        **styles[optimizer],
                         label=f"{optimizer} (η={setting['learning_rate']:g})",
                     )
         axes[row][0].set_title(f"{problem}: each optimizer at its best η")
@@ -327,7 +334,7 @@ def plot_learning_rate_curves(settings, optimizer, path):
         by_problem.setdefault(setting["problem"], []).append(setting)
     _curve_figure(
         by_problem,
-        lambda s: shade[s["learning_rate"]],
+        lambda s: {"color": shade[s["learning_rate"]]},
         lambda s: (
             f"η={s['learning_rate']:g}" + (" (diverged)" if s["diverged"] else "")
         ),
@@ -343,10 +350,10 @@ def plot_performance_profile(settings, path):
     plt = pyplot()
     taus = np.geomspace(1, PROFILE_TAUS[-1], 200)
     profile = performance_profile(error_scores(settings), taus)
-    colors = colors_for(list(profile))
+    styles = styles_for(list(profile))
     fig, axis = plt.subplots(figsize=(7, 4.5))
     for entry, shares in profile.items():
-        axis.step(taus, shares, where="post", color=colors[entry], label=entry)
+        axis.step(taus, shares, where="post", **styles[entry], label=entry)
     problems = len({s["problem"] for s in settings})
     axis.set_xscale("log")
     axis.set_xticks(PROFILE_TAUS, [f"{tau:g}" for tau in PROFILE_TAUS])
