@@ -236,7 +236,10 @@ def _curve_figure(settings_by_problem, styles, labeler, title, path):
             axis.set_xlabel(_epoch_label(settings[0]))
             axis.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
             axis.grid(alpha=0.3)
-            axis.legend(fontsize=8)
+        # One legend per column, below it: the curves fill both panels.
+        labels = pair[1].get_legend_handles_labels()[1]
+        pair[1].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                       ncol=_legend_columns(labels, 5.5), frameon=False)  # fmt: skip
     fig.suptitle(title)
     save(fig, path)
 
