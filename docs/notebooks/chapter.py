@@ -558,8 +558,8 @@ for rate in (0.01, 0.1, 0.3):
 #   above); gradient descent's three seeds span 86.8-94.8%, the least
 #   repeatable. The stored baseline of the CNN
 #   (`experiments/baselines/mnist_small_cnn.json`, [baselines.md](../baselines.md))
-#   says the same; [default_comparison.md](../default_comparison.md) is
-#   the older main job, whose best's seeds still included the tuning seed.
+#   says the same, and so does the main job's own comparison,
+#   [default_comparison.md](../default_comparison.md).
 #   What differs is the η. Gradient descent is best at η = 0.3 on both
 #   models, momentum and Nesterov at 3 to 30 times less (their steps add
 #   up to about 1/(1 − β) = 10 times η), Adam and AdamW at 1e-3-3e-3. On
