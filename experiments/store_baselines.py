@@ -82,6 +82,9 @@ def baseline(problem, sweep_dir, tables):
     tuning = {int(seed) for s in settings for seed in s["tuning_seeds"].split()}
     grid = aggregate([r for r in runs if r["seed"] in tuning]) if tuning else settings
     tops = [top for top, _ in best.values() if top]
+    # An entry's label names its compared axes (adam+warmup_cosine); its
+    # class is its optimizer table's.
+    optimizer_of = {r["optimizer"]: r["base_optimizer"] for r in runs}
     metric = judging.metric(tops[0])
     run_files = sorted(sweep_dir.rglob(CONFIG_FILE))
     first = json.loads(run_files[0].read_text())
@@ -120,7 +123,8 @@ def baseline(problem, sweep_dir, tables):
         "entries": {
             label: {
                 **_entry(label, grid, best[(problem, label)][0], runs),
-                "optimizer_class": class_name(label, tables[label]),
+                "optimizer_class": class_name(optimizer_of[label],
+                                              tables[optimizer_of[label]]),
             }
             for (_, label) in best
         },

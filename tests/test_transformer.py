@@ -629,3 +629,25 @@ def test_the_gpu_check_declares_nanogpts_gpu_protocol_and_trains_when_shrunk(
     (run,) = (tmp_path / "gpu_check").rglob("run.json")
     recorded = json.loads(run.read_text())
     assert (recorded["optimizer_class"], recorded["gpus"]) == ("custom_optimizers.adam.AdamW", 0)
+
+
+@pytest.mark.slow
+def test_a_stored_entry_named_by_its_schedule_records_its_optimizer_s_class(tmp_path):
+    """shakespeare_char's entries carry their schedule (adam+warmup_cosine);
+    the class is looked up by the optimizer's table, not by that label."""
+    from experiments import store_baselines
+
+    table = f"[problems.shakespeare_char]\nsteps = 2\neval_every = 2\n{TINY_SIZES}"
+    config = tmp_path / "scheduled.toml"
+    config.write_text(
+        'name = "scheduled"\nworkers = 1\n[grid]\nlearning_rate = [3e-3]\n'
+        f'schedule = ["warmup_cosine"]\n[optimizers.adam]\n{table}'
+    )
+    argv = ["--config", str(config), "--logdir", str(tmp_path), "--rerun-best", "1"]
+    assert sweep.main(argv) == 0
+    stored = store_baselines.baseline("shakespeare_char", tmp_path / "scheduled",
+                                      {"adam": {}})  # fmt: skip
+    assert list(stored["entries"]) == ["adam+warmup_cosine"]
+    entry = stored["entries"]["adam+warmup_cosine"]
+    assert entry["optimizer_class"] == "custom_optimizers.adam.Adam"
+    assert entry["best"]["seeds"] == [0, 1]  # one setting: nothing chosen, all measure
