@@ -172,15 +172,19 @@ def _number(value):
 
 
 def _wall_seconds(sweep_dir):
-    """From the start of the first run's training to the end of the last:
-    each result.json is written as its run ends, `seconds` after it began."""
-    results = list(sweep_dir.rglob(RESULT_FILE))
-    ends = [p.stat().st_mtime for p in results]
-    starts = [
-        end - json.loads(p.read_text())["seconds"]
-        for end, p in zip(ends, results, strict=True)
-    ]
-    return max(ends) - min(starts)
+    """The wall time during which a run was training: each result.json is
+    written as its run ends, `seconds` after it began, and the runs'
+    overlapping spans are merged, so the time between two sessions of a
+    resumed sweep is left out."""
+    spans = []
+    for path in sweep_dir.rglob(RESULT_FILE):
+        end = path.stat().st_mtime
+        spans.append((end - json.loads(path.read_text())["seconds"], end))
+    total, covered_to = 0.0, -math.inf
+    for start, end in sorted(spans):
+        total += max(0.0, end - max(start, covered_to))
+        covered_to = max(covered_to, end)
+    return total
 
 
 def write(contents, path):
