@@ -222,6 +222,18 @@ def seed(value, what="a seed"):
     return number
 
 
+def of_kind(value, kind):
+    """`value` as a file of `kind` (a type, or a tuple of them) holds it, an
+    integer passing as a float; TypeError where it is of another kind, a
+    bool counting as no number and a number as no bool (TOML and JSON keep
+    them apart, Python does not)."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+        raise TypeError(f"{value!r} is not {kind}")
+    return value
+
+
 def integer(value, flag, least):
     """`value` as an int if it is a whole number >= `least`; else UsageError."""
     requirement = f"{flag} must be an integer >= {least}"

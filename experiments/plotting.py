@@ -48,11 +48,13 @@ OPTIMIZER_COLOURS = {
 }
 # For every other name: tab10's colours this figure leaves free, then
 # tab20's light shades.
-SPARE_COLOURS = (
-    *OPTIMIZER_COLOURS.values(),
+LIGHT_SHADES = (
     "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
     "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
 )  # fmt: skip
+SPARE_COLOURS = (*OPTIMIZER_COLOURS.values(), *LIGHT_SHADES)
+# A stored baseline's curve beside this sweep's: hollow squares, fainter.
+STORED = {"marker": "s", "mfc": "none", "ms": 4, "alpha": 0.7}
 
 
 def colors_for(names):
@@ -78,10 +80,10 @@ def styles_for(names):
     """matplotlib's `color` and `linestyle` per name, no two names drawn
     alike: one colour per optimizer (colors_for, read before any `+`), the
     plain optimizer solid and each variant of it in the next line style;
-    past four of one optimizer, a colour of the variant's own."""
+    past four of one optimizer, a light shade of the variant's own."""
     family = {name: name.partition("+")[0] for name in names}
     colours = colors_for(list(dict.fromkeys(family.values())))
-    spare = (c for c in SPARE_COLOURS if c not in colours.values())
+    spare = (c for c in LIGHT_SHADES if c not in colours.values())
     drawn = {}
     for name in sorted(names, key=lambda name: name != family[name]):
         count = sum(family[other] == family[name] for other in drawn)

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from experiments.cli import of_kind
+
 # An unnamed problem (a sweep's `dataset` and `models`) trains this long,
 # with these batches, unless the sweep says otherwise.
 UNNAMED_EPOCHS = 5
@@ -242,15 +244,13 @@ def _check_table(table, where):
         if key not in table:
             continue
         value = table[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (
-            kind is not bool and isinstance(value, bool)
-        ):
+        try:
+            value = of_kind(value, kind)
+        except TypeError:
             article = {int: "n integer", float: " number", bool: " boolean"}
             raise ValueError(
                 f"{where}: {key} must be a{article.get(kind, ' string')}, got {value!r}"
-            )
+            ) from None
         if kind is int and value < 1:
             raise ValueError(f"{where}: {key} must be >= 1, got {value!r}")
         if kind is float and not value > 0:

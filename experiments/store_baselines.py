@@ -47,6 +47,8 @@ from experiments.sweep.run_files import (
 
 ROOT = CONFIGS.parents[1]  # the project's folder, as commands name paths from it
 CURVES = ("loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy")
+# A sweep in one sitting never waits this long between runs (seconds).
+SESSION_BREAK = 30 * 60
 GRID_METRICS = ("val_accuracy", "test_accuracy", "train_loss", "val_loss", "diverged")
 
 
@@ -123,8 +125,7 @@ def baseline(problem, sweep_dir, tables):
         "entries": {
             label: {
                 **_entry(label, grid, best[(problem, label)][0], runs),
-                "optimizer_class": class_name(optimizer_of[label],
-                                              tables[optimizer_of[label]]),
+                "optimizer_class": class_name(base := optimizer_of[label], tables[base]),
             }
             for (_, label) in best
         },
@@ -172,19 +173,22 @@ def _number(value):
 
 
 def _wall_seconds(sweep_dir):
-    """The wall time during which a run was training: each result.json is
-    written as its run ends, `seconds` after it began, and the runs'
-    overlapping spans are merged, so the time between two sessions of a
-    resumed sweep is left out."""
+    """From the start of the first run's training to the end of the last
+    (each result.json is written as its run ends, `seconds` after it
+    began), less every wait longer than SESSION_BREAK with no run training:
+    the time between two sessions of a resumed sweep."""
     spans = []
     for path in sweep_dir.rglob(RESULT_FILE):
         end = path.stat().st_mtime
         spans.append((end - json.loads(path.read_text())["seconds"], end))
-    total, covered_to = 0.0, -math.inf
-    for start, end in sorted(spans):
-        total += max(0.0, end - max(start, covered_to))
-        covered_to = max(covered_to, end)
-    return total
+    spans.sort()
+    wall = max(end for _, end in spans) - spans[0][0]
+    trained_to = spans[0][1]
+    for start, end in spans[1:]:
+        if start - trained_to > SESSION_BREAK:
+            wall -= start - trained_to
+        trained_to = max(trained_to, end)
+    return wall
 
 
 def write(contents, path):

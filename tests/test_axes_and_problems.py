@@ -513,3 +513,16 @@ def test_a_finished_run_stays_finished_when_its_table_s_grid_grows(tmp_path):
         "momentum": 0.9, "grid": {"learning_rate": [0.01, 0.03]}}}  # fmt: skip
     assert moved[0].differences(recorded) == []
     assert moved[0].at(momentum=0.5).differences(recorded) == ["momentum"]
+
+
+def test_one_rule_reads_a_value_s_kind_for_every_file():
+    """TOML configs, problem tables and run.json: an integer passes as a
+    number, a bool is neither an integer nor a number, a number no bool."""
+    from experiments.cli import of_kind
+
+    assert of_kind(3, float) == 3.0 and isinstance(of_kind(3, float), float)
+    assert of_kind(True, bool) is True and of_kind(2.5, (int, float)) == 2.5
+    for value, kind in ((True, int), (False, float), (True, (int, float)), (1, bool),
+                        ("3", float), (3.0, int)):  # fmt: skip
+        with pytest.raises(TypeError):
+            of_kind(value, kind)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from experiments import backend
 from experiments.sweep import command as sweep
 from experiments.sweep.data_order import shuffled_order
 from experiments.sweep.training import Batches
@@ -87,7 +88,7 @@ def test_each_run_records_this_backend_and_the_gpus_it_sees(resumed):
     for run_json in sweep_dir.rglob("run.json"):
         recorded = json.loads(run_json.read_text())
         assert recorded["backend"] == keras.backend.backend()
-        assert recorded["gpus"] == 0  # these machines have none
+        assert recorded["gpus"] == backend.gpu_count()
 
 
 @pytest.mark.slow

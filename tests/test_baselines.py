@@ -364,15 +364,17 @@ def test_the_documented_commands_pin_the_stored_protocol_s_data():
 
 
 def test_a_stored_sweep_s_wall_time_leaves_out_the_gaps_between_sessions(tmp_path):
-    """Two runs side by side, then, a day later, one more: 100 + 50 s."""
+    """Two runs side by side, a third 30 s after them; a day later, one
+    more: 180 + 50 s."""
     import os
 
     from experiments.store_baselines import _wall_seconds
 
     day = 86_400
-    for name, start, seconds in (("a", 0, 100), ("b", 40, 60), ("c", day, 50)):
+    for name, start, seconds in (("a", 0, 100), ("b", 40, 60), ("c", 130, 50),
+                                 ("d", day, 50)):  # fmt: skip
         result = tmp_path / name / "result.json"
         result.parent.mkdir()
         result.write_text(json.dumps({"seconds": seconds}))
         os.utime(result, (start + seconds, start + seconds))
-    assert _wall_seconds(tmp_path) == pytest.approx(150)
+    assert _wall_seconds(tmp_path) == pytest.approx(230)

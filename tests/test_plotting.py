@@ -41,7 +41,8 @@ def test_a_variant_has_its_optimizer_s_colour_and_a_line_style_of_its_own():
                                             "linestyle": "-"}  # fmt: skip
     momentum = [styles[f"momentum+epsilon={e}"]["color"] for e in range(6)]
     assert momentum[:4] == [OPTIMIZER_COLOURS["momentum"]] * 4
-    assert len(set(momentum[4:])) == 2 and OPTIMIZER_COLOURS["momentum"] not in momentum[4:]
+    assert len(set(momentum[4:])) == 2
+    assert not set(momentum[4:]) & set(OPTIMIZER_COLOURS.values())  # no one else's
 
 
 def test_no_figure_picks_colours_of_its_own():

@@ -602,6 +602,7 @@ def test_the_gpu_check_declares_nanogpts_gpu_protocol_and_trains_when_shrunk(
 ):
     import tomllib
 
+    from experiments import backend
     from experiments.sweep.config import CONFIGS
 
     text = (CONFIGS / "gpu_check.toml").read_text()
@@ -618,7 +619,7 @@ def test_the_gpu_check_declares_nanogpts_gpu_protocol_and_trains_when_shrunk(
     assert declared["final_fraction"] * 1e-3 == pytest.approx(1e-4)
     # The same file with a model and budget small enough for a CPU.
     tiny = f"[problems.shakespeare_char]\nbatch_size = 4\nsteps = 4\neval_every = 2\n{TINY_SIZES}\n"
-    shrunk, count = re.subn(r"\[problems\.shakespeare_char\]\n.*?\n\n", tiny, text, flags=re.S)
+    shrunk, count = re.subn(r"\[problems\.shakespeare_char\]\n.*?\n\n", tiny, text, flags=re.DOTALL)
     assert count == 1
     config = tmp_path / "gpu_check.toml"
     config.write_text(shrunk)
@@ -628,7 +629,8 @@ def test_the_gpu_check_declares_nanogpts_gpu_protocol_and_trains_when_shrunk(
     assert re.search(r"val loss \d\.\d{4}, train loss \d\.\d{4} \(\d+\.\ds\)", printed)
     (run,) = (tmp_path / "gpu_check").rglob("run.json")
     recorded = json.loads(run.read_text())
-    assert (recorded["optimizer_class"], recorded["gpus"]) == ("custom_optimizers.adam.AdamW", 0)
+    assert recorded["optimizer_class"] == "custom_optimizers.adam.AdamW"
+    assert recorded["gpus"] == backend.gpu_count()
 
 
 @pytest.mark.slow

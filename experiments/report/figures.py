@@ -5,7 +5,7 @@ Each takes the settings `report.aggregate` makes and a path to write.
 
 import numpy as np
 
-from experiments.plotting import colors_for, pyplot, save, styles_for, within_range
+from experiments.plotting import STORED, pyplot, save, styles_for, within_range
 from experiments.report import baselines, judging
 from experiments.report.decay_figures import plot_weight_decay_heatmaps
 from experiments.report.statistics import (
@@ -17,6 +17,9 @@ from experiments.report.statistics import (
     usable,
 )
 from experiments.report.stored_figures import plot_beside_stored, plot_per_epoch
+
+
+PANEL_WIDTH = 5.5  # inches, one problem's column
 
 
 def draw(settings, sweep_dir):
@@ -69,7 +72,8 @@ def _best_per_learning_rate(settings):
 def plot_tuning_budget(settings, path):
     """Expected best judged value after k settings of each entry's grid,
     drawn at random, ± its standard deviation as a band (Dodge et al. 2019),
-    per problem; stored baselines' grids dashed, where the protocols match."""
+    per problem; stored baselines' grids beside them (hollow squares), where
+    the protocols match."""
     plt = pyplot()
     curves = tuning_curves(settings)
     for problem, baseline, differ in baselines.comparisons(settings):
@@ -80,24 +84,24 @@ def plot_tuning_budget(settings, path):
             )
     problem_names = sorted({problem for problem, _ in curves})
     judged = {s["problem"]: s for s in settings}
-    colors = colors_for(
+    styles = styles_for(
         list(dict.fromkeys(e.removesuffix(" (stored)") for _, e in curves))
     )
     fig, axes = plt.subplots(1, len(problem_names),
-                             figsize=(5.5 * len(problem_names) + 1, 4.5), squeeze=False)  # fmt: skip
+                             figsize=(PANEL_WIDTH * len(problem_names) + 1, 4.5), squeeze=False)  # fmt: skip
     for axis, problem in zip(axes[0], problem_names, strict=True):
         for (curve_problem, entry), (means, spreads) in curves.items():
             if curve_problem != problem:
                 continue
             draws = np.arange(1, len(means) + 1)
-            color = colors[entry.removesuffix(" (stored)")]
-            style = "--" if entry.endswith("(stored)") else "-"
+            style = styles[entry.removesuffix(" (stored)")]
+            marks = STORED if entry.endswith("(stored)") else {"marker": "o", "ms": 3}
             means, spreads = np.array(means), np.array(spreads)
-            axis.plot(draws, means, style, marker="o", ms=3, color=color, label=entry)
+            axis.plot(draws, means, **style, **marks, label=entry)
             band = within_range(
                 judging.metric(judged[problem]), means - spreads, means + spreads
             )
-            axis.fill_between(draws, *band, color=color, alpha=0.1)
+            axis.fill_between(draws, *band, color=style["color"], alpha=0.1)
         axis.set(
             title=f"{problem}: how much tuning each needs",
             xlabel="settings tried, drawn at random from the grid (k)",
@@ -120,7 +124,7 @@ def plot_sensitivity(settings, path):
     fig, axes = plt.subplots(
         2,
         len(problem_names),
-        figsize=(max(5.5 * len(problem_names), 9), 8),
+        figsize=(max(PANEL_WIDTH * len(problem_names), 9), 8),
         squeeze=False,
     )
     for column, problem in enumerate(problem_names):
@@ -166,11 +170,11 @@ def plot_sensitivity(settings, path):
     save(fig, path, rect=(0, 0.03 * (legend_rows + 1), 1, 0.97))
 
 
-def _legend_columns(labels, width):
-    """As many legend columns as the figure's width holds at the longest
-    label (about 11 characters an inch), at most 7."""
+def _legend_columns(labels, width, fontsize=10):
+    """As many legend columns as `width` inches hold at the longest label
+    (about 11 characters an inch at 10 points), at most 7."""
     longest = max(map(len, labels)) + 4  # the marker and the gap
-    return max(1, min(len(labels), 7, int(width * 11 // longest)))
+    return max(1, min(len(labels), 7, int(width * 11 * 10 / fontsize // longest)))
 
 
 def _sensitivity_lines(accuracy_axis, loss_axis, group, style, optimizer, index):
@@ -218,7 +222,7 @@ def _curve_figure(settings_by_problem, styles, labeler, title, path):
     fig, axes = plt.subplots(
         2,
         len(settings_by_problem),
-        figsize=(5.5 * len(settings_by_problem), 8),
+        figsize=(PANEL_WIDTH * len(settings_by_problem), 8),
         squeeze=False,
     )
     for column, (problem, settings) in enumerate(settings_by_problem.items()):
@@ -239,7 +243,8 @@ def _curve_figure(settings_by_problem, styles, labeler, title, path):
         # One legend per column, below it: the curves fill both panels.
         labels = pair[1].get_legend_handles_labels()[1]
         pair[1].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
-                       ncol=_legend_columns(labels, 5.5), frameon=False)  # fmt: skip
+                       ncol=_legend_columns(labels, PANEL_WIDTH, fontsize=8),
+                       frameon=False)  # fmt: skip
     fig.suptitle(title)
     save(fig, path)
 

@@ -5,7 +5,7 @@ DeepOBS's published curves (`plot_per_epoch`). `figures.draw` lists them.
 
 import numpy as np
 
-from experiments.plotting import colors_for, pyplot, save, seeds, within_range
+from experiments.plotting import STORED, pyplot, save, seeds, styles_for, within_range
 from experiments.report import baselines, judging
 from experiments.report.intervals import t_interval
 from experiments.report.statistics import best_settings
@@ -59,7 +59,7 @@ def plot_per_epoch(settings, problem, baseline, path):
 
 def plot_beside_stored(settings, problem, baseline, path):
     """The judged metric per epoch: this sweep's entries at their best setting
-    (solid) and the stored ones (dashed), mean ± the 95% t-interval over seeds."""
+    and the stored ones (hollow squares), mean ± the 95% t-interval over seeds."""
     plt = pyplot()
     ours = [
         top
@@ -67,16 +67,17 @@ def plot_beside_stored(settings, problem, baseline, path):
         if p == problem and top
     ]
     theirs = baselines.entries(baseline)
-    colors = colors_for([s["base_optimizer"] for s in [*ours, *theirs]])
+    styles = styles_for(list(dict.fromkeys(
+        [s["optimizer"] for s in ours] + [s["base_optimizer"] for s in theirs])))  # fmt: skip
     metric = judging.metric(theirs[0] if theirs else ours[0])
     fig, axis = plt.subplots(figsize=(8, 5))
     for setting in ours:
-        _band(axis, np.array(setting["history_by_seed"][metric]), "-",
-              colors[setting["base_optimizer"]], setting["optimizer"], metric)  # fmt: skip
+        _band(axis, np.array(setting["history_by_seed"][metric]),
+              styles[setting["optimizer"]], setting["optimizer"], metric)  # fmt: skip
     for setting in theirs:
-        _band(axis, setting["curves"][metric], "--",
-              colors[setting["base_optimizer"]], setting["optimizer"], metric)  # fmt: skip
-    axis.set(title=f"{problem}: this sweep (solid) beside the stored baselines (dashed)",
+        stored = {**styles[setting["base_optimizer"]], **STORED}
+        _band(axis, setting["curves"][metric], stored, setting["optimizer"], metric)
+    axis.set(title=f"{problem}: this sweep beside the stored baselines (hollow squares)",
              xlabel="epoch", ylabel=judging.name({"metric": metric}))  # fmt: skip
     axis.xaxis.get_major_locator().set_params(integer=True)
     axis.grid(alpha=0.3)
@@ -84,13 +85,12 @@ def plot_beside_stored(settings, problem, baseline, path):
     save(fig, path)
 
 
-def _band(axis, by_seed, style, color, label, metric="accuracy"):
-    """A mean curve over seeds (rows) with its 95% t-interval as a band."""
+def _band(axis, by_seed, style, label, metric="accuracy"):
+    """A mean curve over seeds (rows), drawn in `style` (plot's keywords),
+    with its 95% t-interval as a band."""
     epochs = np.arange(1, by_seed.shape[1] + 1)
     means, halves = zip(*(t_interval(column) for column in by_seed.T), strict=True)
     means, halves = np.array(means), np.nan_to_num(np.array(halves))
-    axis.plot(
-        epochs, means, style, color=color, label=f"{label} ({seeds(len(by_seed))})"
-    )
+    axis.plot(epochs, means, **style, label=f"{label} ({seeds(len(by_seed))})")
     band = within_range(metric, means - halves, means + halves)
-    axis.fill_between(epochs, *band, color=color, alpha=0.12)
+    axis.fill_between(epochs, *band, color=style["color"], alpha=0.12)

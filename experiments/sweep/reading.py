@@ -146,10 +146,10 @@ def _load_toml(path):
 
 def _typed(value, expected, what):
     """`value` if it is of type `expected` (an integer passes as a float); else UsageError."""
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, expected) or isinstance(value, bool) != (expected is bool):
-        raise UsageError(f"{what} must be {TYPE_NAMES[expected]}, got {value!r}")
+    try:
+        value = cli.of_kind(value, expected)
+    except TypeError:
+        raise UsageError(f"{what} must be {TYPE_NAMES[expected]}, got {value!r}") from None
     if expected is list and any(isinstance(item, (list, dict)) for item in value):
         raise UsageError(
             f"{what} must be a list of plain values (names or numbers), got {value!r}"

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from experiments.cli import writing
+from experiments.cli import of_kind, writing
 
 SWEEP_FILE = (
     "sweep.json"  # in the sweep's folder: its resolved config, rewritten each time
@@ -138,10 +138,12 @@ def _check(data, schema, where):
         if key not in data:
             raise UnreadableRun(f"{where} lacks {key!r}")
         value = data[key]
-        if not isinstance(value, kind) or (
-            isinstance(value, bool) and kind is not bool
-        ):
-            raise UnreadableRun(f"{where}: {key} is {value!r}, not {_kind_name(kind)}")
+        try:
+            of_kind(value, kind)
+        except TypeError:
+            raise UnreadableRun(
+                f"{where}: {key} is {value!r}, not {_kind_name(kind)}"
+            ) from None
 
 
 def _kind_name(kind):
