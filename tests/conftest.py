@@ -122,3 +122,14 @@ def assert_weights_close(actual, expected, rtol=1e-5, atol=1e-6):
     assert len(actual) == len(expected)
     for a, e in zip(actual, expected, strict=True):
         np.testing.assert_allclose(a, e, rtol=rtol, atol=atol)
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory):
+    """helpers.TINY's sweep, trained once for every module that reads it (4
+    runs, 2 diverging): its folder. Tests that change a folder copy it."""
+    from tests.helpers import run_sweep
+
+    logdir = tmp_path_factory.mktemp("tiny_sweep")
+    assert run_sweep(logdir) == 0
+    return logdir / "quick"

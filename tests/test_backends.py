@@ -61,11 +61,11 @@ def test_fit_epoch_e_reads_tf_data_s_iteration_2e(shuffle_buffer, drop_remainder
 
 
 @pytest.fixture(scope="module")
-def resumed(tmp_path_factory):
+def resumed(tiny_sweep, tmp_path_factory):
     """TINY's sweep, then one run's result lost (as a kill leaves it) and the
     sweep run again: (sweep folder, the lost run's first result, its redone one)."""
     logdir = tmp_path_factory.mktemp("logs")
-    assert sweep.main([*TINY, "--logdir", str(logdir)]) == 0
+    shutil.copytree(tiny_sweep, logdir / "quick")
     run = logdir / "quick" / "mlp" / "adam" / "lr=0.03"
     first = json.loads((run / "result.json").read_text())
     (run / "result.json").unlink()
