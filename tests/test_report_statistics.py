@@ -203,16 +203,16 @@ def test_time_to_result_of_a_problem_trained_for_steps_counts_steps():
     assert "the first evaluation at which validation loss reached" in lines[1]
 
 
-def test_the_first_steps_share_the_best_entrys_rate_whatever_its_name():
-    from experiments.report.figures import winners_rate
+def test_the_first_steps_share_the_median_best_rate_whatever_the_entries_names():
+    from experiments.report.figures import shared_rate
 
-    best = {
-        ("digits", "adam"): ({"learning_rate": 1e-3, "val_accuracy": 0.90}, []),
-        ("digits", "mine"): ({"learning_rate": 0.3, "val_accuracy": 0.95}, []),
-        ("digits", "sgd"): (None, []),
-        ("text", "adam"): ({"learning_rate": 3e-3, "val_loss": 1.7, "metric": "val_loss"}, []),
-        ("text", "mine"): ({"learning_rate": 0.1, "val_loss": 1.9, "metric": "val_loss"}, []),
-    }  # fmt: skip
-    assert winners_rate(best, "digits") == 0.3
-    assert winners_rate(best, "text") == 3e-3
-    assert winners_rate(best, "elsewhere") is None
+    def top(rate):
+        return ({"learning_rate": rate, "val_accuracy": 0.9}, [])
+
+    best = {("digits", name): top(rate) for name, rate in
+            (("mine", 0.3), ("sgd", 0.1), ("other", 1e-3), ("adam", 1e-3), ("x", 3e-4))}
+    best[("digits", "failed")] = (None, [])
+    best.update({("text", "a"): top(3e-3), ("text", "b"): top(1.0)})
+    assert shared_rate(best, "digits") == 1e-3
+    assert shared_rate(best, "text") == 3e-3  # the lower of two
+    assert shared_rate(best, "elsewhere") is None

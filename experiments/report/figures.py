@@ -277,8 +277,8 @@ def plot_best_curves(settings, path):
 
 def plot_first_steps(settings, path):
     """Per-batch training loss of the first steps, per problem: each optimizer at
-    its best η, and all at the best entry's η, where a difference in the
-    first steps (bias correction's, say) is not a difference in η."""
+    its best η, and all at one shared η (`shared_rate`), where a difference
+    in the first steps (bias correction's, say) is not a difference in η."""
     plt = pyplot()
     best = best_settings(settings)
     optimizers = list(dict.fromkeys(s["optimizer"] for s in settings))
@@ -288,7 +288,7 @@ def plot_first_steps(settings, path):
         len(problem_list), 2, figsize=(12, 4.2 * len(problem_list)), squeeze=False
     )
     for row, problem in enumerate(problem_list):
-        shared = winners_rate(best, problem)
+        shared = shared_rate(best, problem)
         for optimizer in optimizers:
             top = best.get((problem, optimizer), (None,))[0]
             at_shared = [
@@ -320,11 +320,13 @@ def plot_first_steps(settings, path):
     save(fig, path)
 
 
-def winners_rate(best, problem):
-    """The η of the problem's best entry, from best_settings' answer; None
-    where no entry trained."""
-    tops = [top for (where, _), (top, _) in best.items() if where == problem and top]
-    return min(tops, key=judging.best_first)["learning_rate"] if tops else None
+def shared_rate(best, problem):
+    """The median of the problem's entries' best η (of an even count, the
+    lower middle one), from best_settings' answer, so that no entry is
+    shown only far from its own best; None where no entry trained."""
+    rates = sorted(top["learning_rate"] for (where, _), (top, _) in best.items()
+                   if where == problem and top)  # fmt: skip
+    return rates[(len(rates) - 1) // 2] if rates else None
 
 
 def plot_learning_rate_curves(settings, optimizer, path):
