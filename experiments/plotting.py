@@ -80,7 +80,9 @@ def styles_for(names):
     """matplotlib's `color` and `linestyle` per name, no two names drawn
     alike: one colour per optimizer (colors_for, read before any `+`), the
     plain optimizer solid and each variant of it in the next line style;
-    past four of one optimizer, a light shade of the variant's own."""
+    past four of one optimizer, a light shade of the variant's own. A name
+    given twice is drawn once."""
+    names = list(dict.fromkeys(names))
     family = {name: name.partition("+")[0] for name in names}
     colours = colors_for(list(dict.fromkeys(family.values())))
     spare = (c for c in LIGHT_SHADES if c not in colours.values())

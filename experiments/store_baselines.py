@@ -182,13 +182,13 @@ def _wall_seconds(sweep_dir):
         end = path.stat().st_mtime
         spans.append((end - json.loads(path.read_text())["seconds"], end))
     spans.sort()
-    wall = max(end for _, end in spans) - spans[0][0]
-    trained_to = spans[0][1]
+    first_start, trained_to = spans[0]
+    waits = 0.0
     for start, end in spans[1:]:
         if start - trained_to > SESSION_BREAK:
-            wall -= start - trained_to
+            waits += start - trained_to
         trained_to = max(trained_to, end)
-    return wall
+    return trained_to - first_start - waits
 
 
 def write(contents, path):

@@ -39,6 +39,7 @@ def test_a_variant_has_its_optimizer_s_colour_and_a_line_style_of_its_own():
     # Without its plain optimizer, the first variant is drawn solid.
     assert styles["adam+warmup_cosine"] == {"color": OPTIMIZER_COLOURS["adam"],
                                             "linestyle": "-"}  # fmt: skip
+    assert styles_for(["sgd", "sgd+cosine", "sgd"]) == styles_for(["sgd", "sgd+cosine"])
     momentum = [styles[f"momentum+epsilon={e}"]["color"] for e in range(6)]
     assert momentum[:4] == [OPTIMIZER_COLOURS["momentum"]] * 4
     assert len(set(momentum[4:])) == 2

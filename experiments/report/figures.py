@@ -84,9 +84,7 @@ def plot_tuning_budget(settings, path):
             )
     problem_names = sorted({problem for problem, _ in curves})
     judged = {s["problem"]: s for s in settings}
-    styles = styles_for(
-        list(dict.fromkeys(e.removesuffix(" (stored)") for _, e in curves))
-    )
+    styles = styles_for([entry.removesuffix(" (stored)") for _, entry in curves])
     fig, axes = plt.subplots(1, len(problem_names),
                              figsize=(PANEL_WIDTH * len(problem_names) + 1, 4.5), squeeze=False)  # fmt: skip
     for axis, problem in zip(axes[0], problem_names, strict=True):
@@ -258,7 +256,7 @@ def _epoch_label(setting):
 def plot_best_curves(settings, path):
     """Training curves of every optimizer at its best setting (± one std band over seeds)."""
     best = best_settings(settings)
-    styles = styles_for(list(dict.fromkeys(s["optimizer"] for s in settings)))
+    styles = styles_for([s["optimizer"] for s in settings])
     by_problem = {}
     for (problem, _), (top, _) in sorted(best.items()):
         if top is not None:

@@ -67,8 +67,8 @@ def plot_beside_stored(settings, problem, baseline, path):
         if p == problem and top
     ]
     theirs = baselines.entries(baseline)
-    styles = styles_for(list(dict.fromkeys(
-        [s["optimizer"] for s in ours] + [s["base_optimizer"] for s in theirs])))  # fmt: skip
+    styles = styles_for([s["optimizer"] for s in ours]
+                        + [s["base_optimizer"] for s in theirs])
     metric = judging.metric(theirs[0] if theirs else ours[0])
     fig, axis = plt.subplots(figsize=(8, 5))
     for setting in ours:

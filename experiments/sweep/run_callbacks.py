@@ -79,7 +79,7 @@ class BatchLosses(keras.callbacks.Callback):
         loss = (total - self.previous_total) / size
         self.previous_total = total
         step = self.epoch * self.steps_per_epoch + batch + 1
-        if self.events:  # none where the losses are only read back (the chapter)
+        if self.events is not None:  # none where the losses are only read back (the chapter)
             self.events.write("train", scalar_pb("batch_loss", loss), step)
         self.losses.append(loss)
 
