@@ -5,9 +5,11 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -87,6 +89,27 @@ def test_workers_2_writes_the_same_runs_tags_and_numbers(
     assert set(events(parallel / run).Tags()["tensors"]) == set(
         events(one_at_a_time / run).Tags()["tensors"]
     )
+
+
+def test_local_workers_start_their_own_ray_whatever_ray_start_recorded(monkeypatch):
+    """`ray start` records its cluster's address in Ray's temp folder, and
+    there it stays after the cluster is gone; ray.init() without an address
+    would connect to it (and refuse num_cpus), so a sweep without --address
+    failed on a machine where a cluster had once been started."""
+    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths
+    try:
+        monkeypatch.setenv("RAY_TMPDIR", ray_tmp)
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+        os.makedirs(os.path.join(ray_tmp, "ray"))
+        with open(os.path.join(ray_tmp, "ray", "ray_current_cluster"), "w") as f:
+            f.write("127.0.0.1:1")  # nothing listens there
+        executor = executors.OnRay(2)
+        try:
+            assert executor.describe().startswith("training on Ray (1 node(s), 2 CPUs)")
+        finally:
+            executor.close()
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 def test_one_worker_never_imports_ray(tmp_path):

@@ -208,7 +208,8 @@ def _start_ray(workers, address):
     if address:
         ray.init(address=address, runtime_env=runtime_env, **quiet)
     else:
-        ray.init(
+        ray.init(  # "local": not the cluster a `ray start` here last recorded
+            address="local",
             num_cpus=workers,
             include_dashboard=False,
             runtime_env=runtime_env,
