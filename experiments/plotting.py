@@ -74,6 +74,32 @@ def colors_for(names):
 # A variant of an optimizer (`sgd+warmup_cosine`, `adam+epsilon=0.001`)
 # takes its optimizer's colour and a line style of its own.
 LINE_STYLES = ("-", "--", ":", "-.")
+# A diverged run's mark takes its entry's colour and a shape for its line
+# style, so variants of one optimizer, which share a colour, stay apart.
+DIVERGED_MARKS = dict(zip(LINE_STYLES, ("x", "+", "1", "*")))
+LINE_NAMES = dict(zip(LINE_STYLES, ("solid", "dashed", "dotted", "dash-dot")))
+
+
+def diverged_mark(style):
+    """matplotlib's keywords for the mark of a diverged run of an entry
+    drawn in `style` (a colour, and a line style of styles_for's or solid)."""
+    return {"ls": "", "marker": DIVERGED_MARKS[style.get("linestyle", "-")],
+            "color": style["color"], "ms": 10, "mew": 2}  # fmt: skip
+
+
+def diverged_legend(styles):
+    """(handles, labels) explaining the marks of entries drawn in `styles`:
+    one black mark, "diverged", or one per line style where they differ."""
+    import matplotlib.lines
+
+    used = [ls for ls in LINE_STYLES if any(s["linestyle"] == ls for s in styles)]
+    handles = [
+        matplotlib.lines.Line2D([], [], **diverged_mark({"linestyle": ls, "color": "k"}))
+        for ls in used
+    ]
+    if len(used) == 1:
+        return handles, ["diverged"]
+    return handles, [f"diverged ({LINE_NAMES[ls]} line)" for ls in used]
 
 
 def styles_for(names):

@@ -5,7 +5,15 @@ Each takes the settings `report.aggregate` makes and a path to write.
 
 import numpy as np
 
-from experiments.plotting import STORED, pyplot, save, styles_for, within_range
+from experiments.plotting import (
+    STORED,
+    diverged_legend,
+    diverged_mark,
+    pyplot,
+    save,
+    styles_for,
+    within_range,
+)
 from experiments.report import baselines, judging
 from experiments.report.decay_figures import plot_weight_decay_heatmaps
 from experiments.report.statistics import (
@@ -155,8 +163,9 @@ def plot_sensitivity(settings, path):
             axis.set_xlabel("learning rate η (log)")
             axis.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    handles.append(plt.Line2D([], [], ls="", marker="x", color="k", ms=10, mew=2))
-    labels.append("diverged")
+    diverged = {s["optimizer"] for s in settings if s["diverged"]}
+    marks, meanings = diverged_legend([styles[o] for o in optimizers if o in diverged])
+    handles, labels = handles + marks, labels + meanings
     columns = _legend_columns(labels, fig.get_figwidth())
     fig.legend(handles, labels, loc="lower center", ncol=columns, frameon=False)
     legend_rows = -(-len(labels) // columns)
@@ -187,10 +196,10 @@ def _sensitivity_lines(accuracy_axis, loss_axis, group, style, optimizer, index)
         axis.errorbar(lr, [s[metric] for s in ok], yerr=std, marker="o", capsize=3,
                       **style, label=optimizer)  # fmt: skip
     if bad:  # stacked a little per optimizer so coinciding marks stay visible
-        mark = {"color": style["color"], "ms": 10, "mew": 2}
-        accuracy_axis.plot(bad, [0.025 * index] * len(bad), "x", **mark,
+        mark = diverged_mark(style)
+        accuracy_axis.plot(bad, [0.025 * index] * len(bad), **mark,
                            transform=accuracy_axis.get_xaxis_transform())  # fmt: skip
-        loss_axis.plot(bad, [1.0 - 0.025 * index] * len(bad), "x", **mark,
+        loss_axis.plot(bad, [1.0 - 0.025 * index] * len(bad), **mark,
                        transform=loss_axis.get_xaxis_transform())  # fmt: skip
 
 
@@ -207,10 +216,7 @@ def _plot_curves(axes_pair, setting, style, label):
         axes_pair[0].plot(
             [len(epochs)],
             [1.0],
-            "x",
-            color=style["color"],
-            ms=10,
-            mew=2,
+            **diverged_mark(style),
             transform=axes_pair[0].get_xaxis_transform(),
         )
 
