@@ -26,7 +26,6 @@ from experiments.report.statistics import (
 )
 from experiments.report.stored_figures import plot_beside_stored, plot_per_epoch
 
-
 PANEL_WIDTH = 5.5  # inches, one problem's column
 
 
