@@ -6,6 +6,8 @@ sweep, its TensorBoard logs and its report work on TensorFlow, JAX and
 PyTorch alike; TensorFlow stays the default (`KERAS_BACKEND` picks).
 """
 
+import logging
+
 import keras
 
 
@@ -30,6 +32,31 @@ def make_repeatable():
         import torch
 
         torch.use_deterministic_algorithms(True)
+
+
+def quiet_keras_step_retracing():
+    """Drops TensorFlow's "N out of the last M calls ... triggered tf.function
+    retracing" warning about Keras's own training and evaluation step.
+
+    TensorFlow warns when one function traces 5 times within about 10 calls,
+    and it counts every model's train, test and predict steps as one function,
+    since Keras makes each from the same code
+    (`TensorFlowTrainer._make_function`). Each run of a sweep builds a new
+    model, whose steps must be traced once (and once more for a smaller last
+    batch): about a second of its first epoch for the MLP. Runs that diverge in
+    their first steps end within a few calls, so a few of them in a row set the
+    warning off although no step was traced more than any run's is. A
+    warning about any other function still shows."""
+    if name() == "tensorflow":
+        logging.getLogger("tensorflow").addFilter(_not_keras_step_retracing)
+
+
+def _not_keras_step_retracing(record):
+    message = record.getMessage()
+    return not (
+        "triggered tf.function retracing" in message
+        and "TensorFlowTrainer._make_function" in message
+    )
 
 
 def use_threads(count):

@@ -108,6 +108,7 @@ def train_run(spec, dataset, sweep_dir, verbose=False):
     from experiments.sweep import training
 
     backend.make_repeatable()
+    backend.quiet_keras_step_retracing()
     started = time.perf_counter()
     node = f"{socket.gethostname()}:{os.getpid()}"
     try:
