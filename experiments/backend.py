@@ -35,18 +35,10 @@ def make_repeatable():
 
 
 def quiet_keras_step_retracing():
-    """Drops TensorFlow's "N out of the last M calls ... triggered tf.function
-    retracing" warning about Keras's own training and evaluation step.
-
-    TensorFlow warns when one function traces 5 times within about 10 calls,
-    and it counts every model's train, test and predict steps as one function,
-    since Keras makes each from the same code
-    (`TensorFlowTrainer._make_function`). Each run of a sweep builds a new
-    model, whose steps must be traced once (and once more for a smaller last
-    batch): about a second of its first epoch for the MLP. Runs that diverge in
-    their first steps end within a few calls, so a few of them in a row set the
-    warning off although no step was traced more than any run's is. A
-    warning about any other function still shows."""
+    """Drops TensorFlow's "triggered tf.function retracing" warning about
+    Keras's own train and test step (`TensorFlowTrainer._make_function`),
+    which runs that diverge in their first steps set off: docs/faults.md
+    says why. A warning about any other function still shows."""
     if name() == "tensorflow":
         logging.getLogger("tensorflow").addFilter(_not_keras_step_retracing)
 

@@ -88,13 +88,16 @@ def diverged_mark(style):
 
 
 def diverged_legend(styles):
-    """(handles, labels) explaining the marks of entries drawn in `styles`:
-    one black mark, "diverged", or one per line style where they differ."""
+    """(handles, labels) explaining the diverged marks of entries drawn in
+    `styles` (those that diverged): one black mark, "diverged", or one per
+    line style where they differ; none where `styles` is empty."""
     import matplotlib.lines
 
     used = [ls for ls in LINE_STYLES if any(s["linestyle"] == ls for s in styles)]
     handles = [
-        matplotlib.lines.Line2D([], [], **diverged_mark({"linestyle": ls, "color": "k"}))
+        matplotlib.lines.Line2D(
+            [], [], **diverged_mark({"linestyle": ls, "color": "k"})
+        )
         for ls in used
     ]
     if len(used) == 1:

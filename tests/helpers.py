@@ -2,6 +2,7 @@
 and waiting on a child process."""
 
 import csv
+import subprocess
 import time
 from pathlib import Path
 
@@ -67,3 +68,12 @@ def steps_written_twice(run_dir):
             steps = [e.step for e in events.Tensors(tag)]
             repeated += [(folder, tag, s) for s in set(steps) if steps.count(s) > 1]
     return repeated
+
+
+def processes_naming(folder):
+    """The pids of the processes whose command line names `folder` (a Ray's
+    processes name its temp folder)."""
+    found = subprocess.run(
+        ["pgrep", "-f", str(folder)], capture_output=True, text=True, check=False
+    )
+    return found.stdout.split()

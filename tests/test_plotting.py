@@ -59,33 +59,39 @@ def test_no_figure_picks_colours_of_its_own():
     assert own == []
 
 
-def test_a_diverged_variant_is_marked_apart_from_its_optimizer(tmp_path, monkeypatch):
+def test_a_diverged_variant_is_marked_apart_from_its_optimizer(monkeypatch):
     """Variants share their optimizer's colour, so their diverged marks take
     the shape of their line style, and the legend says which is which."""
+    from experiments.plotting import pyplot
     from experiments.report import figures
 
-    def setting(optimizer, rate):
+    def setting(optimizer, rate, diverges_at):
         return {"problem": "mlp", "optimizer": optimizer, "learning_rate": rate,
-                "diverged": rate == 1.0, "n_seeds": 1, "val_accuracy": 0.9,
-                "val_accuracy_std": 0.0, "train_loss": 0.1, "train_loss_std": 0.0}  # fmt: skip
+                "diverged": rate == diverges_at, "n_seeds": 1,
+                "val_accuracy": 0.9, "val_accuracy_std": 0.0,
+                "train_loss": 0.1, "train_loss_std": 0.0}  # fmt: skip
 
-    def drawn(names):
+    def sensitivity_figure(names, diverges_at=1.0):
+        """(its diverged marks, its legend's labels) as (marker, colour)s."""
         saved = []
         monkeypatch.setattr(figures, "save", lambda fig, path, **_: saved.append(fig))
         figures.plot_sensitivity(
-            [setting(name, rate) for name in names for rate in (0.1, 1.0)],
-            tmp_path / "sensitivity.png",
+            [setting(name, rate, diverges_at) for name in names for rate in (0.1, 1.0)],
+            "unsaved.png",
         )
-        return saved[0]
+        fig = saved[0]
+        marks = {(line.get_marker(), line.get_color())
+                 for line in fig.axes[0].get_lines()
+                 if line.get_linestyle() == "None"
+                 and line.get_marker() != "_"}  # an error bar's caps  # fmt: skip
+        labels = [text.get_text() for text in fig.legends[0].get_texts()]
+        pyplot().close(fig)
+        return marks, labels
 
-    fig = drawn(["sgd", "sgd+cosine"])
-    marks = {(line.get_marker(), line.get_color()) for line in fig.axes[0].get_lines()
-             if line.get_linestyle() == "None" and line.get_marker() != "_"}  # fmt: skip
     sgd = OPTIMIZER_COLOURS["sgd"]
-    assert marks == {("x", sgd), ("+", sgd)}
-    labels = [text.get_text() for text in fig.legends[0].get_texts()]
-    assert labels == ["sgd", "sgd+cosine",
-                      "diverged (solid line)", "diverged (dashed line)"]  # fmt: skip
-    alone = drawn(["sgd"])
-    assert [text.get_text() for text in alone.legends[0].get_texts()] == [
-        "sgd", "diverged"]  # fmt: skip
+    assert sensitivity_figure(["sgd", "sgd+cosine"]) == (
+        {("x", sgd), ("+", sgd)},
+        ["sgd", "sgd+cosine", "diverged (solid line)", "diverged (dashed line)"],
+    )
+    assert sensitivity_figure(["sgd"]) == ({("x", sgd)}, ["sgd", "diverged"])
+    assert sensitivity_figure(["sgd"], diverges_at=None) == (set(), ["sgd"])

@@ -17,7 +17,7 @@ import pytest
 
 from experiments.report.__main__ import main as report_main
 from experiments.sweep import command as sweep
-from tests.helpers import ROOT
+from tests.helpers import ROOT, processes_naming
 
 pytestmark = pytest.mark.slow
 
@@ -294,8 +294,7 @@ def test_a_signal_to_a_sweep_on_ray_leaves_no_process_behind(tmp_path, signum, s
     assert process.returncode == status, err
     assert "Traceback" not in err and "\x1b[" not in err
     deadline = time.monotonic() + 30
-    while left := subprocess.run(["pgrep", "-f", str(ray_dir)], capture_output=True,
-                                 text=True).stdout.split():  # fmt: skip
+    while left := processes_naming(ray_dir):
         assert time.monotonic() < deadline, f"left behind: {left}"
         time.sleep(0.5)
     shutil.rmtree(ray_dir, ignore_errors=True)

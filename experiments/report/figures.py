@@ -184,8 +184,8 @@ def _legend_columns(labels, width, fontsize=10):
 
 
 def _sensitivity_lines(accuracy_axis, loss_axis, group, style, optimizer, index):
-    """One optimizer's judged value and training loss across η; an X where it
-    diverged."""
+    """One optimizer's judged value and training loss across η; a mark
+    (diverged_mark) where it diverged."""
     ok = [s for s in group if not s["diverged"]]
     bad = [s["learning_rate"] for s in group if s["diverged"]]
     lr = [s["learning_rate"] for s in ok]
