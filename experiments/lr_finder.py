@@ -127,7 +127,7 @@ HIGHEST_RATE = float(np.finfo("float32").max)
 BYTES_PER_STEP = 200  # a step's rate and loss, kept for the CSV and the plot
 
 
-def write_outputs(folder, rates, losses, found, title):
+def write_outputs(folder, rates, losses, found, model, optimizer):
     from experiments.sweep.tensorboard_logs import EventLog, scalar_pb
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -148,10 +148,12 @@ def write_outputs(folder, rates, losses, found, title):
     fig, axis = plt.subplots(figsize=(7, 4.5))
     axis.plot(rates, losses, color="0.75", lw=0.8, label="batch loss")
     rates, losses = finite_prefix(rates, losses)
-    axis.plot(rates, smoothed(losses), color="C0", label="smoothed")
-    for (rule, rate), color in zip(found.items(), ("C3", "C2")):
-        axis.axvline(rate, color=color, ls="--", label=f"{rule}: η = {rate:.2g}")
+    colour = plotting.colors_for([optimizer])[optimizer]
+    axis.plot(rates, smoothed(losses), color=colour, label="smoothed")
+    for (rule, rate), line in zip(found.items(), ("--", ":")):
+        axis.axvline(rate, color="k", ls=line, label=f"{rule}: η = {rate:.2g}")
     top = min(losses.max(), EXPLODED * smoothed(losses).min()) if len(losses) else 1
+    title = f"{model}, {optimizer}"
     axis.set(
         xscale="log",
         xlabel="learning rate η",
@@ -250,7 +252,7 @@ def main(argv=None):
             )  # fmt: skip
             found = suggestions(rates, losses)
             folder = Path(args.out) / model / optimizer
-            write_outputs(folder, rates, losses, found, f"{model}, {optimizer}")
+            write_outputs(folder, rates, losses, found, model, optimizer)
             passes = len(rates) * settings["batch_size"] / len(dataset.x_train)
             cycled = max(cycled, passes)
             if not found:

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
+from experiments.plotting import OPTIMIZER_COLOURS
 from experiments.problems import PROBLEMS
 from experiments.report import baselines, stored_figures, tables
 from experiments.store_baselines import baseline as baseline_of
 from experiments.sweep import command as sweep
-
 
 # The curves each stored entry's best keeps: a language model is measured
 # on its validation text alone.
@@ -256,6 +256,11 @@ def test_the_per_epoch_figure_draws_each_of_our_entries_in_its_optimizer_s_panel
     assert labels == ["sgd (1 seed)", "sgd+shuffle_buffer=20000 (1 seed)",
                       "DeepOBS (7 seeds)"]  # fmt: skip
     assert len(panels[0].lines[-1].get_xdata()) == 2  # DeepOBS cut to our epochs
+    # Each of ours in its optimizer's colour, a variant in a line style of its own.
+    assert [(line.get_color(), line.get_linestyle()) for line in panels[0].lines] == [
+        (OPTIMIZER_COLOURS["sgd"], "-"), (OPTIMIZER_COLOURS["sgd"], "--"),
+        ("black", "-")]  # fmt: skip
+    assert panels[1].lines[0].get_color() == OPTIMIZER_COLOURS["adam"]
 
 
 @pytest.fixture(scope="module")

@@ -47,13 +47,15 @@ def test_a_variant_has_its_optimizer_s_colour_and_a_line_style_of_its_own():
 
 
 def test_no_figure_picks_colours_of_its_own():
-    """Matplotlib's colour cycle and Bokeh's palettes are read in one place."""
+    """Matplotlib's colour cycle (its names too: "C0", f"C{i}") and Bokeh's
+    palettes are read in one place."""
     own = [
         f"{path.relative_to(PACKAGE)}: {match}"
         for path in PACKAGE.rglob("*.py")
         if path.name != "plotting.py"
         for match in re.findall(
-            r"prop_cycle|bokeh\.palettes|cm\.tab\d+", path.read_text()
+            r"prop_cycle|bokeh\.palettes|cm\.tab\d+|[\"']C(?:\d|\{)",
+            path.read_text(),
         )
     ]
     assert own == []

@@ -39,12 +39,13 @@ def plot_per_epoch(settings, problem, baseline, path):
             for s, _, _ in ours
         ] + [(f"{baseline['source']} ({seeds(len(theirs))})", published.mean(0),
               published.std(0, ddof=1))]  # fmt: skip
-        colors = [f"C{i}" for i in range(len(ours))] + ["black"]
-        for (label, mean, std), color in zip(lines, colors, strict=True):
+        styles = styles_for([s["optimizer"] for s, _, _ in ours])
+        drawn = [styles[s["optimizer"]] for s, _, _ in ours] + [{"color": "black"}]
+        for (label, mean, std), style in zip(lines, drawn, strict=True):
             epochs = np.arange(1, len(mean) + 1)
-            axis.plot(epochs, mean, color=color, label=label)
+            axis.plot(epochs, mean, **style, label=label)
             axis.fill_between(epochs, *within_range(name, mean - std, mean + std),
-                              color=color, alpha=0.15)  # fmt: skip
+                              color=style["color"], alpha=0.15)  # fmt: skip
         setting = ours[0][0]
         axis.set(
             title=f"{problem}: {optimizer}, η = {setting['learning_rate']:.3g}",
