@@ -70,10 +70,10 @@ def steps_written_twice(run_dir):
     return repeated
 
 
-def processes_naming(folder):
-    """The pids of the processes whose command line names `folder` (a Ray's
-    processes name its temp folder)."""
+def processes_naming(text):
+    """The pids of the processes whose command line holds `text` (a folder:
+    Ray's processes name their temp folder; a Ray task's or server's name)."""
     found = subprocess.run(
-        ["pgrep", "-f", str(folder)], capture_output=True, text=True, check=False
+        ["pgrep", "-f", str(text)], capture_output=True, text=True, check=False
     )
     return found.stdout.split()

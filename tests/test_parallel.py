@@ -176,20 +176,16 @@ def start_sweep(logdir, runs=FOUR_RUNS):
 def ray_task_pids(sweep_process):
     """The training workers of this test's sweep: its descendants (its local
     Ray's raylet starts them), not those of another sweep on the machine."""
-    found = subprocess.run(
-        ["pgrep", "-f", "ray::_train_on_ray_worker"], capture_output=True, text=True
-    )
     return [
         pid
-        for pid in map(int, found.stdout.split())
+        for pid in map(int, processes_naming("ray::_train_on_ray_worker"))
         if descends_from(pid, sweep_process.pid)
     ]
 
 
 def ray_instance_running():
     """Whether any Ray instance runs here (Ray's `auto` finds its GCS server)."""
-    found = subprocess.run(["pgrep", "-f", "ray/gcs/gcs_server"], capture_output=True)
-    return found.returncode == 0
+    return bool(processes_naming("ray/gcs/gcs_server"))
 
 
 def descends_from(pid, ancestor):
