@@ -22,6 +22,7 @@ from experiments.sweep import engine, executors, training, workers
 from experiments.sweep.spec import RunSpec
 from tests.helpers import (
     ROOT,
+    STARTS_RAY,
     TINY,
     events,
     processes_naming,
@@ -31,7 +32,7 @@ from tests.helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
+pytestmark = [pytest.mark.slow, STARTS_RAY]
 
 
 ray = pytest.importorskip("ray")
