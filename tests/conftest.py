@@ -73,7 +73,10 @@ def update_path(request, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
-    keras.backend.clear_session()
+    # Without Python's full garbage collection (free_memory), which took about
+    # a second a test once TensorFlow, Ray and matplotlib fill the heap: half
+    # of the whole run's time. The usual collection still frees what tests drop.
+    keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(0)
     yield
     if ON_TENSORFLOW:
