@@ -34,18 +34,9 @@ def test_every_shipped_problem_has_stored_baselines_with_their_command():
                     assert kept <= set(entry["best"]["curves"])
 
 
-# Stored before tuning and evaluation seeds were kept apart; the report says
-# so beside them. Remade by `python -m experiments.store_baselines --problems
-# fmnist_small_cnn` (about two hours here).
-STORED_BEFORE_SEEDS_APART = {"fmnist_small_cnn"}
-
-
 def _evaluation_seeds(stored):
     """The seeds that measure a stored file's entries, none of them a tuning seed."""
     protocol = stored["protocol"]
-    if stored["problem"] in STORED_BEFORE_SEEDS_APART:
-        assert "evaluation_seeds" not in protocol
-        return set(protocol["seeds"])
     assert not set(protocol["tuning_seeds"]) & set(protocol["evaluation_seeds"])
     return set(protocol["evaluation_seeds"])
 
@@ -67,10 +58,6 @@ def test_the_small_problems_store_the_six_defaults_over_the_whole_grid():
                 for r in entry["grid"]
                 if r["learning_rate"] == entry["best"]["learning_rate"]
             ]
-            if problem in STORED_BEFORE_SEEDS_APART:
-                finals = [c[-1] for c in entry["best"]["curves"]["val_accuracy"]]
-                assert best[0]["val_accuracy"] == pytest.approx(np.mean(finals))
-                continue
             # The grid holds the tuning seed's results; the best is its highest.
             assert {r["seeds"] for r in entry["grid"]} == {1}
             trained = [r for r in entry["grid"] if not r["diverged"]]
