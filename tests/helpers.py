@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util.tensor_util import make_ndarray
 
