@@ -8,7 +8,6 @@ that check what each backend must do alike (`EXPERIMENT_TESTS`) are
 collected: `.ci/run` runs them there in environments without TensorFlow.
 """
 
-import fcntl
 import os
 from pathlib import Path
 
@@ -126,19 +125,6 @@ def assert_weights_close(actual, expected, rtol=1e-5, atol=1e-6):
     assert len(actual) == len(expected)
     for a, e in zip(actual, expected, strict=True):
         np.testing.assert_allclose(a, e, rtol=rtol, atol=atol)
-
-
-@pytest.fixture(autouse=True)
-def _one_ray_at_a_time(request, tmp_path_factory):
-    """Holds a lock shared by every pytest-xdist worker (in their common temp
-    folder) while a test marked `starts_ray` runs; the other worker waits
-    rather than share the cores that test's Ray counts as its own."""
-    if request.node.get_closest_marker("starts_ray") is None:
-        yield
-        return
-    with open(tmp_path_factory.getbasetemp().parent / "ray.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -6,19 +6,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util.tensor_util import make_ndarray
 
 from experiments.sweep import command as sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# A test that starts Ray: such tests take turns, whichever pytest-xdist worker
-# runs them (conftest's `_one_ray_at_a_time`). Two Rays at once would share
-# the cores each believes it has, and `--address auto` would find the other's.
-STARTS_RAY = pytest.mark.starts_ray
 
 TINY = [
     "--quick",

@@ -19,7 +19,7 @@ from experiments import backend
 from experiments.sweep import command as sweep
 from experiments.sweep.data_order import shuffled_order
 from experiments.sweep.training import Batches
-from tests.helpers import STARTS_RAY, TINY, events, summary, values
+from tests.helpers import TINY, events, summary, values
 
 
 class Recorder(keras.layers.Layer):
@@ -135,7 +135,6 @@ def contents(folder):
 
 
 @pytest.mark.slow
-@STARTS_RAY
 def test_ray_workers_train_on_this_backend_to_the_same_numbers(resumed, tmp_path):
     sweep_dir, first, _ = resumed
     argv = [*TINY, "--logdir", str(tmp_path), "--workers", "2",

@@ -22,7 +22,6 @@ from experiments.sweep import engine, executors, training, workers
 from experiments.sweep.spec import RunSpec
 from tests.helpers import (
     ROOT,
-    STARTS_RAY,
     TINY,
     events,
     processes_naming,
@@ -32,7 +31,7 @@ from tests.helpers import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.slow, STARTS_RAY]
+pytestmark = pytest.mark.slow  # sweeps, subprocesses, Ray or a browser
 
 
 ray = pytest.importorskip("ray")

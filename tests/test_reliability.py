@@ -17,7 +17,7 @@ import pytest
 
 from experiments.report.__main__ import main as report_main
 from experiments.sweep import command as sweep
-from tests.helpers import ROOT, STARTS_RAY, processes_naming
+from tests.helpers import ROOT, processes_naming
 
 pytestmark = pytest.mark.slow
 
@@ -218,7 +218,6 @@ def assert_nothing_half_written(folder):
         assert error.read_text().strip()
 
 
-@STARTS_RAY
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_full_disk_fails_each_run_on_one_line_and_the_sweep_exits_1(
     small_disk, workers
@@ -282,7 +281,6 @@ def test_sigterm_and_sighup_stop_a_sweep_as_ctrl_c_does(tmp_path, signum, status
     assert_nothing_half_written(tmp_path)
 
 
-@STARTS_RAY
 @pytest.mark.parametrize(
     "signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)]
 )

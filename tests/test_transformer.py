@@ -16,7 +16,7 @@ from experiments import models, text_data
 from experiments.sweep import command as sweep
 from experiments.sweep.schedules import make_schedule
 from experiments.sweep.training import exclude_vectors_from_decay
-from tests.helpers import STARTS_RAY, events, values
+from tests.helpers import events, values
 
 # A transformer small enough to train a few steps in seconds.
 TINY_SIZES = "n_layer = 1\nn_head = 2\nn_embd = 16\nblock_size = 16\n"
@@ -472,7 +472,6 @@ def test_the_step_size_figure_counts_every_parameter_in_its_block(tmp_path, caps
 
 
 @pytest.mark.slow
-@STARTS_RAY
 def test_a_steps_budget_on_ray_trains_the_same_numbers_as_in_one_process(tmp_path):
     table = f"[problems.shakespeare_char]\nsteps = 4\neval_every = 2\n{TINY_SIZES}"
     found = {}

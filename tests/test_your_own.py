@@ -12,7 +12,7 @@ import pytest
 
 from experiments import plugins
 from experiments.sweep import command as sweep
-from tests.helpers import ROOT, STARTS_RAY
+from tests.helpers import ROOT
 
 EXAMPLE = ROOT / "docs" / "your_own"
 SMALL = ["--epochs", "1", "--max-train-samples", "300", "--offline"]
@@ -354,7 +354,6 @@ def test_a_shipped_problem_s_table_overrides_its_length_and_batches(tmp_path):
 
 
 @pytest.mark.slow
-@STARTS_RAY
 def test_on_ray_workers_import_the_user_s_classes_model_and_data_alike(
     example, package, tmp_path
 ):
