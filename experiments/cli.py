@@ -76,13 +76,15 @@ def writing(path):
         raise OSError(error.errno, error.strerror or str(error), str(path)) from None
 
 
-STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-_received = []  # the stopping signals this process got, in order
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_received = []  # the stopping signals this job got, in order
 
 
 def stop_on_signals():
-    """Makes SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread, as
-    Ctrl-C does, so a job cleans up the same way for all three."""
+    """Makes Ctrl-C (SIGINT), SIGTERM and SIGHUP raise KeyboardInterrupt in the
+    main thread, recorded, so a job cleans up the same way for all three and
+    `raise_if_stopped` finds one whose KeyboardInterrupt was lost."""
+    _received.clear()
     for signum in STOPPING_SIGNALS:
         signal.signal(signum, stop)
 
@@ -94,9 +96,19 @@ def stop(signum, frame=None):
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def raise_if_stopped():
+    """KeyboardInterrupt if a stopping signal came but its KeyboardInterrupt
+    was lost: raised inside a finalizer (`__del__`, whose exceptions Python
+    ignores) or turned into another error by the code it interrupted."""
+    if _received:
+        raise KeyboardInterrupt(signal.Signals(_received[-1]).name)
+
+
 def stopped_by():
     """The name of the signal that stopped the job ("SIGTERM"), or "" for Ctrl-C."""
-    return signal.Signals(_received[-1]).name if _received else ""
+    if not _received or _received[-1] == signal.SIGINT:
+        return ""
+    return signal.Signals(_received[-1]).name
 
 
 def exit_status():

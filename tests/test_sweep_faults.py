@@ -210,3 +210,34 @@ def test_ctrl_c_prints_one_line_exits_130_and_keeps_only_finished_runs(tmp_path)
     assert sum("interrupted" in line for line in err.splitlines()) == 1
     assert list(runs.rglob("result.json")) == []
     assert (tmp_path / "quick" / ".lock").read_text() == ""
+
+
+def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_sweep(
+    tmp_path, monkeypatch, capsys
+):
+    """Python ignores an exception raised in `__del__`, so a Ctrl-C that landed
+    while finalizers ran (TensorFlow's, as a finished run's objects are
+    collected) was lost and the sweep trained on, to exit 0."""
+    from experiments.sweep import training
+
+    train = training.train
+
+    class Finalizer:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)  # its KeyboardInterrupt: ignored
+
+    def train_then_finalize(*args, **kwargs):
+        result = train(*args, **kwargs)
+        Finalizer()
+        return result
+
+    monkeypatch.setattr(training, "train", train_then_finalize)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        status = run_sweep(tmp_path, *ONE_RUN[:2], "--learning-rates", "0.01,0.03")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert status == 130
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("interrupted: finished runs are kept")
+    assert len(list((tmp_path / "quick").rglob("result.json"))) == 1

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
+from experiments import cli
 from experiments.cli import UsageError
 from experiments.data import DATASETS
 from experiments.sweep.plan import best_reruns, check_protocol, plan
@@ -227,6 +228,7 @@ def train_all(specs, datasets, sweep_dir, executor):
         for outcome in executor.run(group, datasets[name], sweep_dir)
     )
     for index, outcome in enumerate(outcomes, 1):
+        cli.raise_if_stopped()
         elapsed = time.perf_counter() - started
         finished.append(outcome)
         if outcome.error is not None:
