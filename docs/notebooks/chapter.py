@@ -623,11 +623,11 @@ plt.show()
 #   up to about 1/(1 − β) = 10 times η), Adam and AdamW at 1e-3-3e-3. On
 #   the CNN each fails an order of magnitude above its range (Adam at 1e-2:
 #   8.5%); the MLP forgives more.
-# - **On the full Fashion-MNIST (54,000 images), the CNN starts to
-#   separate them**: Adam (91.64%) is ahead of momentum, momentum with L2
-#   decay and gradient descent by 0.7-1.3 points, Welch's interval
-#   excluding 0, while AdamW and Nesterov cannot be told apart from it; on
-#   the MLP all six end within 0.6 points ([full_size.md](../full_size.md)).
+# - **On the full Fashion-MNIST (54,000 images), the CNN barely separates
+#   them**: Adam (91.76%) is ahead of momentum by 1.3 points, Welch's
+#   interval excluding 0, while the other four cannot be told apart from
+#   it; on the MLP all six end within 0.4 points
+#   ([full_size.md](../full_size.md)).
 # - **On a small transformer, Adam's family wins clearly.** On Tiny
 #   Shakespeare (the section above) AdamW, Adam and Adam without bias
 #   correction tie at about 1.78 nats per character; the best momentum
