@@ -212,6 +212,8 @@ def test_ctrl_c_prints_one_line_exits_130_and_keeps_only_finished_runs(tmp_path)
     assert (tmp_path / "quick" / ".lock").read_text() == ""
 
 
+# The KeyboardInterrupt that Python ignores in `__del__` is the point.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_ctrl_c_lost_in_a_finalizer_still_stops_the_sweep(
     tmp_path, monkeypatch, capsys
 ):
