@@ -1,7 +1,10 @@
-"""Pre-train on some digits, fine-tune on others: the sweep's `pretrain` stage."""
+"""Pre-train on some digits, fine-tune on others: a sweep that starts from
+another sweep's weights (`start_from`), and old folders whose pre-training
+ran inside the fine-tuning sweep, moved by `migrations`."""
 
 import csv
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -24,11 +27,8 @@ batch_size = 64
 max_train_samples = 256
 workers = 1
 
-[pretrain]
-classes = [0, 1, 2, 3, 4]
-optimizer = "adam"
-learning_rate = 1e-3
-epochs = 2
+[start_from]
+sweep = "pretrain.toml"
 new_layers = ["logits"]
 
 [optimizers.one_rate]
@@ -42,9 +42,25 @@ from_scratch = true
 """
 
 
-def run_finetune(tmp_path, toml=TINY_FINETUNE, *extra):
+TINY_PRETRAIN = """
+name = "pretrain_0_4"
+models = ["mlp"]
+classes = [0, 1, 2, 3, 4]
+learning_rates = [1e-3]
+epochs = 2
+batch_size = 64
+max_train_samples = 256
+workers = 1
+save_weights = true
+
+[optimizers.adam]
+"""
+
+
+def run_finetune(tmp_path, toml=TINY_FINETUNE, *extra, pretrain=TINY_PRETRAIN):
     config = tmp_path / "finetune.toml"
     config.write_text(toml)
+    (tmp_path / "pretrain.toml").write_text(pretrain)
     return sweep.main(
         [
             "--config",
@@ -68,8 +84,10 @@ def finished(tmp_path_factory):
     return tmp_path / "logs" / "finetune"
 
 
-def test_pretraining_runs_once_and_is_kept_out_of_the_comparison(finished):
-    pretrained = finished / "pretrain" / "mlp" / "adam" / "lr=0.001"
+def test_the_start_sweep_trains_first_in_its_own_folder_and_keeps_its_weights(
+    finished,
+):
+    pretrained = finished.parent / "pretrain_0_4" / "mlp" / "adam" / "lr=0.001"
     assert (pretrained / "model.weights.h5").exists()
     data = json.loads((pretrained / "run.json").read_text())["data"]
     assert data["classes"] == [0, 1, 2, 3, 4]
@@ -77,10 +95,14 @@ def test_pretraining_runs_once_and_is_kept_out_of_the_comparison(finished):
         rows = list(csv.DictReader(f))
     assert sorted(r["optimizer"] for r in rows) == ["frozen", "one_rate", "scratch"]
     assert {r["train_samples"] for r in rows} == {"256"}
+    one_rate = json.loads((finished / "mlp" / "one_rate" / "lr=0.03" / "run.json").read_text())
+    assert one_rate["run"]["init"] == "pretrain_0_4/mlp/adam/lr=0.001"
+    assert not (finished / "pretrain").exists()
+    assert json.loads((finished / "sweep.json").read_text())["layout"] == 2
 
 
 def test_frozen_layers_keep_the_pretrained_weights_and_scratch_does_not(finished):
-    pretrained = finished / "pretrain" / "mlp" / "adam" / "lr=0.001"
+    pretrained = finished.parent / "pretrain_0_4" / "mlp" / "adam" / "lr=0.001"
     tag = "weights/mlp/dense_1/kernel"
     final_pretrained = histogram(pretrained, tag, -1)
     frozen = finished / "mlp" / "frozen" / "lr=0.03"
@@ -121,43 +143,127 @@ def test_load_pretrained_copies_every_layer_but_the_new_ones(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    "which, change, message",
     [
-        (("epochs = 2\nnew_layers", "epochs = 2\nmomentum = 0.9\nnew_layers"),
-         "pretrain: unknown key 'momentum'"),
-        (('new_layers = ["logits"]', 'new_layers = ["head"]'),
-         "pretrain.new_layers: mlp has no layer 'head'"),
-        (("classes = [5, 6, 7, 8, 9]", "classes = [5, 10]"),
+        ("finetune", ('new_layers = ["logits"]', 'new_layers = ["logits"]\nmomentum = 0.9'),
+         "start_from: unknown key 'momentum'"),
+        ("finetune", ('new_layers = ["logits"]', 'new_layers = ["head"]'),
+         "start_from.new_layers: mlp has no layer 'head'"),
+        ("finetune", ('sweep = "pretrain.toml"', 'sweep = "absent.toml"'),
+         "absent.toml not found"),
+        ("finetune", ("[start_from]", "[pretrain]"),
+         "[pretrain] is now a sweep of its own"),
+        ("finetune", ("classes = [5, 6, 7, 8, 9]", "classes = [5, 10]"),
          "classes must be digits 0-9, got [5, 10]"),
-        (('optimizer = "adam"', 'optimizer = "adamax"'), "unknown optimizer 'adamax'"),
-        (('recipe = "momentum"\n[optimizers.frozen]',
-          'recipe = "momentum"\nfrom_scratch = 1\n[optimizers.frozen]'),
+        ("finetune", ("workers = 1", "workers = 1\nseeds = [0, 1]"),
+         "pretrain.toml has 0 runs of mlp with seed 1"),
+        ("finetune", ('recipe = "momentum"\n[optimizers.frozen]',
+                      'recipe = "momentum"\nfrom_scratch = 1\n[optimizers.frozen]'),
          "optimizer one_rate: from_scratch must be true or false"),
+        ("pretrain", ("[optimizers.adam]", "[optimizers.adamax]"),
+         "unknown optimizer 'adamax'"),
+        ("pretrain", ("learning_rates = [1e-3]", "learning_rates = [1e-3, 1e-2]"),
+         "pretrain.toml has 2 runs of mlp with seed 0"),
+        ("pretrain", ("save_weights = true", ""),
+         "does not keep its runs' weights; set save_weights = true there"),
+        ("pretrain", ('name = "pretrain_0_4"', 'name = "finetune"'),
+         "has this sweep's name, 'finetune'"),
+        ("pretrain", ("[optimizers.adam]", '[optimizers.adam]\n[start_from]\nsweep = "x.toml"'),
+         "starts from another sweep itself"),
     ],
 )  # fmt: skip
 def test_bad_finetune_configs_exit_2_and_write_nothing(
-    change, message, tmp_path, capsys
+    which, change, message, tmp_path, capsys
 ):
-    toml = TINY_FINETUNE.replace(*change)
-    assert toml != TINY_FINETUNE
-    assert run_finetune(tmp_path, toml) == 2
+    tomls = {"finetune": TINY_FINETUNE, "pretrain": TINY_PRETRAIN}
+    tomls[which] = tomls[which].replace(*change)
+    assert tomls[which] != {"finetune": TINY_FINETUNE, "pretrain": TINY_PRETRAIN}[which]
+    assert run_finetune(tmp_path, tomls["finetune"], pretrain=tomls["pretrain"]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "logs").exists()
 
 
-def test_a_diverged_pretraining_fails_cleanly_and_is_retried(tmp_path, capsys):
+def test_a_diverged_start_fails_cleanly_and_trains_once_its_settings_are_fixed(
+    tmp_path, capsys
+):
     """Nothing is fine-tuned from it, the sweep ends on the failure, and the
-    same folder trains again once the pretrain settings are fixed."""
-    diverging = TINY_FINETUNE.replace("learning_rate = 1e-3", "learning_rate = 1e4")
-    assert run_finetune(tmp_path, diverging) == 1
+    same command trains on once the start sweep's file is fixed."""
+    diverging = TINY_PRETRAIN.replace("learning_rates = [1e-3]", "learning_rates = [1e4]")
+    assert run_finetune(tmp_path, pretrain=diverging) == 1
     out, err = capsys.readouterr()
     assert err.strip().splitlines()[-1].startswith("failed: ")
-    assert "pre-training diverged; change the pretrain settings" in err
+    assert "diverged; nothing starts from it (change pretrain_0_4's settings)" in err
     assert "Traceback" not in err and "holds no finished runs" not in err
     sweep_dir = tmp_path / "logs" / "finetune"
     assert not (sweep_dir / "summary.md").exists()
     assert run_finetune(tmp_path) == 0
     out = capsys.readouterr().out
-    assert "pre-training: 1 runs to train, 0 already finished" in out
+    assert "pretrain_0_4: 1 runs to train, 0 already finished" in out
+    assert "finetune: 3 runs to train, 0 already finished" in out
     assert (sweep_dir / "summary.md").exists()
+
+
+def as_layout_1(logs):
+    """The folders as a [pretrain] table left them: the start sweep's runs in
+    finetune/pretrain/, marked as that stage, and the fine-tuning runs'
+    `init` pointing there; no layout recorded."""
+    start, sweep_dir = logs / "pretrain_0_4", logs / "finetune"
+    shutil.move(start / "mlp", sweep_dir / "pretrain" / "mlp")
+    shutil.rmtree(start)
+    for path in sweep_dir.rglob("run.json"):
+        saved = json.loads(path.read_text())
+        if "pretrain" in path.parts:
+            saved["run"]["stage"] = "pretrain"
+        saved["run"]["init"] = saved["run"]["init"].replace("pretrain_0_4/", "pretrain/")
+        path.write_text(json.dumps(saved))
+    recorded = json.loads((sweep_dir / "sweep.json").read_text())
+    del recorded["layout"]
+    (sweep_dir / "sweep.json").write_text(json.dumps(recorded))
+
+
+@pytest.fixture
+def layout_1(finished, tmp_path):
+    """A copy of the finished sweeps in layout 1, in tmp_path/logs."""
+    shutil.copytree(finished.parent, tmp_path / "logs")
+    as_layout_1(tmp_path / "logs")
+    return tmp_path / "logs"
+
+
+def test_an_old_folder_s_pretraining_moves_to_its_sweep_and_nothing_retrains(
+    layout_1, tmp_path, capsys
+):
+    weights = (layout_1 / "finetune" / "pretrain" / "mlp" / "adam" / "lr=0.001"
+               / "model.weights.h5").read_bytes()  # fmt: skip
+    assert run_finetune(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "moved 1 pre-training runs" in out
+    assert "pretrain_0_4: 0 runs to train, 1 already finished" in out
+    assert "finetune: 0 runs to train, 3 already finished" in out
+    moved = layout_1 / "pretrain_0_4" / "mlp" / "adam" / "lr=0.001"
+    assert (moved / "model.weights.h5").read_bytes() == weights
+    assert "stage" not in json.loads((moved / "run.json").read_text())["run"]
+    assert not (layout_1 / "finetune" / "pretrain").exists()
+    assert json.loads((layout_1 / "finetune" / "sweep.json").read_text())["layout"] == 2
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("no start", "holds pre-training runs in pretrain/, from a [pretrain] table"),
+        ("taken", "cannot move its pre-training runs"),
+    ],
+)
+def test_an_old_folder_that_cannot_move_is_one_line_and_left_as_it_was(
+    change, message, layout_1, tmp_path, capsys
+):
+    toml = TINY_FINETUNE
+    if change == "no start":
+        toml = toml.replace('[start_from]\nsweep = "pretrain.toml"\nnew_layers = ["logits"]\n', "")
+    else:
+        (layout_1 / "pretrain_0_4" / "mlp" / "adam" / "lr=0.001").mkdir(parents=True)
+    before = sorted(str(p.relative_to(layout_1)) for p in layout_1.rglob("*"))
+    assert run_finetune(tmp_path, toml) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the data's note
+    assert last.startswith("error: ") and message in last
+    assert sorted(str(p.relative_to(layout_1)) for p in layout_1.rglob("*")) == before

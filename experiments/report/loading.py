@@ -49,8 +49,6 @@ def load_runs(sweep_dir):
         except UnreadableRun as error:
             print(f"warning: report skips {run_dir}: {error}", file=sys.stderr)
             continue
-        if spec.stage:  # pre-training: a means, not a result to compare
-            continue
         if current is not None and str(spec.setting_folder) not in current:
             left_out += 1
             continue

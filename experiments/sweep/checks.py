@@ -1,6 +1,6 @@
 """Every check of a whole sweep, before anything is written: names, numbers,
 each optimizer table built with each value the grid gives it, per-layer
-patterns and pre-training against the models. The checks change nothing:
+patterns and the starting weights against the models. The checks change nothing:
 `reading.load` hands them a config already in its one form.
 Imports no TensorFlow (Keras only when an optimizer or model is built).
 """
@@ -9,6 +9,7 @@ from experiments import cli, data
 from experiments.cli import UsageError
 from experiments.problems import PROBLEMS
 from experiments.sweep import axes, optimizer_tables
+from experiments.sweep.config import start_key
 from experiments.sweep.optimizer_tables import applies_to, probe, uses
 
 
@@ -40,8 +41,8 @@ def check(config, rerun_best):
             _check_multipliers(label, settings, problem_list)
     _check_optimizer_axes(config)
     _check_argument_values(config)
-    if config.pretrain:
-        _check_pretrain(config, rerun_best)
+    if config.start_from:
+        _check_start(config, rerun_best)
 
 
 def _check_names(config):
@@ -207,23 +208,30 @@ def _check_schedule_settings(config):
     )
 
 
-def _check_pretrain(config, rerun_best):
-    import custom_optimizers
+def _check_start(config, rerun_best):
+    """Each run has one run of `start_from`'s sweep to start from (its
+    problem and seed), and each new layer is a layer of the model."""
     from experiments import models
 
-    pretrain = config.pretrain
-    cli.names([pretrain["optimizer"]], custom_optimizers.available(), "optimizer")
-    axes.axis("learning_rate").check(pretrain["learning_rate"])
-    if pretrain["epochs"] < 1:
-        raise UsageError(f"pretrain.epochs must be >= 1, got {pretrain['epochs']}")
+    if rerun_best:
+        raise UsageError("--rerun-best does not combine with start_from; give seeds")
+    start = config.start_from
+    seed_axis = axes.axis("seed")
+    for problem in config.problem_list():
+        for seed in config.grid.get("seed", [config.fixed_value(seed_axis, problem)]):
+            found = start["runs"].get(start_key(problem, seed), [])
+            if len(found) != 1:
+                raise UsageError(
+                    f"start_from: {start['sweep']} has {len(found)} runs of "
+                    f"{problem.folder} with seed {seed}; each run here starts "
+                    "from exactly one"
+                )
     shipped = [p.model for p in config.problem_list() if p.model in models.MODELS]
     for model in dict.fromkeys(shipped):  # a user's model: at its first run
         layers = [layer.name for layer in models.build(model, 0).layers]
-        for layer in pretrain["new_layers"]:
+        for layer in start["new_layers"]:
             if layer not in layers:
                 raise UsageError(
-                    f"pretrain.new_layers: {model} has no layer {layer!r}; "
+                    f"start_from.new_layers: {model} has no layer {layer!r}; "
                     f"its layers: {', '.join(layers)}"
                 )
-    if rerun_best:
-        raise UsageError("--rerun-best does not combine with pretrain; give seeds")

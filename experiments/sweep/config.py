@@ -71,9 +71,14 @@ class SweepConfig:
     address: str = ""
     # Labels (digits) to train and evaluate on; empty: all.
     classes: list = field(default_factory=list)
-    # Pre-train first and start every run from those weights (see finetune.toml):
-    # classes, optimizer, learning_rate, epochs, new_layers.
-    pretrain: dict = field(default_factory=dict)
+    # Keep each run's trained weights (WEIGHTS_FILE), for sweeps that start from them.
+    save_weights: bool = False
+    # Start every run from another sweep's weights (see finetune.toml):
+    # `sweep`, its TOML file; `new_layers`, the layers that start afresh;
+    # and, filled in by `reading`, that sweep's `name` and its `runs`:
+    # {"<problem>/<seed>": [its run folders of that problem and seed, in
+    # the log folder]}.
+    start_from: dict = field(default_factory=dict)
 
     def problem_list(self):
         if self.problems:
@@ -88,15 +93,14 @@ class SweepConfig:
 
     def runs(self):
         """Every run of the sweep: problem × table × its axes' values."""
-        pretrained = {(s.problem, s.values["seed"]): s for s in self.pretrain_runs()}
         specs = []
         for problem in self.problem_list():
             for label, settings in self.optimizers.items():
                 if applies_to(settings, problem):
-                    specs += self._table_runs(problem, label, settings, pretrained)
+                    specs += self._table_runs(problem, label, settings)
         return specs
 
-    def _table_runs(self, problem, label, settings, pretrained):
+    def _table_runs(self, problem, label, settings):
         values_of = self.axis_values(label, settings, problem)
         own = _own_values(label, settings, values_of)
         specs = []
@@ -113,7 +117,6 @@ class SweepConfig:
                 for k, v in optimizer_tables.run_settings(settings).items()
                 if values.get(k) is None
             }
-            start = pretrained.get((problem, values["seed"]))
             specs.append(
                 RunSpec(
                     problem=problem,
@@ -124,8 +127,9 @@ class SweepConfig:
                     divergence_loss=problem.divergence_loss or self.divergence_loss,
                     schedule_settings=self.schedule_settings(values["schedule"]),
                     test_every_epoch=self.test_every_epoch,
+                    save_weights=self.save_weights,
                     spelled=spelled,
-                    **self._start(start, settings),
+                    **self._start(problem, values["seed"], settings),
                 )
             )
         return specs
@@ -162,36 +166,13 @@ class SweepConfig:
             or getattr(self, key) != SETTING_DEFAULTS[key]
         }
 
-    def _start(self, pretrained, settings):
-        if pretrained is None or settings.get("from_scratch"):
+    def _start(self, problem, seed, settings):
+        """The weights a run starts from: the run of `start_from`'s sweep on
+        the same problem and seed (`checks` makes sure there is one)."""
+        if not self.start_from or settings.get("from_scratch"):
             return {}
-        return {
-            "init": str(pretrained.folder),
-            "new_layers": tuple(self.pretrain.get("new_layers", ())),
-        }
-
-    def pretrain_runs(self):
-        """One pre-training run per problem and seed, when `pretrain` is set."""
-        if not self.pretrain:
-            return []
-        seed_axis, batch_axis = axes.axis("seed"), axes.axis("batch_size")
-        return [
-            RunSpec(
-                problem=problem,
-                optimizer=self.pretrain["optimizer"],
-                epochs=self.pretrain["epochs"],
-                values={
-                    "learning_rate": float(self.pretrain["learning_rate"]),
-                    "batch_size": self.fixed_value(batch_axis, problem),
-                    "seed": seed,
-                },
-                divergence_loss=self.divergence_loss,
-                stage="pretrain",
-                save_weights=True,
-            )
-            for problem in self.problem_list()
-            for seed in self.grid.get("seed", [self.fixed_value(seed_axis, problem)])
-        ]
+        [start] = self.start_from["runs"][start_key(problem, seed)]
+        return {"init": start, "new_layers": tuple(self.start_from["new_layers"])}
 
     def set_grid(self, name, values, what):
         """Sets the axis `name` to `values`, checked (`what` names their source)."""
@@ -200,6 +181,11 @@ class SweepConfig:
             **self.grid,
             name: optimizer_tables.checked_values(axis, values, what),
         }
+
+
+def start_key(problem, seed):
+    """How `start_from`'s runs are found: by problem and seed."""
+    return f"{problem.folder}/{seed}"
 
 
 def _own_values(label, settings, values_of):

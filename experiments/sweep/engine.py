@@ -13,6 +13,7 @@ from pathlib import Path
 from experiments import cli
 from experiments.cli import UsageError
 from experiments.data import DATASETS
+from experiments.sweep import migrations
 from experiments.sweep.plan import best_reruns, check_protocol, plan
 from experiments.sweep.run_files import (
     ERROR_FILE,
@@ -33,42 +34,33 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
     from experiments.sweep.hparams import write_hparams_config
 
     sweep_dir = Path(_cluster_logdir(config, logdir)) / config.name
-    grid, pretraining = config.runs(), config.pretrain_runs()
-    check_folder_names(sweep_dir, [*grid, *pretraining])
+    grid = config.runs()
+    check_folder_names(sweep_dir, grid)
     datasets = load_datasets(config, grid, config.classes, data_dir, download)
     check_models(grid, datasets)
-    pretrain_data = (
-        load_datasets(
-            config, pretraining, config.pretrain["classes"], data_dir, download
-        )
-        if pretraining
-        else {}
-    )
     with FolderLock(sweep_dir):
+        migrations.upgrade(sweep_dir, config)
+        failed = _start_weights(
+            config, sweep_dir.parent, report=report, verbose=verbose,
+            data_dir=data_dir, download=download,
+        )  # fmt: skip
+        if failed:  # nothing is fine-tuned from missing or broken weights
+            return failed
         check_protocol(grid, sweep_dir, _identities(datasets), force)
         (todo, done), counts = _planned(grid, sweep_dir, datasets, force)
-        pretrain_todo = []
-        if pretraining:
-            (pretrain_todo, _), pretrain_counts = _planned(
-                pretraining, sweep_dir, pretrain_data, force, redo_diverged=True
-            )
-            print(f"pre-training: {pretrain_counts}")
         print(f"sweep {sweep_dir}: {counts}")
         write_sweep_file(sweep_dir, config, todo + done)
         write_hparams_config(sweep_dir, grid)
         reruns_at_most = [*{s.entry: s for s in grid}.values()] * rerun_best
         executor = make_executor(
             config,
-            pretrain_todo + todo + reruns_at_most,
+            todo + reruns_at_most,
             {name: len(dataset.x_train) for name, dataset in datasets.items()},
             verbose,
         )
         print(executor.describe())
         try:
-            failed = train_all(pretrain_todo, pretrain_data, sweep_dir, executor)
-            failed += [] if failed else unusable_pretraining(pretraining, sweep_dir)
-            if not failed:  # nothing is fine-tuned from broken weights
-                failed += train_all(todo, datasets, sweep_dir, executor)
+            failed = train_all(todo, datasets, sweep_dir, executor)
             if rerun_best:
                 failed += _rerun_best(
                     todo + done, sweep_dir, datasets, force, rerun_best, executor
@@ -79,6 +71,30 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
         if any(is_finished(sweep_dir / spec.folder) for spec in todo + done):
             report(sweep_dir)
     return failed
+
+
+def _start_weights(config, logdir, **options):
+    """Trains the sweep `start_from` names where it is not finished; returns
+    its failures, and its runs this sweep starts from that diverged."""
+    if not config.start_from:
+        return []
+    from experiments.sweep.executors import Outcome
+    from experiments.sweep.reading import load
+
+    start = load(config.start_from["sweep"])
+    print(f"starting weights: the sweep {config.start_from['sweep']}")
+    failed = run_sweep(start, logdir, **options)
+    if failed:
+        return failed
+    used = {folder for runs in config.start_from["runs"].values() for folder in runs}
+    diverged = [
+        Outcome(spec, None, f"diverged; nothing starts from it (change {start.name}'s settings)")
+        for spec in start.runs()
+        if str(Path(start.name) / spec.folder) in used
+        and read_run(Path(logdir) / start.name / spec.folder)[1]["diverged"]
+    ]  # fmt: skip
+    report_failures(diverged, Path(logdir) / start.name)
+    return diverged
 
 
 def _cluster_logdir(config, logdir):
@@ -187,9 +203,9 @@ def _identities(datasets):
     return {name: dataset.identity for name, dataset in datasets.items()}
 
 
-def _planned(specs, sweep_dir, datasets, force, redo_diverged=False):
+def _planned(specs, sweep_dir, datasets, force):
     """(The runs to train, those finished), and a line saying how many of each."""
-    todo, done = plan(specs, sweep_dir, _identities(datasets), force, redo_diverged)
+    todo, done = plan(specs, sweep_dir, _identities(datasets), force)
     return (todo, done), f"{len(todo)} runs to train, {len(done)} already finished"
 
 
@@ -199,7 +215,10 @@ def write_sweep_file(sweep_dir, config, specs):
     settings = sorted({str(spec.setting_folder) for spec in specs})
     write_text(
         sweep_dir / SWEEP_FILE,
-        json.dumps({**asdict(config), "settings": settings}, indent=2),
+        json.dumps(
+            {**asdict(config), "settings": settings, "layout": migrations.LAYOUT},
+            indent=2,
+        ),
     )
 
 
@@ -288,17 +307,6 @@ def time_left(specs, finished, elapsed):
     run_seconds = sum(outcome.seconds for outcome in finished) or 1e-9
     work = sum(spec.epochs * epoch_seconds(spec.model) for spec in remaining)
     return work * elapsed / run_seconds
-
-
-def unusable_pretraining(pretraining, sweep_dir):
-    """Pre-training runs that diverged, as failed outcomes: nothing starts from them."""
-    from experiments.sweep.executors import Outcome
-
-    return [
-        Outcome(spec, None, "pre-training diverged; change the pretrain settings")
-        for spec in pretraining
-        if read_run(sweep_dir / spec.folder)[1]["diverged"]
-    ]
 
 
 def report_failures(failed, sweep_dir):

@@ -22,16 +22,14 @@ from experiments.sweep.spec import CODE_KEYS, DIVERGENCE_LOSS
 SPLIT_KEYS = ("validation_fraction", "max_train_samples", "split_seed")
 
 
-def plan(specs, sweep_dir, data_identities, force, redo_diverged=False):
+def plan(specs, sweep_dir, data_identities, force):
     """Splits the runs into those to train and those already finished.
 
     `data_identities` maps each dataset to the identity of the data loaded
     now. A finished run whose saved settings or data differ from the new
     ones is an error: it belongs to another sweep and must be neither
     reused nor overwritten. A run whose files cannot be read is trained
-    again, and so is one that diverged when `redo_diverged` (pre-training:
-    nothing can start from it, so it is retried, with whatever settings are
-    given now).
+    again.
     """
     todo, done = [], []
     for spec in specs:
@@ -42,12 +40,9 @@ def plan(specs, sweep_dir, data_identities, force, redo_diverged=False):
             todo.append(spec)
             continue
         try:
-            config, result = read_run(run_dir)
+            config, _ = read_run(run_dir)
         except UnreadableRun as error:
             print(f"warning: {run_dir}: {error}; training it again", file=sys.stderr)
-            todo.append(spec)
-            continue
-        if redo_diverged and result["diverged"]:
             todo.append(spec)
             continue
         changed = spec.differences(config["run"]) + data_differences(
@@ -126,8 +121,6 @@ def _protocol_differences(config, expected, data_identities):
     run = {**config["run"],
            "metric": config.get("problem", {}).get("metric", Problem.metric),
            "backend": recorded_backend(config)}  # fmt: skip
-    if run.get("stage"):  # pre-training: checked by its own plan
-        return []
     problem = (
         config.get("problem", {}).get("name") or run.get("problem") or run["model"]
     )

@@ -18,7 +18,7 @@ from experiments import cli, plugins, problems
 from experiments.cli import UsageError
 from experiments.sweep import axes
 from experiments.sweep.checks import check
-from experiments.sweep.config import CONFIGS, SweepConfig
+from experiments.sweep.config import CONFIGS, SweepConfig, start_key
 
 
 # The older list keys (and flags) of the axes that have one: learning_rates → learning_rate.
@@ -45,6 +45,12 @@ def read_config(path):
     raw = _load_toml(path)
     known = {f.name: f for f in fields(SweepConfig) if f.name != "grid"}
     allowed = [*known, *PLURAL_KEYS, "grid"]
+    if "pretrain" in raw:
+        raise UsageError(
+            f"{path}: [pretrain] is now a sweep of its own: move its settings to "
+            "a TOML file with save_weights = true and name it in [start_from] "
+            "(experiments/configs/finetune.toml)"
+        )
     unknown = sorted(set(raw) - set(allowed))
     if unknown:
         raise UsageError(
@@ -67,6 +73,8 @@ def read_config(path):
             settings[key] = _typed(value, _key_type(key), f"{path}: {key}")
     if "optimizers" in settings:
         settings["optimizers"] = _optimizer_tables(settings["optimizers"], path)
+    if "start_from" in settings:
+        settings["start_from"] = _start_table(settings["start_from"], path)
     config = replace(SweepConfig(), **settings)
     _read_grid(config, raw, path)
     return config
@@ -84,6 +92,51 @@ def _optimizer_tables(tables, path):
                 raise UsageError(f"{path}: optimizers.{label}.class must be a string")
             settings["class"] = plugins.absolute(settings["class"], Path(path).parent)
     return tables
+
+
+# The keys of [start_from] a file sets (`reading` adds `name` and `runs`).
+START_KEYS = {"sweep": str, "new_layers": list}
+
+
+def _start_table(table, path):
+    """[start_from], typed, its `sweep` file made absolute against this file's folder."""
+    unknown = sorted(set(table) - set(START_KEYS))
+    if unknown or "sweep" not in table:
+        raise UsageError(
+            f"{path}: start_from: "
+            + (f"unknown key {unknown[0]!r}" if unknown else "no sweep given")
+            + "; give sweep (its TOML file) and new_layers"
+        )
+    typed = {
+        key: _typed(table.get(key, []), kind, f"{path}: start_from.{key}")
+        for key, kind in START_KEYS.items()
+    }
+    return {**typed, "sweep": str((Path(path).parent / typed["sweep"]).resolve())}
+
+
+def _with_start_runs(start_from, name):
+    """`start_from` with the name of the sweep it names and its runs by
+    problem and seed; that sweep is loaded and checked whole."""
+    path = start_from["sweep"]
+    if read_config(path).start_from:
+        raise UsageError(
+            f"start_from: {path} starts from another sweep itself; name that one"
+        )
+    start = load(path)
+    if not start.save_weights:
+        raise UsageError(
+            f"start_from: {path} does not keep its runs' weights; set "
+            "save_weights = true there"
+        )
+    if start.name == name:
+        raise UsageError(
+            f"start_from: {path} has this sweep's name, {name!r}; they need two folders"
+        )
+    runs = {}
+    for spec in start.runs():
+        key = start_key(spec.problem, spec.values["seed"])
+        runs.setdefault(key, []).append(str(Path(start.name) / spec.folder))
+    return {**start_from, "name": start.name, "runs": runs}
 
 
 def _problem_tables(value, path):
@@ -214,6 +267,8 @@ def load(path=None, *, problems=None, models=None, dataset=None, optimizers=None
     if not config.address:
         config.address = os.environ.get("RAY_ADDRESS", "")
     normalize(config)
+    if config.start_from:
+        config.start_from = _with_start_runs(config.start_from, config.name)
     check(config, rerun_best)
     return config
 
@@ -249,34 +304,9 @@ def choose_problems(config, problems, models, dataset, flags):
 
 def normalize(config):
     """Puts `config`'s lists in their one form: models without repeats,
-    classes sorted, the pre-training table typed; UsageError for a value
-    of the wrong kind."""
+    classes sorted; UsageError for a value of the wrong kind."""
     config.models = list(dict.fromkeys(config.models))
     config.classes = _classes(config.classes, "classes")
-    if config.pretrain:
-        config.pretrain = _pretrain_table(config.pretrain)
-
-
-PRETRAIN_KEYS = {
-    "classes": list,
-    "optimizer": str,
-    "learning_rate": float,
-    "epochs": int,
-    "new_layers": list,
-}
-
-
-def _pretrain_table(table):
-    unknown = sorted(set(table) - set(PRETRAIN_KEYS))
-    if unknown:
-        raise UsageError(
-            f"pretrain: unknown key {unknown[0]!r}; allowed: {', '.join(PRETRAIN_KEYS)}"
-        )
-    typed = {
-        key: _typed(table.get(key), kind, f"pretrain.{key}")
-        for key, kind in PRETRAIN_KEYS.items()
-    }
-    return {**typed, "classes": _classes(typed["classes"], "pretrain.classes")}
 
 
 def _classes(values, what):

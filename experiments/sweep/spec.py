@@ -44,8 +44,7 @@ class RunSpec:
     optimizer_settings: dict = field(default_factory=dict)  # override the registry's
     divergence_loss: float = DIVERGENCE_LOSS
     schedule_settings: dict = field(default_factory=dict)  # see make_schedule
-    stage: str = ""  # "pretrain" for a run whose weights others start from
-    init: str = ""  # the run folder (in this sweep) whose weights this run starts from
+    init: str = ""  # the run folder, in the log folder, whose weights this run starts from
     new_layers: tuple = ()  # with `init`: layers that start afresh instead
     save_weights: bool = False  # keep the trained weights (WEIGHTS_FILE)
     test_every_epoch: bool = False  # evaluate the test set after every epoch
@@ -72,14 +71,14 @@ class RunSpec:
 
     @property
     def folder(self):
-        """[<stage>/]<problem>/<optimizer>/lr=<η>[,<tag>=<value>…]: each axis not
+        """<problem>/<optimizer>/lr=<η>[,<tag>=<value>…]: each axis not
         at its default adds its tag, in AXES' order (lr, wd, schedule, …, seed)."""
         name = ",".join(
             a.label(self.values[a.name])
             for a in axes.of(self.values)
             if not a.is_default(self.values[a.name], self.problem)
         )
-        return Path(self.stage) / self.problem.folder / self.optimizer / name
+        return Path(self.problem.folder) / self.optimizer / name
 
     @property
     def optimizer_class(self):

@@ -256,7 +256,7 @@ def train(spec, dataset, sweep_dir, verbose=False):
     )
     if spec.init:
         models.load_pretrained(
-            model, Path(sweep_dir) / spec.init / WEIGHTS_FILE, spec.new_layers
+            model, Path(sweep_dir).parent / spec.init / WEIGHTS_FILE, spec.new_layers
         )
     if not spec.problem.decay_vectors:
         exclude_vectors_from_decay(optimizer, model)
