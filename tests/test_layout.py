@@ -186,6 +186,22 @@ def test_the_report_names_no_optimizer():
     assert named == []
 
 
+def test_the_report_finds_its_axes_by_role_not_by_name():
+    """Which axis the report tunes over, heat-maps or averages is its role in
+    axes.AXES; a stored protocol's keys (batch_size) are a file format."""
+    from experiments.report.baselines import PROTOCOL_KEYS
+    from experiments.sweep import axes
+
+    names = {a.name for a in axes.AXES} - set(PROTOCOL_KEYS)
+    named = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}"
+        for path, node in syntax_nodes()
+        if "report" in path.parts
+        and isinstance(node, ast.Constant) and node.value in names
+    ]  # fmt: skip
+    assert named == []
+
+
 def test_no_module_is_longer_than_400_lines():
     long = [
         f"{path.relative_to(ROOT)} ({length} lines)"

@@ -22,6 +22,7 @@ import numpy as np
 
 from experiments.problems import RUN_FIELDS, Problem
 from experiments.report import judging
+from experiments.report.columns import STEP_AXIS
 from experiments.report.intervals import t_interval
 from experiments.report.statistics import (
     epochs_to,
@@ -152,16 +153,16 @@ def entries(baseline):
             "metric": metric,
             "optimizer": f"{label} (stored)",
             "base_optimizer": label,
-            "learning_rate": best["learning_rate"],
+            STEP_AXIS: best[STEP_AXIS],
             "n_seeds": len(best["seeds"]),
             "stored": baseline["source"],
             "curves": curves,
             "grid_size": len(grid),
             "tuning_seeds": " ".join(map(str, _tuning_seeds(baseline["protocol"]))),
             "forgiving": forgiving(
-                judged, ((r["learning_rate"], r[metric]) for r in tuned), top
+                judged, ((r[STEP_AXIS], r[metric]) for r in tuned), top
             ),
-            "diverged_rates": [f"{r['learning_rate']:g}" for r in grid if r["diverged"]],
+            "diverged_rates": [f"{r[STEP_AXIS]:g}" for r in grid if r["diverged"]],
         }
         for name, values in curves.items():
             finals = [float(v) for v in values[:, -1]]
@@ -242,7 +243,7 @@ def per_epoch_pairs(settings, problem, baseline):
         if s["problem"] != problem or entry is None:
             continue
         if not math.isclose(
-            s["learning_rate"], entry["best"]["learning_rate"], rel_tol=1e-6
+            s[STEP_AXIS], entry["best"][STEP_AXIS], rel_tol=1e-6
         ):
             continue
         on_training_images = s["protocol"]["data"].get("validation_fraction") == 0

@@ -7,6 +7,7 @@ import numpy as np
 
 from experiments.plotting import pyplot, save
 from experiments.report import judging
+from experiments.report.columns import DECAY_AXIS, STEP_AXIS
 
 
 def plot_weight_decay_heatmaps(settings, problem, path):
@@ -21,8 +22,8 @@ def plot_weight_decay_heatmaps(settings, problem, path):
     chosen = [s for s in settings if s["problem"] == problem and s["in_decay_grid"]]
     judged = chosen[0]
     optimizers = list(dict.fromkeys(s["optimizer"] for s in chosen))
-    rates = sorted({s["learning_rate"] for s in chosen})
-    decays = sorted({s["weight_decay"] for s in chosen})
+    rates = sorted({s[STEP_AXIS] for s in chosen})
+    decays = sorted({s[DECAY_AXIS] for s in chosen})
     grids = {o: _decay_grid(chosen, o, rates, decays) for o in optimizers}
     scales = _decay_scales(grids, judging.lower_is_better(chosen[0]))
     forms = {
@@ -75,7 +76,7 @@ def _decay_grid(chosen, optimizer, rates, decays):
     for s in chosen:
         if s["optimizer"] != optimizer:
             continue
-        cell = decays.index(s["weight_decay"]), rates.index(s["learning_rate"])
+        cell = decays.index(s[DECAY_AXIS]), rates.index(s[STEP_AXIS])
         diverged[cell] = s["diverged"]
         if not s["diverged"]:
             accuracy[cell], loss[cell] = judging.value(s), s["train_loss"]

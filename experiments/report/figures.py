@@ -15,6 +15,7 @@ from experiments.plotting import (
     within_range,
 )
 from experiments.report import baselines, judging
+from experiments.report.columns import STEP_AXIS
 from experiments.report.decay_figures import plot_weight_decay_heatmaps
 from experiments.report.statistics import (
     PROFILE_TAUS,
@@ -66,7 +67,7 @@ def _best_per_learning_rate(settings):
     """For each (problem, optimizer, lr), its best weight decay's setting (the only one without a grid)."""
     best = {}
     for s in settings:
-        key = (s["problem"], s["optimizer"], s["learning_rate"])
+        key = (s["problem"], s["optimizer"], s[STEP_AXIS])
         value = judging.value(s)
         score = (
             -np.inf if s["diverged"] or not usable(value) else judging.score(s, value)
@@ -142,7 +143,7 @@ def plot_sensitivity(settings, path):
                     for s in settings
                     if s["problem"] == problem and s["optimizer"] == optimizer
                 ),
-                key=lambda s: s["learning_rate"],
+                key=lambda s: s[STEP_AXIS],
             )
             _sensitivity_lines(accuracy_axis, loss_axis, group, styles[optimizer],
                                optimizer, index)  # fmt: skip
@@ -187,8 +188,8 @@ def _sensitivity_lines(accuracy_axis, loss_axis, group, style, optimizer, index)
     """One optimizer's judged value and training loss across η; a mark
     (diverged_mark) where it diverged."""
     ok = [s for s in group if not s["diverged"]]
-    bad = [s["learning_rate"] for s in group if s["diverged"]]
-    lr = [s["learning_rate"] for s in ok]
+    bad = [s[STEP_AXIS] for s in group if s["diverged"]]
+    lr = [s[STEP_AXIS] for s in ok]
     judged = judging.metric(group[0]) if group else ""
     for axis, metric in ((accuracy_axis, judged), (loss_axis, "train_loss")):
         std = [s[f"{metric}_std"] if usable(s[f"{metric}_std"]) else 0.0 for s in ok]
@@ -270,7 +271,7 @@ def plot_best_curves(settings, path):
         by_problem,
         lambda s: styles[s["optimizer"]],
         lambda s: (
-            f"{s['optimizer']} (η={s['learning_rate']:g}"
+            f"{s['optimizer']} (η={s[STEP_AXIS]:g}"
             + (f", {s['n_seeds']} seeds)" if s["n_seeds"] > 1 else ")")
         ),
         "Each optimizer at its best learning rate",
@@ -297,7 +298,7 @@ def plot_first_steps(settings, path):
             at_shared = [
                 s
                 for s in settings
-                if (s["problem"], s["optimizer"], s["learning_rate"])
+                if (s["problem"], s["optimizer"], s[STEP_AXIS])
                 == (problem, optimizer, shared)
             ]
             same_rate = at_shared[0] if at_shared else None
@@ -308,7 +309,7 @@ def plot_first_steps(settings, path):
                         range(1, len(losses) + 1),
                         losses,
                         **styles[optimizer],
-                        label=f"{optimizer} (η={setting['learning_rate']:g})",
+                        label=f"{optimizer} (η={setting[STEP_AXIS]:g})",
                     )
         axes[row][0].set_title(f"{problem}: each optimizer at its best η")
         axes[row][1].set_title(
@@ -327,7 +328,7 @@ def shared_rate(best, problem):
     """The median of the problem's entries' best η (of an even count, the
     lower middle one), from best_settings' answer, so that no entry is
     shown only far from its own best; None where no entry trained."""
-    rates = sorted(top["learning_rate"] for (where, _), (top, _) in best.items()
+    rates = sorted(top[STEP_AXIS] for (where, _), (top, _) in best.items()
                    if where == problem and top)  # fmt: skip
     return rates[(len(rates) - 1) // 2] if rates else None
 
@@ -337,9 +338,9 @@ def plot_learning_rate_curves(settings, optimizer, path):
     plt = pyplot()
     chosen = sorted(
         (s for s in _best_per_learning_rate(settings) if s["optimizer"] == optimizer),
-        key=lambda s: s["learning_rate"],
+        key=lambda s: s[STEP_AXIS],
     )
-    rates = sorted({s["learning_rate"] for s in chosen})
+    rates = sorted({s[STEP_AXIS] for s in chosen})
     cmap = plt.get_cmap("viridis")
     shade = {lr: cmap(i / max(len(rates) - 1, 1)) for i, lr in enumerate(rates)}
     by_problem = {}
@@ -347,9 +348,9 @@ def plot_learning_rate_curves(settings, optimizer, path):
         by_problem.setdefault(setting["problem"], []).append(setting)
     _curve_figure(
         by_problem,
-        lambda s: {"color": shade[s["learning_rate"]]},
+        lambda s: {"color": shade[s[STEP_AXIS]]},
         lambda s: (
-            f"η={s['learning_rate']:g}" + (" (diverged)" if s["diverged"] else "")
+            f"η={s[STEP_AXIS]:g}" + (" (diverged)" if s["diverged"] else "")
         ),
         f"{optimizer} across learning rates",
         path,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from experiments import cli
 from experiments.report import baselines, judging
-from experiments.report.columns import run_columns
+from experiments.report.columns import DECAY_AXIS, REPEAT_AXIS, run_columns
 from experiments.report.statistics import epochs_to, usable
 from experiments.sweep import axes
 from experiments.sweep.run_files import (
@@ -53,7 +53,7 @@ def load_runs(sweep_dir):
             left_out += 1
             continue
         if tuning is not None:
-            row["tuning_seed"] = row["seed"] in tuning
+            row["tuning_seed"] = row[REPEAT_AXIS] in tuning
         runs_found.append(row)
     _mark_decay_grids(runs_found)
     _name_own_values(runs_found)
@@ -103,7 +103,7 @@ def tuning_seeds(sweep_dir):
     (its `seed`, or its grid's seeds); None where it does not say."""
     try:
         config = json.loads((sweep_dir / SWEEP_FILE).read_text())
-        seeds = config.get("grid", {}).get("seed") or [config["seed"]]
+        seeds = config.get("grid", {}).get(REPEAT_AXIS) or [config[REPEAT_AXIS]]
         return {int(seed) for seed in seeds}
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
@@ -184,7 +184,7 @@ def _run_row(spec, config, result, run_dir):
         "folder": str(spec.folder),
         "epochs": _epochs_file(run_dir),
         "first_batch_losses": result.get("first_batch_losses", []),
-        "in_decay_grid": spec.values["weight_decay"] is not None,
+        "in_decay_grid": spec.values[DECAY_AXIS] is not None,
         # What stored baselines must share to be compared (report/baselines.py).
         "protocol": {
             "epochs": spec.epochs,

@@ -5,6 +5,7 @@ notes under it. Pure functions of the report's settings."""
 import math
 
 from experiments.report import judging
+from experiments.report.columns import STEP_AXIS
 from experiments.report.intervals import detectable_difference
 from experiments.report.statistics import TUNING_DRAWS, usable
 
@@ -42,7 +43,7 @@ def row(optimizer, top, standing, extra, tuned_over, expected, near, diverged):
         cells = ["–", *extra, "diverged", "diverged", "–", "–"]
     else:
         _, against, bounds = standing
-        cells = [f"{top['learning_rate']:g}", *extra,
+        cells = [f"{top[STEP_AXIS]:g}", *extra,
                  *(interval(top, metric) for metric in shown(top)), against,
                  difference_cell(top, bounds) if against != "best" else "–"]  # fmt: skip
     forgiving = f"{near[0]:g} – {near[-1]:g} ({len(near)})" if near else "–"

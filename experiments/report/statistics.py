@@ -17,7 +17,7 @@ from math import comb
 import numpy as np
 
 from experiments.report import judging
-from experiments.report.columns import METRICS
+from experiments.report.columns import METRICS, REPEAT_AXIS, STEP_AXIS
 from experiments.report.intervals import t_interval
 from experiments.report.judging import usable
 from experiments.sweep import axes
@@ -193,9 +193,9 @@ def tuning_seeds(groups):
     seeds, flagged = {}, {}
     for group in groups:
         key = group[0]["problem"], group[0]["optimizer"]
-        seeds.setdefault(key, []).append({r["seed"] for r in group})
+        seeds.setdefault(key, []).append({r[REPEAT_AXIS] for r in group})
         flagged.setdefault(key, set()).update(
-            r["seed"] for r in group if r.get("tuning_seed")
+            r[REPEAT_AXIS] for r in group if r.get("tuning_seed")
         )
     found = {}
     for key, sets in seeds.items():
@@ -212,8 +212,8 @@ def tuning_seeds(groups):
 
 
 def _setting(group, tuning):
-    evaluation = [r for r in group if r["seed"] not in tuning]
-    tuned = [r for r in group if r["seed"] in tuning]
+    evaluation = [r for r in group if r[REPEAT_AXIS] not in tuning]
+    tuned = [r for r in group if r[REPEAT_AXIS] in tuning]
     measured = evaluation if evaluation and tuned else group
     setting = _measured(measured)
     setting.update(
@@ -236,7 +236,7 @@ def _measured(group):
     setting = {
         k: v
         for k, v in group[0].items()
-        if k not in ("seed", "history", "epochs", "folder")
+        if k not in (REPEAT_AXIS, "history", "epochs", "folder")
     }
     for metric in METRICS:
         values = [r.get(metric) for r in trained]  # older runs lack newer metrics
@@ -253,7 +253,7 @@ def _measured(group):
         diverged=len(trained) < len(group),
         diverged_seeds=len(group) - len(trained),
         n_seeds=len(group),
-        seeds=" ".join(str(r["seed"]) for r in group),
+        seeds=" ".join(str(r[REPEAT_AXIS]) for r in group),
         # Of the runs it measures, those that did not diverge (samples.py).
         folders=[r.get("folder") for r in trained],
         seconds=float(np.mean([r.get("seconds", math.nan) for r in group])),
@@ -326,7 +326,7 @@ def best_settings(settings):
             )
         )
         near = forgiving(
-            first, ((s["learning_rate"], s[tuned]) for s in trained), top[tuned]
+            first, ((s[STEP_AXIS], s[tuned]) for s in trained), top[tuned]
         )
         best[key] = (top, near)
     return best

@@ -7,6 +7,7 @@ import numpy as np
 
 from experiments.plotting import STORED, pyplot, save, seeds, styles_for, within_range
 from experiments.report import baselines, judging
+from experiments.report.columns import STEP_AXIS
 from experiments.report.intervals import t_interval
 from experiments.report.statistics import best_settings
 
@@ -48,7 +49,7 @@ def plot_per_epoch(settings, problem, baseline, path):
                               color=style["color"], alpha=0.15)  # fmt: skip
         setting = ours[0][0]
         axis.set(
-            title=f"{problem}: {optimizer}, η = {setting['learning_rate']:.3g}",
+            title=f"{problem}: {optimizer}, η = {setting[STEP_AXIS]:.3g}",
             xlabel="epoch",
             ylabel=f"{name.removesuffix('_accuracy')} accuracy",
         )

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.cli import writing
-from experiments.sweep.run_files import trained_on
+from experiments.report import baselines, judging
+from experiments.report.columns import DECAY_AXIS, STEP_AXIS
 from experiments.report.intervals import standings, t_interval
 from experiments.report.ranking_rows import (
     VERDICT_NOTE,
@@ -19,7 +20,6 @@ from experiments.report.ranking_rows import (
     row,
     table_head,
 )
-from experiments.report import baselines, judging
 from experiments.report.statistics import (
     PROFILE_TAUS,
     TUNING_DRAWS,
@@ -29,6 +29,7 @@ from experiments.report.statistics import (
     tuning_curves,
     usable,
 )
+from experiments.sweep.run_files import trained_on
 
 
 def write_csv(rows, columns, path):
@@ -136,7 +137,7 @@ def _ranking(problem, ranked, settings, curves):
         tuned_over = budget(len(grid), grid[0]["tuning_seeds"])
         budgets.append(tuned_over)
         means, spreads = curves[(problem, optimizer)]
-        extra = [f"{top.get('weight_decay') or 0:g}" if top else "–"] if has_grid else []
+        extra = [f"{top.get(DECAY_AXIS) or 0:g}" if top else "–"] if has_grid else []
         lines.append(row(optimizer, top, standing.get(id(top)), extra, tuned_over,
                           drawn(first, means, spreads), near,
                           _diverged_rates(settings, problem, optimizer)))  # fmt: skip
@@ -146,7 +147,7 @@ def _ranking(problem, ranked, settings, curves):
 def _diverged_rates(settings, problem, optimizer):
     return sorted(
         {
-            f"{s['learning_rate']:g}"
+            f"{s[STEP_AXIS]:g}"
             for s in settings
             if s["problem"] == problem and s["optimizer"] == optimizer and s["diverged"]
         },
@@ -202,7 +203,7 @@ def _time_to_target_table(ranked, stored):
         ]  # fmt: skip
         lines.append(
             f"| {rank if usable(epochs) else '–'} | {optimizer} "
-            f"| {top['learning_rate']:g} | {' | '.join(cells)} |"
+            f"| {top[STEP_AXIS]:g} | {' | '.join(cells)} |"
         )
     return lines
 
@@ -331,7 +332,7 @@ def _per_epoch_table(settings, problem, baseline, name):
                 mine = [r[epoch - 1] for r in setting["history_by_seed"][
                     baselines.SAME_CURVE.get(curve_name, curve_name)]]  # fmt: skip
                 lines.append(
-                    f"| {setting['optimizer']} | {setting['learning_rate']:.3g} | {label} "
+                    f"| {setting['optimizer']} | {setting[STEP_AXIS]:.3g} | {label} "
                     f"| {epoch} | {percent(*t_interval(mine), len(mine))} "
                     f"| {percent(*t_interval(published), len(published))} "
                     f"| {100 * (np.mean(mine) - published.mean()):+.2f} |"

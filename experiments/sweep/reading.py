@@ -9,17 +9,15 @@ here. Imports no TensorFlow.
 """
 
 import os
+import tomllib
 from dataclasses import asdict, fields, replace
 from pathlib import Path
-
-import tomllib
 
 from experiments import cli, plugins, problems
 from experiments.cli import UsageError
 from experiments.sweep import axes
 from experiments.sweep.checks import check
 from experiments.sweep.config import CONFIGS, SweepConfig, start_key
-
 
 # The older list keys (and flags) of the axes that have one: learning_rates → learning_rate.
 PLURAL_KEYS = {a.plural: a.name for a in axes.AXES if a.plural}
