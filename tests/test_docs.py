@@ -65,6 +65,35 @@ def test_the_readme_is_short_and_holds_its_two_commands():
         )
 
 
+def test_a_stored_notebook_leaves_out_tensorflow_s_onednn_notice():
+    """It shows on some CPUs only, so a notebook executed on one would store
+    it; what else a cell writes to stderr is kept."""
+    import nbformat
+
+    from experiments.notebooks import without_onednn_notices
+
+    notice = (
+        "WARNING: All log messages before absl::InitializeLog() is called are "
+        "written to STDERR\nI0000 00:00:1796687638.168744   11715 port.cc:153] "
+        "oneDNN custom operations are on. You may see slightly different "
+        "numerical results.\n"
+    )
+    cells = [
+        nbformat.v4.new_code_cell(outputs=[
+            nbformat.v4.new_output("stream", name="stderr", text=notice),
+            nbformat.v4.new_output("stream", name="stdout", text="82.0%\n"),
+        ]),
+        nbformat.v4.new_code_cell(outputs=[
+            nbformat.v4.new_output("stream", name="stderr", text=notice + "a warning\n"),
+        ]),
+        nbformat.v4.new_markdown_cell("text"),
+    ]  # fmt: skip
+    notebook = without_onednn_notices(nbformat.v4.new_notebook(cells=cells))
+    assert [[(o["name"], o["text"]) for o in cell.get("outputs", [])]
+            for cell in notebook.cells] == [
+        [("stdout", "82.0%\n")], [("stderr", "a warning\n")], []]  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["chapter", "write_your_own_optimizer"])
 def test_the_notebooks_run_offline_and_show_their_figures(name):

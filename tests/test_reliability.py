@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments.notebooks import is_onednn_notice
 from experiments.report.__main__ import main as report_main
 from experiments.sweep import command as sweep
 from tests.helpers import ROOT, processes_naming
@@ -298,17 +299,6 @@ def test_a_signal_to_a_sweep_on_ray_leaves_no_process_behind(tmp_path, signum, s
         assert time.monotonic() < deadline, f"left behind: {left}"
         time.sleep(0.5)
     shutil.rmtree(ray_dir, ignore_errors=True)
-
-
-def is_onednn_notice(line):
-    """TensorFlow's notice that oneDNN's custom operations are on, or the line
-    absl puts before it. On a CPU where they are on, TensorFlow logs it as it
-    loads, before any log level applies: TF_CPP_MIN_LOG_LEVEL does not hide
-    it, and TF_ENABLE_ONEDNN_OPTS=0, which would, changes the numbers."""
-    absl_preface = "WARNING: All log messages before absl::InitializeLog()"
-    return line.startswith(absl_preface) or (
-        "port.cc" in line and "oneDNN custom operations are on" in line
-    )
 
 
 def test_the_first_screen_is_quiet_and_its_warnings_whole(tmp_path):
