@@ -176,14 +176,7 @@ def test_the_report_names_no_optimizer():
     figure or table depends on an entry called `adam` being there."""
     import custom_optimizers
 
-    names = set(custom_optimizers.available())
-    named = [
-        f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}"
-        for path, node in syntax_nodes()
-        if "report" in path.parts
-        and isinstance(node, ast.Constant) and node.value in names
-    ]  # fmt: skip
-    assert named == []
+    assert named_in_the_report(set(custom_optimizers.available())) == []
 
 
 def test_the_report_finds_its_axes_by_role_not_by_name():
@@ -192,14 +185,17 @@ def test_the_report_finds_its_axes_by_role_not_by_name():
     from experiments.report.baselines import PROTOCOL_KEYS
     from experiments.sweep import axes
 
-    names = {a.name for a in axes.AXES} - set(PROTOCOL_KEYS)
-    named = [
+    assert named_in_the_report({a.name for a in axes.AXES} - set(PROTOCOL_KEYS)) == []
+
+
+def named_in_the_report(names):
+    """Where a module of report/ spells one of `names` as a literal."""
+    return [
         f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}"
         for path, node in syntax_nodes()
         if "report" in path.parts
         and isinstance(node, ast.Constant) and node.value in names
     ]  # fmt: skip
-    assert named == []
 
 
 def test_no_module_is_longer_than_400_lines():
