@@ -156,14 +156,16 @@ def test_load_pretrained_copies_every_layer_but_the_new_ones(tmp_path):
         ("finetune", ("classes = [5, 6, 7, 8, 9]", "classes = [5, 10]"),
          "classes must be digits 0-9, got [5, 10]"),
         ("finetune", ("workers = 1", "workers = 1\nseeds = [0, 1]"),
-         "pretrain.toml has 0 runs of mlp with seed 1"),
+         "pretrain.toml has 0 runs of mlp (mlp on mnist) with seed 1"),
+        ("finetune", ('models = ["mlp"]', 'dataset = "fashion_mnist"\nmodels = ["mlp"]'),
+         "pretrain.toml has 0 runs of mlp (mlp on fashion_mnist) with seed 0"),
         ("finetune", ('recipe = "momentum"\n[optimizers.frozen]',
                       'recipe = "momentum"\nfrom_scratch = 1\n[optimizers.frozen]'),
          "optimizer one_rate: from_scratch must be true or false"),
         ("pretrain", ("[optimizers.adam]", "[optimizers.adamax]"),
          "unknown optimizer 'adamax'"),
         ("pretrain", ("learning_rates = [1e-3]", "learning_rates = [1e-3, 1e-2]"),
-         "pretrain.toml has 2 runs of mlp with seed 0"),
+         "pretrain.toml has 2 runs of mlp (mlp on mnist) with seed 0"),
         ("pretrain", ("save_weights = true", ""),
          "does not keep its runs' weights; set save_weights = true there"),
         ("pretrain", ('name = "pretrain_0_4"', 'name = "finetune"'),
@@ -193,7 +195,7 @@ def test_a_diverged_start_fails_cleanly_and_trains_once_its_settings_are_fixed(
     assert run_finetune(tmp_path, pretrain=diverging) == 1
     out, err = capsys.readouterr()
     assert err.strip().splitlines()[-1].startswith("failed: ")
-    assert "diverged; nothing starts from it (change pretrain_0_4's settings)" in err
+    assert "diverged, so nothing starts from it; give " in err and "pretrain.toml other settings" in err
     assert "Traceback" not in err and "holds no finished runs" not in err
     sweep_dir = tmp_path / "logs" / "finetune"
     assert not (sweep_dir / "summary.md").exists()
@@ -262,8 +264,27 @@ def test_an_old_folder_that_cannot_move_is_one_line_and_left_as_it_was(
         toml = toml.replace('[start_from]\nsweep = "pretrain.toml"\nnew_layers = ["logits"]\n', "")
     else:
         (layout_1 / "pretrain_0_4" / "mlp" / "adam" / "lr=0.001").mkdir(parents=True)
-    before = sorted(str(p.relative_to(layout_1)) for p in layout_1.rglob("*"))
+    before = listing(layout_1)
     assert run_finetune(tmp_path, toml) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the data's note
     assert last.startswith("error: ") and message in last
-    assert sorted(str(p.relative_to(layout_1)) for p in layout_1.rglob("*")) == before
+    assert listing(layout_1) == before
+
+
+def listing(folder):
+    """Every path under `folder`, but the lock files a sweep leaves in its folders."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.name != ".lock")
+
+
+def test_the_fine_tuning_sweep_is_checked_before_its_start_trains(
+    finished, tmp_path, capsys
+):
+    """A folder that refuses the changed settings refuses them before any
+    pre-training is spent or written."""
+    shutil.copytree(finished.parent, tmp_path / "logs")
+    shutil.rmtree(tmp_path / "logs" / "pretrain_0_4")
+    changed = TINY_FINETUNE.replace("epochs = 2", "epochs = 3")
+    assert run_finetune(tmp_path, changed) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "epochs" in last
+    assert not (tmp_path / "logs" / "pretrain_0_4").exists()

@@ -219,12 +219,12 @@ def _check_start(config, rerun_best):
     seed_axis = axes.axis("seed")
     for problem in config.problem_list():
         for seed in config.grid.get("seed", [config.fixed_value(seed_axis, problem)]):
-            found = start["runs"].get(start_key(problem, seed), [])
+            key = start_key(problem, seed)
+            found = start["runs"].get(key, [])
             if len(found) != 1:
                 raise UsageError(
-                    f"start_from: {start['sweep']} has {len(found)} runs of "
-                    f"{problem.folder} with seed {seed}; each run here starts "
-                    "from exactly one"
+                    f"start_from: {start['sweep']} has {len(found)} runs of {key}; "
+                    "each run here starts from exactly one"
                 )
     shipped = [p.model for p in config.problem_list() if p.model in models.MODELS]
     for model in dict.fromkeys(shipped):  # a user's model: at its first run

@@ -76,8 +76,7 @@ class SweepConfig:
     # Start every run from another sweep's weights (see finetune.toml):
     # `sweep`, its TOML file; `new_layers`, the layers that start afresh;
     # and, filled in by `reading`, that sweep's `name` and its `runs`:
-    # {"<problem>/<seed>": [its run folders of that problem and seed, in
-    # the log folder]}.
+    # {start_key: [its run folders of that problem and seed, in the log folder]}.
     start_from: dict = field(default_factory=dict)
 
     def problem_list(self):
@@ -184,8 +183,9 @@ class SweepConfig:
 
 
 def start_key(problem, seed):
-    """How `start_from`'s runs are found: by problem and seed."""
-    return f"{problem.folder}/{seed}"
+    """How `start_from`'s runs are found: by problem (its name, model and
+    dataset: its weights must fit, and come from the same kind of data) and seed."""
+    return f"{problem.folder} ({problem.model} on {problem.dataset}) with seed {seed}"
 
 
 def _own_values(label, settings, values_of):

@@ -40,14 +40,14 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
     check_models(grid, datasets)
     with FolderLock(sweep_dir):
         migrations.upgrade(sweep_dir, config)
+        check_protocol(grid, sweep_dir, _identities(datasets), force)
+        (todo, done), counts = _planned(grid, sweep_dir, datasets, force)
         failed = _start_weights(
             config, sweep_dir.parent, report=report, verbose=verbose,
             data_dir=data_dir, download=download,
         )  # fmt: skip
         if failed:  # nothing is fine-tuned from missing or broken weights
             return failed
-        check_protocol(grid, sweep_dir, _identities(datasets), force)
-        (todo, done), counts = _planned(grid, sweep_dir, datasets, force)
         print(f"sweep {sweep_dir}: {counts}")
         write_sweep_file(sweep_dir, config, todo + done)
         write_hparams_config(sweep_dir, grid)
@@ -74,26 +74,36 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
 
 
 def _start_weights(config, logdir, **options):
-    """Trains the sweep `start_from` names where it is not finished; returns
-    its failures, and its runs this sweep starts from that diverged."""
+    """Trains the sweep `start_from` names where it is not finished, on this
+    sweep's cluster if any; returns its failures, and the runs of it that
+    this sweep starts from and that diverged."""
     if not config.start_from:
         return []
     from experiments.sweep.executors import Outcome
     from experiments.sweep.reading import load
 
-    start = load(config.start_from["sweep"])
-    print(f"starting weights: the sweep {config.start_from['sweep']}")
-    failed = run_sweep(start, logdir, **options)
+    path = config.start_from["sweep"]
+    start = load(path, address=config.address)
+    print(f"starting weights: the sweep {path}")
+    try:
+        failed = run_sweep(start, logdir, **options)
+    except UsageError as error:
+        raise UsageError(f"start_from's sweep {path}: {error}") from None
     if failed:
         return failed
     used = {folder for runs in config.start_from["runs"].values() for folder in runs}
     diverged = [
-        Outcome(spec, None, f"diverged; nothing starts from it (change {start.name}'s settings)")
+        Outcome(spec, None, "diverged")
         for spec in start.runs()
         if str(Path(start.name) / spec.folder) in used
         and read_run(Path(logdir) / start.name / spec.folder)[1]["diverged"]
-    ]  # fmt: skip
-    report_failures(diverged, Path(logdir) / start.name)
+    ]
+    for outcome in diverged:
+        print(
+            f"failed: {Path(logdir) / start.name / outcome.spec.folder}: diverged, "
+            f"so nothing starts from it; give {path} other settings",
+            file=sys.stderr,
+        )
     return diverged
 
 

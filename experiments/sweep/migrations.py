@@ -8,10 +8,10 @@ the fine-tuning sweep's `pretrain/` folder.
 """
 
 import json
-import shutil
 from pathlib import Path
 
 from experiments.cli import UsageError
+from experiments.sweep.folder_lock import FolderLock
 from experiments.sweep.run_files import CONFIG_FILE, SWEEP_FILE, write_json
 
 LAYOUT = 2
@@ -41,7 +41,12 @@ def pretraining_becomes_a_sweep(sweep_dir, config):
     follows them. The move is refused, changing nothing, where that sweep
     already holds a run of the same folder."""
     old = sweep_dir / PRETRAIN_FOLDER
-    if not old.is_dir():
+    runs = [
+        path.parent
+        for path in sorted(old.rglob(CONFIG_FILE))
+        if json.loads(path.read_text())["run"].get("stage") == PRETRAIN_FOLDER
+    ]
+    if not runs:  # none, or a problem of that name: nothing to move
         return
     if not config.start_from:
         raise UsageError(
@@ -50,7 +55,16 @@ def pretraining_becomes_a_sweep(sweep_dir, config):
             "and they move there (docs/finetune.md)"
         )
     start_dir = sweep_dir.parent / config.start_from["name"]
-    runs = [path.parent for path in sorted(old.rglob(CONFIG_FILE))]
+    with FolderLock(start_dir):
+        _move(runs, old, start_dir, sweep_dir)
+    for path in sorted(sweep_dir.rglob(CONFIG_FILE)):
+        _rewrite_run(path.parent, _init_in(config.start_from["name"]))
+    print(f"moved {len(runs)} pre-training runs from {old} to {start_dir} (layout 2)")
+
+
+def _move(runs, old, start_dir, sweep_dir):
+    """Moves the runs from `old` to the same folders in `start_dir`, none
+    unless every one is free there."""
     taken = [start_dir / run.relative_to(old) for run in runs]
     if any(target.exists() for target in taken):
         clash = next(target for target in taken if target.exists())
@@ -62,10 +76,11 @@ def pretraining_becomes_a_sweep(sweep_dir, config):
         _rewrite_run(run, lambda record: record.pop("stage", None))
         target.parent.mkdir(parents=True, exist_ok=True)
         run.rename(target)
-    for path in sorted(sweep_dir.rglob(CONFIG_FILE)):
-        _rewrite_run(path.parent, _init_in(config.start_from["name"]))
-    shutil.rmtree(old)  # left: folders without a run.json, so without a result
-    print(f"moved {len(runs)} pre-training runs from {old} to {start_dir} (layout 2)")
+    for folder in sorted(old.rglob("*"), reverse=True):  # the deepest first
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    if not any(old.iterdir()):
+        old.rmdir()
 
 
 def _init_in(start_name):
