@@ -288,3 +288,21 @@ def test_the_fine_tuning_sweep_is_checked_before_its_start_trains(
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("error: ") and "epochs" in last
     assert not (tmp_path / "logs" / "pretrain_0_4").exists()
+
+
+def test_runs_whose_start_was_trained_again_are_trained_again(finished, tmp_path, capsys):
+    """`--force` on the start sweep gives it new weights; the fine-tuning runs
+    that started from the old ones are trained again, not kept beside
+    runs from the new ones."""
+    shutil.copytree(finished.parent, tmp_path / "logs")
+    run_finetune(tmp_path)  # writes the two files
+    capsys.readouterr()
+    logdir = str(tmp_path / "logs")
+    start = ["--config", str(tmp_path / "pretrain.toml"), "--offline", "--logdir", logdir]
+    assert sweep.main([*start, "--force", "--epochs", "2"]) == 0
+    assert run_finetune(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "finetune: 0 runs to train, 3 already finished" in out
+    assert "2 of them started from weights trained again since; training them again" in out
+    assert run_finetune(tmp_path) == 0
+    assert "trained again since" not in capsys.readouterr().out

@@ -14,7 +14,12 @@ from experiments import cli
 from experiments.cli import UsageError
 from experiments.data import DATASETS
 from experiments.sweep import migrations
-from experiments.sweep.plan import best_reruns, check_protocol, plan
+from experiments.sweep.plan import (
+    best_reruns,
+    check_protocol,
+    from_other_weights,
+    plan,
+)
 from experiments.sweep.run_files import (
     ERROR_FILE,
     SWEEP_FILE,
@@ -49,6 +54,11 @@ def run_sweep(config, logdir, *, report, force=False, verbose=False, data_dir=No
         if failed:  # nothing is fine-tuned from missing or broken weights
             return failed
         print(f"sweep {sweep_dir}: {counts}")
+        stale = from_other_weights(done, sweep_dir)
+        if stale:
+            print(f"{len(stale)} of them started from weights trained again since; "
+                  "training them again")  # fmt: skip
+            todo, done = todo + stale, [s for s in done if s not in stale]
         write_sweep_file(sweep_dir, config, todo + done)
         write_hparams_config(sweep_dir, grid)
         reruns_at_most = [*{s.entry: s for s in grid}.values()] * rerun_best

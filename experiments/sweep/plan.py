@@ -15,6 +15,7 @@ from experiments.sweep.run_files import (
     is_finished,
     read_run,
     recorded_backend,
+    weights_digest,
 )
 from experiments.sweep.spec import CODE_KEYS, DIVERGENCE_LOSS
 
@@ -195,3 +196,18 @@ def best_reruns(grid, sweep_dir, seeds):
         for spec, _ in best.values()
         for offset in range(1, seeds + 1)
     ]
+
+
+def from_other_weights(specs, sweep_dir):
+    """The finished runs whose start run (`init`) holds other weights than
+    they started from: that sweep was trained again since (its --force)."""
+    stale = []
+    for spec in specs:
+        if spec.init:
+            config, _ = read_run(Path(sweep_dir) / spec.folder)
+            recorded = config.get("start_weights")  # absent: recorded before it was
+            if recorded and recorded != weights_digest(
+                Path(sweep_dir).parent / spec.init
+            ):
+                stale.append(spec)
+    return stale

@@ -7,6 +7,7 @@ so a crash or a full disk leaves the old file or none, never half of one.
 This module imports no TensorFlow, so reports and planning stay light.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -97,6 +98,16 @@ def run_folder(sweep_dir, folder):
     if sweep_dir.resolve() not in run_dir.resolve().parents:
         raise ValueError(f"{run_dir} is not inside the sweep folder {sweep_dir}")
     return run_dir
+
+
+def weights_digest(run_dir):
+    """A digest of the run's kept weights (WEIGHTS_FILE); "" without them."""
+    try:
+        return hashlib.blake2b(
+            (Path(run_dir) / WEIGHTS_FILE).read_bytes(), digest_size=8
+        ).hexdigest()
+    except OSError:
+        return ""
 
 
 def start_afresh(run_dir):

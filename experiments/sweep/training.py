@@ -26,6 +26,7 @@ from experiments.sweep.run_files import (
     EPOCHS_FILE,
     RESULT_FILE,
     WEIGHTS_FILE,
+    weights_digest,
     read_run,
     write_json,
 )
@@ -252,6 +253,9 @@ def train(spec, dataset, sweep_dir, verbose=False):
             "backend": backend.name(),
             "threads": backend.threads(),
             "gpus": backend.gpu_count(),
+            # What the start run's weights were, so a retrained start is seen.
+            **({"start_weights": weights_digest(Path(sweep_dir).parent / spec.init)}
+               if spec.init else {}),  # fmt: skip
         },
     )
     if spec.init:
