@@ -290,16 +290,15 @@ def test_the_fine_tuning_sweep_is_checked_before_its_start_trains(
     assert not (tmp_path / "logs" / "pretrain_0_4").exists()
 
 
-def test_runs_whose_start_was_trained_again_are_trained_again(finished, tmp_path, capsys):
-    """`--force` on the start sweep gives it new weights; the fine-tuning runs
-    that started from the old ones are trained again, not kept beside
-    runs from the new ones."""
+def test_runs_whose_start_now_holds_other_weights_are_trained_again(
+    finished, tmp_path, capsys
+):
+    """A start run that holds other weights than the fine-tuning runs started
+    from (its sweep trained again, `--force`) retrains those runs, rather
+    than keeping them beside runs from the new weights."""
     shutil.copytree(finished.parent, tmp_path / "logs")
-    run_finetune(tmp_path)  # writes the two files
-    capsys.readouterr()
-    logdir = str(tmp_path / "logs")
-    start = ["--config", str(tmp_path / "pretrain.toml"), "--offline", "--logdir", logdir]
-    assert sweep.main([*start, "--force", "--epochs", "2"]) == 0
+    start_run = tmp_path / "logs" / "pretrain_0_4" / "mlp" / "adam" / "lr=0.001"
+    models.build("mlp", seed=7).save_weights(start_run / "model.weights.h5")
     assert run_finetune(tmp_path) == 0
     out = capsys.readouterr().out
     assert "finetune: 0 runs to train, 3 already finished" in out
