@@ -39,11 +39,15 @@ def code_digest(spec):
     "" for anything else (a shipped name, a module's dotted path)."""
     if not isinstance(spec, str) or not is_file_path(spec):
         return ""
-    path = Path(spec.rpartition(":")[0])
+    return file_digest(spec.rpartition(":")[0])  # "": loading it says what is wrong
+
+
+def file_digest(path):
+    """A short digest of the file's bytes; "" where it cannot be read."""
     try:
-        return hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
+        return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
     except OSError:
-        return ""  # loading it says what is wrong
+        return ""
 
 
 def is_plugin(spec):

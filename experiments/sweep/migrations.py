@@ -66,8 +66,8 @@ def _move(runs, old, start_dir, sweep_dir):
     """Moves the runs from `old` to the same folders in `start_dir`, none
     unless every one is free there."""
     taken = [start_dir / run.relative_to(old) for run in runs]
-    if any(target.exists() for target in taken):
-        clash = next(target for target in taken if target.exists())
+    clash = next((target for target in taken if target.exists()), None)
+    if clash:
         raise UsageError(
             f"{sweep_dir}: cannot move its pre-training runs to {start_dir}: "
             f"{clash} exists; move or remove one of the two"
@@ -96,11 +96,13 @@ def _init_in(start_name):
 
 
 def _rewrite_run(run_dir, change):
-    """Rewrites run.json's `run` record by `change` (which edits it in place)."""
+    """Rewrites run.json's `run` record by `change` (which edits it in place), where it changes."""
     path = Path(run_dir) / CONFIG_FILE
     saved = json.loads(path.read_text())
+    before = dict(saved["run"])
     change(saved["run"])
-    write_json(path, saved)
+    if saved["run"] != before:
+        write_json(path, saved)
 
 
 STEPS = [pretraining_becomes_a_sweep]  # STEPS[n - 1] takes layout n to n + 1

@@ -201,13 +201,12 @@ def best_reruns(grid, sweep_dir, seeds):
 def from_other_weights(specs, sweep_dir):
     """The finished runs whose start run (`init`) holds other weights than
     they started from: that sweep was trained again since (its --force)."""
+    digests = {}  # one per start run, however many runs start from it
     stale = []
-    for spec in specs:
-        if spec.init:
-            config, _ = read_run(Path(sweep_dir) / spec.folder)
-            recorded = config.get("start_weights")  # absent: recorded before it was
-            if recorded and recorded != weights_digest(
-                Path(sweep_dir).parent / spec.init
-            ):
-                stale.append(spec)
+    for spec in (s for s in specs if s.init):
+        recorded = read_run(Path(sweep_dir) / spec.folder)[0].get("start_weights")
+        if spec.init not in digests:
+            digests[spec.init] = weights_digest(Path(sweep_dir).parent / spec.init)
+        if recorded and recorded != digests[spec.init]:  # absent: recorded before
+            stale.append(spec)
     return stale

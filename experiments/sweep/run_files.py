@@ -7,12 +7,12 @@ so a crash or a full disk leaves the old file or none, never half of one.
 This module imports no TensorFlow, so reports and planning stay light.
 """
 
-import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 
+from experiments import plugins
 from experiments.cli import of_kind, writing
 
 SWEEP_FILE = (
@@ -102,12 +102,7 @@ def run_folder(sweep_dir, folder):
 
 def weights_digest(run_dir):
     """A digest of the run's kept weights (WEIGHTS_FILE); "" without them."""
-    try:
-        return hashlib.blake2b(
-            (Path(run_dir) / WEIGHTS_FILE).read_bytes(), digest_size=8
-        ).hexdigest()
-    except OSError:
-        return ""
+    return plugins.file_digest(Path(run_dir) / WEIGHTS_FILE)
 
 
 def start_afresh(run_dir):
