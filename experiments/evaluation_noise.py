@@ -55,7 +55,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.batches < 1 or args.draws < 2:
         raise cli.UsageError("--batches must be >= 1 and --draws >= 2")
-    from experiments.sweep.run_files import WEIGHTS_FILE, UnreadableRun, read_run
+    from experiments.sweep.migrations import read_run
+    from experiments.sweep.run_files import WEIGHTS_FILE, UnreadableRun
     from experiments.sweep.training import trained_language_model
 
     run_dir = Path(args.run_dir)

@@ -11,6 +11,7 @@ for DeepOBS's (its `mnist_mlp` is a 1000-500-100 MLP, not this 256-128 one).
 Imports no TensorFlow.
 """
 
+import json
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -84,6 +85,12 @@ class Problem:
 # The fields of a Problem beyond its data, model and length that change what
 # a run computes: a run's identity holds them.
 RUN_FIELDS = ("steps", "eval_every", "block_size", "model_options", "decay_vectors")
+
+
+def run_field_defaults():
+    """RUN_FIELDS at their defaults, as run.json would hold them."""
+    defaults = {f.name: f.default for f in fields(Problem) if f.name in RUN_FIELDS}
+    return json.loads(json.dumps(defaults))
 
 
 def _small(dataset, prefix, model):

@@ -35,13 +35,12 @@ from experiments.report.baselines import BASELINES
 from experiments.report.loading import load_runs
 from experiments.report import judging
 from experiments.report.statistics import aggregate, best_settings
-from experiments.sweep import api
+from experiments.sweep import api, migrations
 from experiments.sweep.config import CONFIGS
 from experiments.sweep.optimizer_tables import class_name
 from experiments.sweep.run_files import (
     CONFIG_FILE,
     RESULT_FILE,
-    recorded_backend,
     write_text,
 )
 
@@ -90,10 +89,9 @@ def baseline(problem, sweep_dir, tables):
     metric = judging.metric(tops[0])
     run_files = sorted(sweep_dir.rglob(CONFIG_FILE))
     first = json.loads(run_files[0].read_text())
-    recorded = [json.loads(p.read_text()) for p in run_files]
-    # Runs from before other backends record TensorFlow's threads under its name.
-    threads = {r.get("threads", r.get("tensorflow_threads")) for r in recorded}
-    backends = {recorded_backend(r) for r in recorded}
+    recorded = [migrations.current_run(json.loads(p.read_text())) for p in run_files]
+    threads = {r.get("threads") for r in recorded}
+    backends = {r["backend"] for r in recorded}
     return {
         "problem": problem,
         "source": "this project",

@@ -414,20 +414,56 @@ def test_fast_histogram_equals_tensorboards(values):
         )
 
 
+def test_a_run_record_from_the_first_version_reads_as_this_version_records_it():
+    """What each later version added to run.json takes what runs had before:
+    the report and the plan read every record in this one form."""
+    from experiments.sweep.migrations import current_run
+    from experiments.sweep.spec import DIVERGENCE_LOSS, RunSpec
+
+    first = {
+        "run": {"optimizer": "adam", "model": "mlp", "dataset": "mnist",
+                "epochs": 2, "learning_rate": 0.01, "batch_size": 64, "seed": 1,
+                "optimizer_settings": {"grid": {"learning_rate": [0.01]}}},
+        "data": {"source": "keras", "train": 100},
+        "tensorflow_threads": 2,
+    }  # fmt: skip
+    now = current_run(first)
+    assert now["run"]["optimizer_settings"] == {}  # the table's grid is not the run's
+    assert now["run"]["divergence_loss"] == DIVERGENCE_LOSS
+    assert now["run"]["schedule"] == "constant" and now["run"]["init"] == ""
+    assert now["problem"] == {**now["problem"], "name": "", "model": "mlp",
+                              "batch_size": 64, "epochs": 2,
+                              "metric": "val_accuracy"}  # fmt: skip
+    assert (now["backend"], now["threads"]) == ("tensorflow", 2)
+    assert "tensorflow_threads" not in now
+    assert (now["optimizer_class"], now["params"]) == ("", "")  # blank in the CSVs
+    spec = RunSpec.from_identity(now["run"], now["problem"])
+    assert (spec.folder.as_posix(), spec.differences(now["run"])) == (
+        "mlp/adam/lr=0.01,seed=1", [])
+    assert current_run(now) == now
+
+
 @pytest.mark.slow
 def test_runs_saved_before_newer_fields_existed_still_match(finished):
     """A sweep folder from an older version resumes: absent fields had their default."""
+    from experiments.sweep.migrations import current_run
     from experiments.sweep.spec import RunSpec
 
-    saved = json.loads((finished / "mlp/momentum/lr=0.03/run.json").read_text())["run"]
+    recorded = json.loads((finished / "mlp/momentum/lr=0.03/run.json").read_text())
     for newer in ("schedule", "schedule_settings", "init", "new_layers",
                   "save_weights"):  # fmt: skip
-        del saved[newer]
-    spec = RunSpec.from_identity(saved)
-    assert spec.differences(saved) == []
+        del recorded["run"][newer]
+    for newer in ("problem", "backend", "optimizer_class", "params"):
+        del recorded[newer]
+    saved = current_run(recorded)
+    assert saved["backend"] == "tensorflow" and saved["problem"]["name"] == ""
+    spec = RunSpec.from_identity(saved["run"], saved["problem"])
+    assert spec.problem.folder == "mlp" and spec.values["schedule"] == "constant"
+    assert spec.differences(saved["run"]) == []
     # Before pre-training was a sweep of its own, every run recorded a stage.
-    assert RunSpec.from_identity({**saved, "stage": ""}).differences(saved) == []
-    assert spec.differences({**saved, "epochs": 3}) == ["epochs"]
+    stage = current_run({**recorded, "run": {**recorded["run"], "stage": ""}})
+    assert spec.differences(stage["run"]) == []
+    assert spec.differences({**saved["run"], "epochs": 3}) == ["epochs"]
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")

@@ -518,7 +518,9 @@ def test_a_problem_field_back_at_its_default_is_another_run():
 
 
 def test_a_folder_or_a_stored_baseline_holds_one_judged_metric_and_budget():
-    from dataclasses import replace
+    from dataclasses import asdict, replace
+
+    from experiments.sweep.migrations import current_run
 
     from experiments.problems import PROBLEMS
     from experiments.report import baselines
@@ -531,13 +533,14 @@ def test_a_folder_or_a_stored_baseline_holds_one_judged_metric_and_budget():
     expected = plan._protocol(
         [RunSpec(by_accuracy, "adam", 8, {"learning_rate": 1e-3})]
     )
-    recorded = {"run": spec.identity(), "problem": {"metric": "val_loss"}, "data": {}}
+    problem = json.loads(json.dumps(asdict(text)))
+    recorded = {"run": spec.identity(), "problem": problem, "data": {}}
     identities = {"tinyshakespeare": {k: None for k in plan.SPLIT_KEYS}}
-    found = plan._protocol_differences(recorded, expected, identities)
+    found = plan._protocol_differences(current_run(recorded), expected, identities)
     assert "metric: 'val_loss' then, 'val_accuracy' now" in found
     del recorded["problem"]  # recorded before problems declared a metric
     assert not any("metric" in f for f in plan._protocol_differences(
-        recorded, expected, identities))  # fmt: skip
+        current_run(recorded), expected, identities))  # fmt: skip
     stored = {"protocol": {"epochs": 8, "data": {}}}
     epochs_only = {"epochs": 8, "data": {}}
     assert baselines.differences(stored, epochs_only) == []

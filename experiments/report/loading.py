@@ -22,9 +22,8 @@ from experiments.sweep.run_files import (
     RESULT_FILE,
     SWEEP_FILE,
     UnreadableRun,
-    read_run,
-    recorded_backend,
 )
+from experiments.sweep.migrations import read_run
 from experiments.sweep.spec import RunSpec
 
 
@@ -65,7 +64,7 @@ def load_runs(sweep_dir):
 def _read_row(run_dir):
     config, result = read_run(run_dir)
     try:
-        spec = RunSpec.from_identity(config["run"], config.get("problem"))
+        spec = RunSpec.from_identity(config["run"], config["problem"])
     except (KeyError, TypeError, ValueError) as error:
         raise UnreadableRun(f"{CONFIG_FILE} run is not a run's settings ({error!r})")
     try:  # they name the report's figures
@@ -174,12 +173,12 @@ def _run_row(spec, config, result, run_dir):
         "spec": spec,  # for what needs the other runs too (_name_own_values)
         "optimizer": axes.entry_label(spec.optimizer, values, spec.problem),
         "base_optimizer": spec.optimizer,
-        "optimizer_class": config.get("optimizer_class", ""),  # not recorded before
+        "optimizer_class": config["optimizer_class"],
         "data_source": config["data"]["source"],
         "validation_fraction": config["data"].get("validation_fraction"),
         "train_samples": config["data"]["train"],
-        "params": config.get("params", ""),  # not recorded before: blank
-        "backend": recorded_backend(config),
+        "params": config["params"],
+        "backend": config["backend"],
         "history": result["history"],
         "folder": str(spec.folder),
         "epochs": _epochs_file(run_dir),

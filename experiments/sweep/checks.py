@@ -208,6 +208,18 @@ def _check_schedule_settings(config):
     )
 
 
+def _start_keys(config):
+    """The start run each of the sweep's runs looks up (`config.start_key`),
+    each once; a table that trains from scratch looks up none."""
+    keys = {}
+    for problem in config.problem_list():
+        for label, settings in config.optimizers.items():
+            if applies_to(settings, problem) and not settings.get("from_scratch"):
+                for seed in config.axis_values(label, settings, problem)["seed"]:
+                    keys[start_key(problem, seed)] = None
+    return list(keys)
+
+
 def _check_start(config, rerun_best):
     """Each run has one run of `start_from`'s sweep to start from (its
     problem and seed), and each new layer is a layer of the model."""
@@ -216,16 +228,13 @@ def _check_start(config, rerun_best):
     if rerun_best:
         raise UsageError("--rerun-best does not combine with start_from; give seeds")
     start = config.start_from
-    seed_axis = axes.axis("seed")
-    for problem in config.problem_list():
-        for seed in config.grid.get("seed", [config.fixed_value(seed_axis, problem)]):
-            key = start_key(problem, seed)
-            found = start["runs"].get(key, [])
-            if len(found) != 1:
-                raise UsageError(
-                    f"start_from: {start['sweep']} has {len(found)} runs of {key}; "
-                    "each run here starts from exactly one"
-                )
+    for key in _start_keys(config):
+        found = start["runs"].get(key, [])
+        if len(found) != 1:
+            raise UsageError(
+                f"start_from: {start['sweep']} has {len(found)} runs of {key}; "
+                "each run here starts from exactly one"
+            )
     shipped = [p.model for p in config.problem_list() if p.model in models.MODELS]
     for model in dict.fromkeys(shipped):  # a user's model: at its first run
         layers = [layer.name for layer in models.build(model, 0).layers]

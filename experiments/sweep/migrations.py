@@ -1,18 +1,35 @@
-"""Sweep folders written by earlier versions, brought to the layout this
-version writes. Each step takes a folder from one layout to the next;
-sweep.json records the layout a folder has reached (none recorded: 1).
+"""What earlier versions wrote, read as this version writes it: the one
+place that knows older sweep folders and run records.
 
-Layout 2: pre-training is a sweep of its own, which a fine-tuning sweep
-names in `start_from`; under layout 1 a `[pretrain]` table trained it in
-the fine-tuning sweep's `pretrain/` folder.
+- Folders: each step in STEPS takes a folder from one layout to the next,
+  on disk; sweep.json records the layout a folder has reached (none
+  recorded: 1). Layout 2: pre-training is a sweep of its own, which a
+  fine-tuning sweep names in `start_from`; under layout 1 a `[pretrain]`
+  table trained it in the fine-tuning sweep's `pretrain/` folder.
+- Run records: `read_run` gives every run.json the keys this version
+  records, in memory (reading a folder changes nothing in it).
+- Folder names: `earlier_folder` finds a run under the name it had before
+  a grid value equal to the optimizer's own stopped being spelled out.
 """
 
 import json
+from dataclasses import MISSING, fields
 from pathlib import Path
 
+from experiments import problems
 from experiments.cli import UsageError
+from experiments.sweep import axes, run_files
 from experiments.sweep.folder_lock import FolderLock
-from experiments.sweep.run_files import CONFIG_FILE, SWEEP_FILE, write_json
+from experiments.sweep.optimizer_tables import run_settings
+from experiments.sweep.run_files import (
+    CONFIG_FILE,
+    SWEEP_FILE,
+    UnreadableRun,
+    data_differences,
+    is_finished,
+    write_json,
+)
+from experiments.sweep.spec import NOT_RECORDED, RunSpec
 
 LAYOUT = 2
 PRETRAIN_FOLDER = "pretrain"  # layout 1's pre-training runs, in the sweep folder
@@ -106,3 +123,79 @@ def _rewrite_run(run_dir, change):
 
 
 STEPS = [pretraining_becomes_a_sweep]  # STEPS[n - 1] takes layout n to n + 1
+
+
+def read_run(run_dir):
+    """A finished run's (config, result), its config as `current_run` gives
+    it; UnreadableRun as `run_files.read_run` raises it."""
+    config, result = run_files.read_run(run_dir)
+    try:
+        return current_run(config), result
+    except (KeyError, TypeError, ValueError) as error:
+        raise UnreadableRun(f"{CONFIG_FILE} run is not a run's settings ({error!r})")
+
+
+def current_run(config):
+    """A run.json's contents with every key this version records: a key
+    first recorded by a later version takes what the runs before it had.
+    A file's digest and `start_weights` stay absent: such a run is taken as
+    run with the file, or from the weights, as they are now."""
+    run = {**_run_defaults(), **config["run"]}
+    # Runs recorded their table's grid and selection, which are not theirs.
+    run["optimizer_settings"] = run_settings(run["optimizer_settings"])
+    # Before problems existed, a run's problem was its model at its batch size.
+    problem = config.get("problem") or {
+        "name": run["problem"],
+        "dataset": run["dataset"],
+        "model": run["model"],
+        "batch_size": run["batch_size"],
+        "epochs": run["epochs"],
+    }
+    threads = config.get("threads", config.get("tensorflow_threads"))
+    return {
+        "backend": "tensorflow",  # the only one before backends were recorded
+        "optimizer_class": "",  # not recorded before: the report leaves it blank
+        "params": "",
+        **{k: v for k, v in config.items() if k != "tensorflow_threads"},
+        **({"threads": threads} if threads is not None else {}),
+        "run": run,
+        "problem": {**_defaults(problems.Problem), **problem},
+    }
+
+
+def _run_defaults():
+    """What a run saved before a key of its identity existed had: the
+    field's or axis's default (no problem: ""), as run.json holds it."""
+    return json.loads(json.dumps({
+        "problem": "",
+        **{k: v for k, v in _defaults(problems.Problem).items()
+           if k in problems.RUN_FIELDS},
+        **{k: v for k, v in _defaults(RunSpec).items() if k not in NOT_RECORDED},
+        **{a.name: a.default for a in axes.AXES if a.default != axes.PROBLEMS_OWN},
+    }))  # fmt: skip
+
+
+def _defaults(cls):
+    """{field: its default} for a dataclass's fields that have one."""
+    return {
+        f.name: f.default_factory() if f.default is MISSING else f.default
+        for f in fields(cls)
+        if f.default is not MISSING or f.default_factory is not MISSING
+    }
+
+
+def earlier_folder(spec, sweep_dir, data_identities):
+    """`spec`, or its spelled-out form where only that one's folder holds it
+    finished, with these settings and data (a grid value equal to the
+    optimizer's own was spelled out in the folder name before)."""
+    if not spec.spelled or is_finished(sweep_dir / spec.folder):
+        return spec
+    earlier = spec.spelled_out()
+    try:
+        config, _ = read_run(sweep_dir / earlier.folder)
+    except UnreadableRun:
+        return spec
+    same = not earlier.differences(config["run"]) and not data_differences(
+        config["data"], data_identities[spec.dataset]
+    )
+    return earlier if same else spec

@@ -8,16 +8,16 @@ import sys
 from pathlib import Path
 
 from experiments.cli import UsageError
-from experiments.problems import Problem
+from experiments.sweep import migrations
+from experiments.sweep.migrations import read_run
 from experiments.sweep.run_files import (
     RESULT_FILE,
     UnreadableRun,
+    data_differences,
     is_finished,
-    read_run,
-    recorded_backend,
     weights_digest,
 )
-from experiments.sweep.spec import CODE_KEYS, DIVERGENCE_LOSS
+from experiments.sweep.spec import CODE_KEYS
 
 # The data settings a sweep's config gives every dataset alike.
 SPLIT_KEYS = ("validation_fraction", "max_train_samples", "split_seed")
@@ -35,7 +35,7 @@ def plan(specs, sweep_dir, data_identities, force):
     todo, done = [], []
     for spec in specs:
         if not force:
-            spec = _earlier_folder(spec, sweep_dir, data_identities)
+            spec = migrations.earlier_folder(spec, sweep_dir, data_identities)
         run_dir = sweep_dir / spec.folder
         if force or not is_finished(run_dir):
             todo.append(spec)
@@ -117,54 +117,21 @@ def _protocol(specs):
 
 def _protocol_differences(config, expected, data_identities):
     """How one finished run's protocol differs from this sweep's."""
-    # What judges the run is its problem's (recorded before problems had one:
-    # accuracy); what trained it, its backend.
-    run = {**config["run"],
-           "metric": config.get("problem", {}).get("metric", Problem.metric),
-           "backend": recorded_backend(config)}  # fmt: skip
-    problem = (
-        config.get("problem", {}).get("name") or run.get("problem") or run["model"]
-    )
-    mine = expected.get(problem, {})
+    run = {**config["run"], "metric": config["problem"]["metric"],
+           "backend": config["backend"]}  # fmt: skip
+    problem = config["problem"]
+    mine = expected.get(problem["name"] or problem["model"], {})  # Problem.folder
     differences = [
-        f"{key}: {run.get(key, default)!r} then, {value!r} now"
+        f"{key}: {run.get(key)!r} then, {value!r} now"
         for key, value in mine.items()
-        # Absent: recorded before the key was (a digest: before digests were).
-        for default in [DIVERGENCE_LOSS if key == "divergence_loss" else None]
-        if value is not None
-        and run.get(key, value if key in CODE_KEYS else default) != value
+        # A digest absent: recorded before digests were.
+        if value is not None and run.get(key, value if key in CODE_KEYS else None) != value
     ]
     current = data_identities.get(run["dataset"])
     if current is None:  # another dataset: what the config sets for every one
         any_identity = next(iter(data_identities.values()))
         current = {key: any_identity[key] for key in SPLIT_KEYS}
     return differences + data_differences(config["data"], current)
-
-
-def _earlier_folder(spec, sweep_dir, data_identities):
-    """`spec`, or its spelled-out form where only that one's folder holds it
-    finished, with these settings and data (a grid value equal to the
-    optimizer's own was spelled out in the folder name before)."""
-    if not spec.spelled or is_finished(sweep_dir / spec.folder):
-        return spec
-    earlier = spec.spelled_out()
-    try:
-        config, _ = read_run(sweep_dir / earlier.folder)
-    except UnreadableRun:
-        return spec
-    same = not earlier.differences(config["run"]) and not data_differences(
-        config["data"], data_identities[spec.dataset]
-    )
-    return earlier if same else spec
-
-
-def data_differences(saved, current):
-    """How a run's recorded data differs from `current` (keys both record)."""
-    return [
-        f"data {key}: {saved[key]!r} then, {current[key]!r} now"
-        for key in current
-        if key in saved and saved[key] != current[key]
-    ]
 
 
 def best_reruns(grid, sweep_dir, seeds):

@@ -48,12 +48,6 @@ class UnreadableRun(Exception):
     """A run's run.json or result.json is missing, empty or not what it should be."""
 
 
-def recorded_backend(config):
-    """The Keras backend a run.json says trained the run; TensorFlow, the only
-    one then, for runs from before backends were recorded."""
-    return config.get("backend", "tensorflow")
-
-
 def trained_on(backends):
     """How the report names the backends that trained something."""
     return f"trained on {' and '.join(sorted(backends))}"
@@ -187,6 +181,15 @@ def read_run(run_dir):
     _check(result, later, RESULT_FILE)
     _check_history(result["history"], RESULT_FILE)
     return config, result
+
+
+def data_differences(saved, current):
+    """How a run's recorded data differs from `current` (keys both record)."""
+    return [
+        f"data {key}: {saved[key]!r} then, {current[key]!r} now"
+        for key in current
+        if key in saved and saved[key] != current[key]
+    ]
 
 
 def is_finished(run_dir):

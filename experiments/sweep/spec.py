@@ -6,12 +6,12 @@ light; `training.py` trains what is planned here.
 """
 
 import json
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from experiments import plugins, problems
 from experiments.sweep import axes
-from experiments.sweep.optimizer_tables import class_name, make_optimizer, run_settings
+from experiments.sweep.optimizer_tables import class_name, make_optimizer
 from experiments.sweep.run_files import HYPERPARAMETERS
 from experiments.sweep.schedules import make_schedule
 
@@ -157,25 +157,12 @@ class RunSpec:
         }))  # fmt: skip
 
     @classmethod
-    def from_identity(cls, saved, problem=None):
-        """The RunSpec a run.json records: its `run` (absent keys had their
-        default) and its `problem` (not recorded before problems existed:
-        then a problem whose batch size is the run's)."""
-        saved = {**cls.identity_defaults(), **saved}
+    def from_identity(cls, saved, problem):
+        """The RunSpec a run.json records, in the form `migrations.current_run`
+        gives it: its `run` and its `problem`."""
         axis_names = {a.name for a in axes.of(saved.get(ARGUMENTS_KEY, ()))}
-        problem = (
-            problems.Problem(**problem)
-            if problem
-            else problems.Problem(
-                saved["problem"],
-                saved["dataset"],
-                saved["model"],
-                saved["batch_size"],
-                saved["epochs"],
-            )
-        )
         return cls(
-            problem=problem,
+            problem=problems.Problem(**problem),
             values={k: v for k, v in saved.items() if k in axis_names},
             **{
                 f.name: tuple(saved[f.name])
@@ -186,45 +173,21 @@ class RunSpec:
             },
         )
 
-    @classmethod
-    def identity_defaults(cls):
-        """What a run saved before a key of its identity existed had: the
-        field's or axis's default (no problem: ""), as run.json holds it."""
-        return json.loads(json.dumps({
-            "problem": "",
-            **{
-                f.name: f.default
-                for f in fields(problems.Problem)
-                if f.name in problems.RUN_FIELDS
-            },
-            **{
-                f.name: f.default_factory() if f.default is MISSING else f.default
-                for f in fields(cls)
-                if f.name not in NOT_RECORDED
-                and (f.default is not MISSING or f.default_factory is not MISSING)
-            },
-            **{a.name: a.default for a in axes.AXES if a.default != axes.PROBLEMS_OWN},
-        }))  # fmt: skip
-
     def differences(self, saved):
-        """Keys on which a saved identity disagrees; absent ones had their
-        default, except a file's digest: runs from before digests were
-        recorded are taken as run with the file as it is."""
-        mine = self.identity()
+        """Keys on which a saved identity (as `migrations.current_run` gives
+        it) disagrees, but a file's digest that it lacks: runs from before
+        digests were recorded are taken as run with the file as it is."""
+        # A problem's field at its default is in neither identity.
+        unrecorded = problems.run_field_defaults()
+        mine = {**unrecorded, **self.identity()}
         mine.pop(ARGUMENTS_KEY, None)  # follows from the values, compared below
-        defaults = self.identity_defaults()
-        # Runs recorded their table's grid and selection, which are not theirs.
-        if "optimizer_settings" in saved:
-            saved = {**saved, "optimizer_settings": run_settings(
-                saved["optimizer_settings"])}  # fmt: skip
-        # A problem field at its default is not in `mine`; a saved run may hold it.
-        mine.update({k: defaults[k] for k in problems.RUN_FIELDS if k not in mine})
+        saved = {**unrecorded, **saved}
         return [
             describe_code_change(k, self.model, self.optimizer_settings)
             if k in CODE_KEYS
             else k
             for k in mine
-            if saved.get(k, mine[k] if k in CODE_KEYS else defaults.get(k)) != mine[k]
+            if saved.get(k, mine[k] if k in CODE_KEYS else None) != mine[k]
         ]
 
 

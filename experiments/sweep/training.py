@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from experiments import backend, models
-from experiments.sweep import axes
+from experiments.sweep import axes, migrations
 from experiments.sweep.data_order import shuffle_seeds, shuffled_order
 from experiments.sweep.run_callbacks import (
     FIRST_STEPS,
@@ -27,7 +27,6 @@ from experiments.sweep.run_files import (
     RESULT_FILE,
     WEIGHTS_FILE,
     weights_digest,
-    read_run,
     write_json,
 )
 from experiments.sweep.spec import hyperparameters
@@ -198,7 +197,7 @@ def trained_language_model(run_dir):
     weights; the TextDataset it trained on)."""
     from experiments import text_data
 
-    problem = read_run(run_dir)[0]["problem"]
+    problem = migrations.read_run(run_dir)[0]["problem"]
     dataset = text_data.load(problem["dataset"], problem["block_size"])
     model = models.build(problem["model"], 0, dataset.input_shape,
                          dataset.label_count, **dict(problem["model_options"]))  # fmt: skip
