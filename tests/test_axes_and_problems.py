@@ -501,7 +501,10 @@ def test_a_grid_of_a_new_argument_over_a_finished_sweep_reuses_its_runs():
 def test_a_finished_run_stays_finished_when_its_table_s_grid_grows(tmp_path):
     """A table's grid, models and problems choose its runs; they are not a
     run's settings, so a grid moved up past its best keeps the runs it had
-    (runs recorded them once: their identity still matches)."""
+    (runs recorded them once: read as this version reads them, their
+    identity still matches)."""
+    from experiments.sweep.migrations import current_run
+
     table = "models = ['mlp']\n[optimizers.momentum]\nmomentum = 0.9\n"
     first = planned_from(tmp_path, table + "grid = {learning_rate = [0.01, 0.03]}\n")
     moved = planned_from(tmp_path, table + "grid = {learning_rate = [0.03, 0.1]}\n"
@@ -509,8 +512,8 @@ def test_a_finished_run_stays_finished_when_its_table_s_grid_grows(tmp_path):
     assert moved[0].folder == first[1].folder
     assert moved[0].optimizer_settings == {"momentum": 0.9}
     assert moved[0].differences(first[1].identity()) == []
-    recorded = {**first[1].identity(), "optimizer_settings": {
-        "momentum": 0.9, "grid": {"learning_rate": [0.01, 0.03]}}}  # fmt: skip
+    recorded = current_run({"run": {**first[1].identity(), "optimizer_settings": {
+        "momentum": 0.9, "grid": {"learning_rate": [0.01, 0.03]}}}})["run"]  # fmt: skip
     assert moved[0].differences(recorded) == []
     assert moved[0].at(momentum=0.5).differences(recorded) == ["momentum"]
 
