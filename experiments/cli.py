@@ -84,7 +84,7 @@ def stop_on_signals():
     """Makes Ctrl-C (SIGINT), SIGTERM and SIGHUP raise KeyboardInterrupt in the
     main thread, recorded, so a job cleans up the same way for all three and
     `raise_if_stopped` finds one whose KeyboardInterrupt was lost."""
-    _received.clear()
+    forget_signals()
     for signum in STOPPING_SIGNALS:
         signal.signal(signum, stop)
 
@@ -94,6 +94,12 @@ def stop(signum, frame=None):
     KeyboardInterrupt of its own from inside a wait."""
     _received.append(signum)
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def forget_signals():
+    """A new job starts: the signals that stopped an earlier one in this
+    process (a notebook's) do not stop it."""
+    _received.clear()
 
 
 def raise_if_stopped():

@@ -2,6 +2,7 @@
 overrides, plan it, run it, report it; and the jobs built on it."""
 
 import json
+import signal
 
 import pytest
 
@@ -54,6 +55,23 @@ def test_run_trains_the_plan_and_reports_it(tmp_path):
     assert results == {"lr=0.1": False, "lr=50": True}
     assert "| 1 | sgd | 0.1 |" in (folder / "summary.md").read_text()
     assert api.run(config, tmp_path, offline=True) == []  # resumed: nothing to train
+
+
+@pytest.mark.slow
+def test_a_signal_that_stopped_an_earlier_job_does_not_stop_the_next(tmp_path):
+    """A notebook's earlier sweep, stopped by Ctrl-C (or one whose Ctrl-C was
+    lost in a finalizer), leaves its signal recorded; the next run trains."""
+    from experiments import cli
+
+    with pytest.raises(KeyboardInterrupt):
+        cli.stop(signal.SIGINT)
+    config = api.load(CONFIGS / "quick.toml", optimizers=["sgd"],
+                      grid={"learning_rate": [0.1]}, **TINY)  # fmt: skip
+    try:
+        assert api.run(config, tmp_path, offline=True) == []
+    except KeyboardInterrupt:
+        pytest.fail("the signal that stopped the earlier job stopped this one")
+    assert len(list(api.folder(config, tmp_path).rglob("result.json"))) == 1
 
 
 @pytest.mark.slow

@@ -36,6 +36,7 @@ def run(config, logdir="logs", *, rerun_best=0, offline=False, force=False,
     from experiments.sweep.engine import run_sweep
 
     check(config, rerun_best)
+    cli.forget_signals()
     return run_sweep(
         config,
         logdir,
