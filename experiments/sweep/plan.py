@@ -125,7 +125,8 @@ def _protocol_differences(config, expected, data_identities):
         f"{key}: {run.get(key)!r} then, {value!r} now"
         for key, value in mine.items()
         # A digest absent: recorded before digests were.
-        if value is not None and run.get(key, value if key in CODE_KEYS else None) != value
+        if value is not None
+        and run.get(key, value if key in CODE_KEYS else None) != value
     ]
     current = data_identities.get(run["dataset"])
     if current is None:  # another dataset: what the config sets for every one
