@@ -168,8 +168,7 @@ def _run_defaults():
     field's or axis's default (no problem: ""), as run.json holds it."""
     return json.loads(json.dumps({
         "problem": "",
-        **{k: v for k, v in _defaults(problems.Problem).items()
-           if k in problems.RUN_FIELDS},
+        **problems.run_field_defaults(),
         **{k: v for k, v in _defaults(RunSpec).items() if k not in NOT_RECORDED},
         **{a.name: a.default for a in axes.AXES if a.default != axes.PROBLEMS_OWN},
     }))  # fmt: skip
