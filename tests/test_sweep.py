@@ -466,6 +466,23 @@ def test_runs_saved_before_newer_fields_existed_still_match(finished):
     assert spec.differences({**saved["run"], "epochs": 3}) == ["epochs"]
 
 
+@pytest.mark.slow
+def test_a_run_record_of_the_wrong_shape_is_unreadable_not_a_crash(finished, tmp_path):
+    """The plan trains it again and the report skips it, each with one line."""
+    import shutil
+
+    from experiments.sweep.migrations import read_run
+    from experiments.sweep.run_files import UnreadableRun
+
+    run_dir = tmp_path / "lr=0.03"
+    shutil.copytree(finished / "mlp/momentum/lr=0.03", run_dir)
+    recorded = json.loads((run_dir / "run.json").read_text())
+    recorded["run"]["optimizer_settings"] = "momentum"
+    (run_dir / "run.json").write_text(json.dumps(recorded))
+    with pytest.raises(UnreadableRun, match="run.json run is not a run's settings"):
+        read_run(run_dir)
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_a_log_folder_that_permissions_call_writable_but_is_not_exits_2(
     tmp_path, capsys

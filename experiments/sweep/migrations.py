@@ -131,7 +131,7 @@ def read_run(run_dir):
     config, result = run_files.read_run(run_dir)
     try:
         return current_run(config), result
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise UnreadableRun(f"{CONFIG_FILE} run is not a run's settings ({error!r})")
 
 
