@@ -24,7 +24,6 @@ from experiments.sweep.run_files import (
     ERROR_FILE,
     SWEEP_FILE,
     is_finished,
-    read_run,
     run_folder,
     write_text,
 )
@@ -106,7 +105,7 @@ def _start_weights(config, logdir, **options):
         Outcome(spec, None, "diverged")
         for spec in start.runs()
         if str(Path(start.name) / spec.folder) in used
-        and read_run(Path(logdir) / start.name / spec.folder)[1]["diverged"]
+        and migrations.read_run(Path(logdir) / start.name / spec.folder)[1]["diverged"]
     ]
     for outcome in diverged:
         print(

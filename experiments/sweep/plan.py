@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from experiments.cli import UsageError
-from experiments.sweep import migrations
-from experiments.sweep.migrations import read_run
+from experiments.sweep.migrations import earlier_folder, read_run
 from experiments.sweep.run_files import (
     RESULT_FILE,
     UnreadableRun,
@@ -35,7 +34,7 @@ def plan(specs, sweep_dir, data_identities, force):
     todo, done = [], []
     for spec in specs:
         if not force:
-            spec = migrations.earlier_folder(spec, sweep_dir, data_identities)
+            spec = earlier_folder(spec, sweep_dir, data_identities)
         run_dir = sweep_dir / spec.folder
         if force or not is_finished(run_dir):
             todo.append(spec)
